@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Embedded defaults for `make run`: SQLite, filesystem broker, local forge, demo repositories on loopback.
+RUN_ENV := DSO_ALLOW_HTTP_LOOPBACK=1
+
+# The test suite runs on PostgreSQL and Redis for real; `make test-lite` uses SQLite and no broker server.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dso_console
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test test-lite bench check clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py demo_seed
+	$(RUN_ENV) $(BIN)/python manage.py run_embedded
+
+test: $(STAMP)
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-lite: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/image_tags.py
+	$(BIN)/python bench/mirror.py
+
+check: $(STAMP)
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf var .pytest_cache

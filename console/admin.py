@@ -1,0 +1,176 @@
+"""Django admin: every model, filters and search, and actions that call the same services as the API."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.forms.models import model_to_dict
+
+from console.models import (
+    AuditEvent, Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun, Trigger,
+)
+from console.services.actors import Actor
+from console.services.audit import audit_record
+from console.services.errors import DomainError
+from console.services.projects import project_provision_request
+from console.services.syncs import sync_request
+
+
+def admin_actor(request) -> Actor:
+    return Actor.for_user(request.user, AuditEvent.Interface.ADMIN)
+
+
+def _snapshot(obj) -> dict:
+    data = model_to_dict(obj, exclude=["token"])
+    return {key: value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else str(value)
+            for key, value in data.items()}
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Direct edits in the admin are changes like any other: each leaves an audit event."""
+
+    def save_model(self, request, obj, form, change):
+        before = _snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        audit_record(actor=admin_actor(request), action=f"{obj._meta.model_name}.admin_{'change' if change else 'add'}",
+                     target=obj, before=before, after=_snapshot(obj))
+
+    def delete_model(self, request, obj):
+        audit_record(actor=admin_actor(request), action=f"{obj._meta.model_name}.admin_delete", target=obj,
+                     before=_snapshot(obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "project", "role"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(AuditedAdmin):
+    list_display = ["slug", "name", "created_at"]
+    search_fields = ["slug", "name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Project)
+class ProjectAdmin(AuditedAdmin):
+    list_display = ["slug", "organization", "name", "status", "namespace", "created_at"]
+    list_filter = ["status", "organization"]
+    search_fields = ["slug", "name", "organization__slug", "namespace"]
+    readonly_fields = ["status", "namespace", "created_at", "updated_at"]
+    actions = ["reprovision"]
+
+    @admin.action(description="Re-provision selected projects")
+    def reprovision(self, request, queryset):
+        for project in queryset.select_related("organization"):
+            try:
+                queued = project_provision_request(actor=admin_actor(request), project=project, trigger=Trigger.ADMIN)
+                self.message_user(request, f"{project}: provisioning run #{queued.run.pk} queued")
+            except DomainError as error:
+                self.message_user(request, f"{project}: {error.message}", level=messages.ERROR)
+
+
+class RepositoryAdminForm(forms.ModelForm):
+    token = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="write-only: leave empty to keep the stored token",
+    )
+
+    class Meta:
+        model = Repository
+        fields = "__all__"
+
+    def clean_token(self):
+        # An empty field keeps the stored secret; the admin never shows it back.
+        return self.cleaned_data["token"] or (self.instance.token if self.instance.pk else "")
+
+
+@admin.register(Repository)
+class RepositoryAdmin(AuditedAdmin):
+    form = RepositoryAdminForm
+    list_display = ["name", "project", "external_url", "is_infra", "deploy_kind", "is_private", "created_at"]
+    list_filter = ["is_infra", "deploy_kind", "is_private", "project__organization"]
+    search_fields = ["name", "external_url", "project__slug", "internal_path"]
+    readonly_fields = ["internal_path", "internal_url", "default_branch", "created_at"]
+    actions = ["sync"]
+
+    @admin.action(description="Sync selected repositories")
+    def sync(self, request, queryset):
+        for repository in queryset.select_related("project__organization"):
+            try:
+                queued = sync_request(actor=admin_actor(request), repository=repository, trigger=Trigger.ADMIN)
+                verb = "queued" if queued.created else "joined"
+                self.message_user(request, f"{repository}: {verb} sync #{queued.run.pk}")
+            except DomainError as error:
+                self.message_user(request, f"{repository}: {error.message}", level=messages.ERROR)
+
+
+class RefChangeInline(admin.TabularInline):
+    model = RefChange
+    extra = 0
+    can_delete = False
+    readonly_fields = ["ref", "kind", "old_sha", "new_sha"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RunAdmin(admin.ModelAdmin):
+    """Runs are history: readable, filterable, never edited by hand."""
+
+    list_filter = ["status", "trigger"]
+    date_hierarchy = "queued_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(RunAdmin):
+    list_display = ["id", "repository", "trigger", "actor", "status", "queued_at", "started_at", "finished_at",
+                    "error_code"]
+    search_fields = ["repository__name", "repository__project__slug", "error_message", "head_sha"]
+    inlines = [RefChangeInline]
+
+
+@admin.register(ProvisioningRun)
+class ProvisioningRunAdmin(RunAdmin):
+    list_display = ["id", "project", "action", "trigger", "actor", "status", "queued_at", "finished_at",
+                    "error_code"]
+    list_filter = ["status", "trigger", "action"]
+    search_fields = ["project__slug", "project__organization__slug", "error_message"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(AuditedAdmin):
+    list_display = ["user", "organization", "project", "role", "created_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__username", "organization__slug", "project__slug"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor_label", "interface", "action", "target_repr"]
+    list_filter = ["interface", "action", "target_type"]
+    search_fields = ["actor_label", "action", "target_repr", "target_id"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

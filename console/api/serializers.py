@@ -1,0 +1,147 @@
+"""Serializers shape input and output only; rules live in models and services."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from console.models import Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["id", "slug", "name", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        extra_kwargs = {"slug": {"validators": []}}
+
+
+class OrganizationUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
+class ProvisioningRunSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ProvisioningRun
+        fields = [
+            "id", "project", "action", "trigger", "actor", "trigger_detail", "status", "queued_at", "started_at",
+            "finished_at", "duration_seconds", "attempts", "joined_requests", "error_code", "error_message",
+            "result",
+        ]
+        read_only_fields = fields
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="slug", queryset=Organization.objects.all())
+
+    class Meta:
+        model = Project
+        fields = ["id", "organization", "slug", "name", "description", "status", "namespace", "created_at",
+                  "updated_at"]
+        read_only_fields = ["id", "status", "namespace", "created_at", "updated_at"]
+        # Uniqueness is checked by the service, which answers with one clear message.
+        validators = []
+        extra_kwargs = {"slug": {"validators": []}}
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class ProjectCreatedSerializer(ProjectSerializer):
+    provisioning_run = serializers.SerializerMethodField()
+
+    class Meta(ProjectSerializer.Meta):
+        fields = ProjectSerializer.Meta.fields + ["provisioning_run"]
+
+    def get_provisioning_run(self, project) -> dict:
+        return ProvisioningRunSerializer(self.context["provisioning_run"]).data
+
+
+class RepositorySerializer(serializers.ModelSerializer):
+    # Write-only: the token is never returned, only whether one is set.
+    token = serializers.CharField(write_only=True, required=False, allow_blank=True, style={"input_type": "password"})
+    token_is_set = serializers.BooleanField(read_only=True)
+    deploy_kind = serializers.ChoiceField(choices=["", "helm", "kustomize"], required=False, allow_blank=True)
+    helm_value_files = serializers.ListField(child=serializers.CharField(), required=False)
+    last_sync = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Repository
+        fields = [
+            "id", "project", "name", "external_url", "is_private", "username", "token", "token_is_set",
+            "is_infra", "deploy_kind", "deploy_path", "deploy_revision", "helm_value_files", "internal_path",
+            "internal_url", "default_branch", "created_at", "last_sync",
+        ]
+        read_only_fields = ["id", "project", "internal_path", "internal_url", "default_branch", "created_at"]
+        validators = []
+        extra_kwargs = {
+            "name": {"validators": []},
+            "external_url": {"validators": []},
+            "deploy_path": {"validators": []},
+        }
+
+    def get_last_sync(self, repository) -> dict | None:
+        # Filled by selectors.with_last_sync() so a list costs the same number of queries at any size.
+        run_id = getattr(repository, "last_sync_id", None)
+        if run_id is None:
+            return None
+        return {"id": run_id, "status": repository.last_sync_status, "finished_at": repository.last_sync_finished_at}
+
+
+class RepositoryUpdateSerializer(RepositorySerializer):
+    class Meta(RepositorySerializer.Meta):
+        read_only_fields = RepositorySerializer.Meta.read_only_fields + ["name"]
+        extra_kwargs = {**RepositorySerializer.Meta.extra_kwargs, "external_url": {"validators": [], "required": False}}
+
+
+class RefChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RefChange
+        fields = ["ref", "kind", "old_sha", "new_sha"]
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    ref_changes = RefChangeSerializer(many=True, read_only=True)
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    url = serializers.HyperlinkedIdentityField(view_name="api:syncrun-detail")
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id", "url", "repository", "trigger", "actor", "trigger_detail", "status", "queued_at", "started_at",
+            "finished_at", "duration_seconds", "attempts", "joined_requests", "head_sha", "error_code",
+            "error_message", "ref_changes",
+        ]
+        read_only_fields = fields
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    scope = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role", "scope", "created_at"]
+        read_only_fields = ["id", "scope", "created_at"]
+
+    def get_scope(self, membership) -> str:
+        return "project" if membership.project_id else "organization"
+
+
+class MembershipWriteSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    role = serializers.CharField()
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()

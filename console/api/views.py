@@ -1,0 +1,206 @@
+"""REST API v1. Viewsets translate HTTP into service calls; visibility comes from selectors."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console import selectors
+from console.api import serializers as s
+from console.api.errors import error_response
+from console.api.renderers import YAMLTextRenderer
+from console.models import AuditEvent, Membership, Trigger
+from console.services.actors import Actor
+from console.services.memberships import membership_remove, membership_set
+from console.services.organizations import organization_create, organization_update
+from console.services.projects import project_archive, project_create, project_provision_request, project_update
+from console.services.provisioning import project_render_yaml
+from console.services.repositories import repository_register, repository_update
+from console.services.syncs import sync_request
+
+
+def api_actor(request) -> Actor:
+    return Actor.for_user(request.user, AuditEvent.Interface.API)
+
+
+class AuthTokenView(APIView):
+    """Exchange a username and password for an API token (`Authorization: Token <token>`)."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(request=s.TokenRequestSerializer, responses={200: s.TokenSerializer})
+    def post(self, request):
+        form = s.TokenRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user = authenticate(request, username=form.validated_data["username"],
+                            password=form.validated_data["password"])
+        if user is None or not user.is_active:
+            return error_response("unable to sign in with these credentials", "invalid_credentials",
+                                  status.HTTP_400_BAD_REQUEST)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                          mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.OrganizationSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.organizations_visible_to(self.request.user).order_by("slug")
+
+    def perform_create(self, serializer):
+        serializer.instance = organization_create(actor=api_actor(self.request), **serializer.validated_data)
+
+    @extend_schema(request=s.OrganizationUpdateSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        form = s.OrganizationUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        organization = organization_update(actor=api_actor(request), organization=self.get_object(),
+                                           name=form.validated_data["name"])
+        return Response(s.OrganizationSerializer(organization).data)
+
+
+class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ProjectSerializer
+
+    def get_queryset(self):
+        projects = selectors.projects_visible_to(self.request.user).order_by("organization__slug", "slug")
+        organization = self.request.query_params.get("organization")
+        if organization:
+            projects = projects.filter(organization__slug=organization)
+        return projects
+
+    @extend_schema(parameters=[OpenApiParameter("organization", str, description="organization slug")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=s.ProjectSerializer, responses={202: s.ProjectCreatedSerializer})
+    def create(self, request):
+        form = s.ProjectSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        organization = get_object_or_404(
+            selectors.organizations_visible_to(request.user), pk=form.validated_data["organization"].pk
+        )
+        data = {k: v for k, v in form.validated_data.items() if k != "organization"}
+        project, run = project_create(actor=api_actor(request), organization=organization, **data)
+        body = s.ProjectCreatedSerializer(project, context={"provisioning_run": run}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=s.ProjectUpdateSerializer, responses=s.ProjectSerializer)
+    def partial_update(self, request, pk=None):
+        form = s.ProjectUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        project = project_update(actor=api_actor(request), project=self.get_object(), **form.validated_data)
+        return Response(s.ProjectSerializer(project).data)
+
+    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"], renderer_classes=[YAMLTextRenderer])
+    def manifests(self, request, pk=None):
+        """The namespace, quota, limits, network policy, AppProject and Applications, as multi-document YAML."""
+        return Response(project_render_yaml(self.get_object()), content_type="application/yaml")
+
+    @extend_schema(request=None, responses={202: s.ProvisioningRunSerializer})
+    @action(detail=True, methods=["post"])
+    def provision(self, request, pk=None):
+        queued = project_provision_request(actor=api_actor(request), project=self.get_object(), trigger=Trigger.API)
+        return Response(s.ProvisioningRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.ProvisioningRunSerializer})
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        queued = project_archive(actor=api_actor(request), project=self.get_object())
+        return Response(s.ProvisioningRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=s.ProvisioningRunSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="provisioning-runs")
+    def provisioning_runs(self, request, pk=None):
+        runs = self.get_object().provisioning_runs.select_related("actor").order_by("-queued_at", "-id")
+        page = self.paginate_queryset(runs)
+        return self.get_paginated_response(s.ProvisioningRunSerializer(page, many=True).data)
+
+    @extend_schema(methods=["get"], responses=s.RepositorySerializer(many=True))
+    @extend_schema(methods=["post"], request=s.RepositorySerializer, responses={201: s.RepositorySerializer})
+    @action(detail=True, methods=["get", "post"], serializer_class=s.RepositorySerializer)
+    def repositories(self, request, pk=None):
+        project = self.get_object()
+        if request.method == "POST":
+            form = s.RepositorySerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            repository = repository_register(actor=api_actor(request), project=project, **form.validated_data)
+            repository = selectors.with_last_sync(selectors.repositories_visible_to(request.user)).get(
+                pk=repository.pk
+            )
+            return Response(s.RepositorySerializer(repository).data, status=status.HTTP_201_CREATED)
+        repositories = selectors.with_last_sync(project.repositories.all()).order_by("name")
+        page = self.paginate_queryset(repositories)
+        return self.get_paginated_response(s.RepositorySerializer(page, many=True).data)
+
+    @extend_schema(methods=["get"], responses=s.MembershipSerializer(many=True))
+    @extend_schema(methods=["post"], request=s.MembershipWriteSerializer, responses={201: s.MembershipSerializer})
+    @action(detail=True, methods=["get", "post"], serializer_class=s.MembershipSerializer)
+    def members(self, request, pk=None):
+        project = self.get_object()
+        if request.method == "POST":
+            form = s.MembershipWriteSerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            membership = membership_set(actor=api_actor(request), project=project, **form.validated_data)
+            return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(selectors.project_members(project))
+        return self.get_paginated_response(s.MembershipSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"members/(?P<membership_id>\d+)")
+    def remove_member(self, request, pk=None, membership_id=None):
+        project = self.get_object()
+        membership = get_object_or_404(Membership, pk=membership_id, project=project)
+        membership_remove(actor=api_actor(request), membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.RepositorySerializer
+
+    def get_queryset(self):
+        return selectors.with_last_sync(selectors.repositories_visible_to(self.request.user))
+
+    @extend_schema(request=s.RepositoryUpdateSerializer, responses=s.RepositorySerializer)
+    def partial_update(self, request, pk=None):
+        repository = self.get_object()
+        form = s.RepositoryUpdateSerializer(repository, data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        repository_update(actor=api_actor(request), repository=repository, **form.validated_data)
+        return Response(s.RepositorySerializer(self.get_queryset().get(pk=repository.pk)).data)
+
+    @extend_schema(request=None, responses={202: s.SyncRunSerializer})
+    @action(detail=True, methods=["post"])
+    def sync(self, request, pk=None):
+        """Request a sync. Answers 202 with the run; joins a queued run instead of queuing another."""
+        queued = sync_request(actor=api_actor(request), repository=self.get_object(), trigger=Trigger.API)
+        body = s.SyncRunSerializer(queued.run, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+    @extend_schema(responses=s.SyncRunSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def syncs(self, request, pk=None):
+        runs = selectors.sync_runs_visible_to(request.user).filter(repository=self.get_object())
+        page = self.paginate_queryset(runs.order_by("-queued_at", "-id"))
+        return self.get_paginated_response(s.SyncRunSerializer(page, many=True, context={"request": request}).data)
+
+
+class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.SyncRunSerializer
+
+    def get_queryset(self):
+        runs = selectors.sync_runs_visible_to(self.request.user).order_by("-queued_at", "-id")
+        if status_filter := self.request.query_params.get("status"):
+            runs = runs.filter(status=status_filter)
+        return runs

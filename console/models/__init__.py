@@ -1,0 +1,20 @@
+from console.models.audit import AuditEvent
+from console.models.organizations import Membership, Organization, Project, Role
+from console.models.repositories import DeployKind, Repository
+from console.models.runs import ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
+
+__all__ = [
+    "AuditEvent",
+    "DeployKind",
+    "Membership",
+    "Organization",
+    "Project",
+    "ProvisioningRun",
+    "RefChange",
+    "RefChangeKind",
+    "Repository",
+    "Role",
+    "RunStatus",
+    "SyncRun",
+    "Trigger",
+]

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from console.models.validators import validate_dns_label
+
+
+class Organization(models.Model):
+    slug = models.CharField(max_length=40, unique=True, validators=[validate_dns_label])
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        PROVISIONING = "provisioning"
+        READY = "ready"
+        FAILED = "failed"
+        ARCHIVED = "archived"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="projects")
+    slug = models.CharField(max_length=40, validators=[validate_dns_label])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING)
+    namespace = models.CharField(max_length=63, blank=True, help_text="Kubernetes namespace, set on creation")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization__slug", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="project_slug_unique_in_organization")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization.slug}/{self.slug}"
+
+    @property
+    def full_slug(self) -> str:
+        return f"{self.organization.slug}/{self.slug}"
+
+
+class Role(models.TextChoices):
+    # Ordered from least to most powerful; ROLE_RANK below relies on it.
+    READER = "reader"
+    DEVELOPER = "developer"
+    MAINTAINER = "maintainer"
+    OWNER = "owner"
+
+
+ROLE_RANK = {role: rank for rank, role in enumerate(Role.values)}
+
+
+class Membership(models.Model):
+    """A user's role in an organization (project is null: every project in it) or in one project."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="memberships", null=True, blank=True
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization__slug", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"],
+                condition=Q(project__isnull=True),
+                name="membership_unique_per_organization",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "project"],
+                condition=Q(project__isnull=False),
+                name="membership_unique_per_project",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.project or self.organization
+        return f"{self.user} is {self.role} of {scope}"

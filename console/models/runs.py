@@ -1,0 +1,130 @@
+"""Run records: append-only history of every sync and provisioning, each ending with its reason."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from console.models.organizations import Project
+from console.models.repositories import Repository
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    NO_CHANGE = "no_change"
+    FAILED = "failed"
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.NO_CHANGE, RunStatus.FAILED)
+
+
+class Trigger(models.TextChoices):
+    PORTAL = "portal"
+    API = "api"
+    ADMIN = "admin"
+    CI = "ci"
+    WEBHOOK = "webhook"
+    SCHEDULE = "schedule"
+    INITIAL = "initial"
+
+
+class RunBase(models.Model):
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who or what asked when there is no user: a CI token name, a JWT subject, a pipeline URL.
+    trigger_detail = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=60, blank=True)
+    error_message = models.TextField(blank=True)
+    # Requests that arrived while this run was queued and joined it instead of queuing another.
+    joined_requests = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-queued_at", "-id"]
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class SyncRun(RunBase):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="sync_runs")
+    head_sha = models.CharField(max_length=64, blank=True)
+
+    class Meta(RunBase.Meta):
+        constraints = [
+            # The database, not the broker, guarantees one queued and one running sync per repository.
+            models.UniqueConstraint(
+                fields=["repository"], condition=Q(status="queued"), name="one_queued_sync_per_repository"
+            ),
+            models.UniqueConstraint(
+                fields=["repository"], condition=Q(status="running"), name="one_running_sync_per_repository"
+            ),
+        ]
+        indexes = [models.Index(fields=["repository", "-queued_at"])]
+
+    def __str__(self) -> str:
+        return f"sync #{self.pk} of {self.repository} ({self.status})"
+
+
+class RefChangeKind(models.TextChoices):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    FORCED = "forced"
+
+
+class RefChange(models.Model):
+    sync_run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="ref_changes")
+    ref = models.CharField(max_length=500)
+    old_sha = models.CharField(max_length=64, blank=True)
+    new_sha = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=20, choices=RefChangeKind.choices)
+
+    class Meta:
+        ordering = ["sync_run_id", "ref"]
+
+    def __str__(self) -> str:
+        return f"{self.ref} {self.kind} {self.old_sha[:8] or '-'} -> {self.new_sha[:8] or '-'}"
+
+
+class ProvisioningRun(RunBase):
+    class Action(models.TextChoices):
+        PROVISION = "provision"
+        ARCHIVE = "archive"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="provisioning_runs")
+    action = models.CharField(max_length=20, choices=Action.choices, default=Action.PROVISION)
+    # What the run did: forge objects created, delivery commit and files, so a no-op is visible as one.
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta(RunBase.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(status="queued"), name="one_queued_provisioning_per_project"
+            ),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(status="running"), name="one_running_provisioning_per_project"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} #{self.pk} of {self.project} ({self.status})"

@@ -1,0 +1,1 @@
+"""Server-rendered portal: thin views that translate form input into service calls."""

@@ -1,0 +1,82 @@
+"""Forms only shape input; every rule is checked once, by the services (model validation)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from django import forms
+
+from console.models import DeployKind, Role
+
+
+class OrganizationForm(forms.Form):
+    slug = forms.CharField(max_length=40, help_text="Lowercase letters, digits and '-' (a DNS label).")
+    name = forms.CharField(max_length=200, required=False, help_text="Display name; defaults to the slug.")
+
+
+class ProjectForm(forms.Form):
+    organization = forms.ModelChoiceField(queryset=None, to_field_name="slug", empty_label=None)
+    slug = forms.CharField(max_length=40, help_text="Lowercase letters, digits and '-' (a DNS label).")
+    name = forms.CharField(max_length=200, required=False, help_text="Display name; defaults to the slug.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, organizations=None, **kwargs):
+        """``organizations``: a queryset to choose from, or None when the organization is fixed by the URL."""
+        super().__init__(*args, **kwargs)
+        if organizations is None:
+            del self.fields["organization"]
+        else:
+            self.fields["organization"].queryset = organizations
+
+
+class RepositoryForm(forms.Form):
+    name = forms.CharField(max_length=40, help_text="Internal name, unique in the project (a DNS label).")
+    external_url = forms.CharField(
+        max_length=500, label="External URL", help_text="https:// clone URL, without credentials."
+    )
+    is_private = forms.BooleanField(required=False, label="Private (needs credentials)")
+    username = forms.CharField(max_length=200, required=False)
+    # Write-only: never rendered back, not even after a validation error.
+    token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False, attrs={
+        "autocomplete": "new-password"}))
+    is_infra = forms.BooleanField(required=False, label="Infrastructure repository (deployed by Argo CD)")
+    deploy_kind = forms.ChoiceField(
+        choices=[("", "—")] + [(k, k) for k in DeployKind.values if k], required=False, label="Deploy kind"
+    )
+    deploy_path = forms.CharField(max_length=300, required=False, initial=".", label="Deploy path")
+    deploy_revision = forms.CharField(max_length=200, required=False, initial="HEAD", label="Revision")
+    helm_value_files = forms.CharField(
+        required=False, label="Helm value files", help_text="Comma-separated paths; default values.yaml."
+    )
+
+    def clean_helm_value_files(self) -> list[str]:
+        return [part.strip() for part in self.cleaned_data["helm_value_files"].split(",") if part.strip()]
+
+    def service_fields(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["deploy_path"] = data["deploy_path"] or "."
+        data["deploy_revision"] = data["deploy_revision"] or "HEAD"
+        return data
+
+    def redact_secrets(self) -> None:
+        """Before re-rendering after an error: credentials typed into the URL are not echoed back."""
+        data = self.data.copy()
+        url_key = self.add_prefix("external_url")
+        data[url_key] = strip_userinfo(data.get(url_key, ""))
+        data.pop(self.add_prefix("token"), None)
+        self.data = data
+
+
+def strip_userinfo(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)

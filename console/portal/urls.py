@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from console.portal.views import organizations, projects, repositories, syncs
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", organizations.home, name="home"),
+    path("organizations/new/", organizations.organization_new, name="organization_new"),
+    path("organizations/<slug:slug>/", organizations.organization_detail, name="organization"),
+    path("organizations/<slug:slug>/projects/new/", organizations.project_new, name="organization_project_new"),
+    path("projects/new/", organizations.project_new, name="project_new"),
+    path("projects/<int:pk>/", projects.project_detail, name="project"),
+    path("projects/<int:pk>/provision/", projects.project_provision, name="project_provision"),
+    path("projects/<int:pk>/archive/", projects.project_archive_view, name="project_archive"),
+    path("projects/<int:pk>/manifests/", projects.project_manifests, name="project_manifests"),
+    path("projects/<int:pk>/manifests.yaml", projects.project_manifests_download, name="project_manifests_yaml"),
+    path("projects/<int:pk>/members/", projects.member_add, name="member_add"),
+    path("projects/<int:pk>/members/<int:membership_id>/remove/", projects.member_remove, name="member_remove"),
+    path("projects/<int:pk>/repositories/", repositories.repository_new, name="repository_new"),
+    path("repositories/<int:pk>/", repositories.repository_detail, name="repository"),
+    path("repositories/<int:pk>/sync/", syncs.sync_new, name="sync_new"),
+    path("syncs/<int:pk>/partial/", syncs.sync_partial, name="sync_partial"),
+]

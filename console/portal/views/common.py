@@ -1,0 +1,71 @@
+"""What every portal view shares: the actor, domain errors mapped to forms, 403 pages, role flags."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from console.models import Project
+from console.models.organizations import ROLE_RANK
+from console.permissions import ADMINISTER, MANAGE, SYNC, VIEW, project_role
+from console.services.actors import Actor
+from console.services.errors import DomainError
+
+
+def portal_actor(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.user, "portal")
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """The portal's JS asks for JSON; a plain form post gets a redirect."""
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def apply_domain_error(form: forms.Form, error: DomainError) -> None:
+    """Show a service's error next to the field it names; anything else above the form."""
+    if isinstance(error.message, dict):
+        for field, messages in error.message.items():
+            messages = messages if isinstance(messages, (list, tuple)) else [messages]
+            if field in form.fields:
+                form.add_error(field, list(messages))
+            elif field in ("__all__", None):
+                form.add_error(None, list(messages))
+            else:
+                form.add_error(None, [f"{field}: {m}" for m in messages])
+    else:
+        form.add_error(None, error.message)
+
+
+def forbidden(request: HttpRequest, error: DomainError) -> HttpResponse:
+    if wants_json(request):
+        return JsonResponse({"detail": str(error.message), "code": error.code}, status=403)
+    return render(request, "portal/forbidden.html", {"message": error.message}, status=403)
+
+
+class ProjectAbilities:
+    """The user's role on one project, read once, answering what the page may offer."""
+
+    def __init__(self, user, project: Project):
+        self.is_staff = bool(user.is_staff)
+        self.role = project_role(user, project)
+        self.archived = project.status == Project.Status.ARCHIVED
+
+    def _at_least(self, needed: str) -> bool:
+        return self.is_staff or (self.role is not None and ROLE_RANK[self.role] >= ROLE_RANK[needed])
+
+    @property
+    def view(self) -> bool:
+        return self._at_least(VIEW)
+
+    @property
+    def sync(self) -> bool:
+        return not self.archived and self._at_least(SYNC)
+
+    @property
+    def manage(self) -> bool:
+        return not self.archived and self._at_least(MANAGE)
+
+    @property
+    def administer(self) -> bool:
+        return self._at_least(ADMINISTER)

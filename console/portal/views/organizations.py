@@ -1,0 +1,74 @@
+"""Home, organizations, and creating projects inside them."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+
+from console.permissions import MANAGE, has_organization_role
+from console.portal.forms import OrganizationForm, ProjectForm
+from console.portal.views.common import apply_domain_error, forbidden, portal_actor
+from console.selectors import organizations_visible_to, projects_visible_to
+from console.services.errors import DomainError, PermissionDenied
+from console.services.organizations import organization_create
+from console.services.projects import project_create
+
+
+@login_required
+def home(request):
+    organizations = list(organizations_visible_to(request.user))
+    projects_by_org: dict[int, list] = {org.pk: [] for org in organizations}
+    for project in projects_visible_to(request.user):
+        projects_by_org.setdefault(project.organization_id, []).append(project)
+    for org in organizations:
+        org.visible_projects = projects_by_org.get(org.pk, [])
+    return render(request, "portal/home.html", {"organizations": organizations})
+
+
+@login_required
+def organization_new(request):
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organization = organization_create(actor=portal_actor(request), **form.cleaned_data)
+        except PermissionDenied as error:
+            return forbidden(request, error)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            messages.success(request, f"Organization {organization.slug} created; you are its owner.")
+            return redirect("portal:organization", slug=organization.slug)
+    return render(request, "portal/organization_form.html", {"form": form})
+
+
+@login_required
+def organization_detail(request, slug: str):
+    organization = get_object_or_404(organizations_visible_to(request.user), slug=slug)
+    projects = projects_visible_to(request.user).filter(organization=organization)
+    return render(request, "portal/organization_detail.html", {
+        "organization": organization,
+        "projects": projects,
+        "can_create_project": has_organization_role(request.user, organization, MANAGE),
+    })
+
+
+@login_required
+def project_new(request, slug: str | None = None):
+    """Create a project in the organization named by the URL, or in one chosen from a list."""
+    visible = organizations_visible_to(request.user)
+    organization = get_object_or_404(visible, slug=slug) if slug else None
+    form = ProjectForm(request.POST or None, organizations=None if organization else visible)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        target = data.pop("organization", None) or organization
+        try:
+            project, run = project_create(actor=portal_actor(request), organization=target, **data)
+        except PermissionDenied as error:
+            return forbidden(request, error)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            messages.success(request, f"Project {project.full_slug} created; provisioning #{run.pk} is queued.")
+            return redirect("portal:project", pk=project.pk)
+    return render(request, "portal/project_form.html", {"form": form, "organization": organization})

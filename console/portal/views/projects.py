@@ -1,0 +1,166 @@
+"""The project page and its actions: re-provision, archive, manifests, members."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from console.models import Project, SyncRun
+from console.portal.forms import MemberForm, RepositoryForm
+from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
+from console.selectors import project_members, projects_visible_to
+from console.services.errors import DomainError, PermissionDenied
+from console.services.memberships import membership_remove, membership_set
+from console.services.projects import project_archive, project_provision_request
+from console.services.provisioning import project_render_yaml
+from provisioning.errors import ProvisioningError
+
+RECENT_PROVISIONING_RUNS = 5
+
+
+def visible_project(request, pk: int) -> Project:
+    return get_object_or_404(projects_visible_to(request.user), pk=pk)
+
+
+def provisioning_summary(run) -> str:
+    """One line saying what a provisioning run did, from its recorded result."""
+    result = run.result or {}
+    parts = []
+    if result.get("commit"):
+        parts.append(f"commit {result['commit'][:8]}")
+    for key in ("added", "modified", "removed"):
+        if result.get(key):
+            parts.append(f"{len(result[key])} {key}")
+    if result.get("created"):
+        parts.append("created " + ", ".join(result["created"]))
+    if result.get("archived_repositories"):
+        parts.append(f"{len(result['archived_repositories'])} repositories archived")
+    if not parts and run.status == "no_change":
+        parts.append("everything already in place")
+    return "; ".join(parts)
+
+
+def project_repositories(project: Project) -> list:
+    """The project's repositories, each with its latest sync run, in two queries."""
+    latest = SyncRun.objects.filter(repository=OuterRef("pk")).order_by("-queued_at", "-id").values("pk")[:1]
+    repositories = list(project.repositories.annotate(last_sync_id=Subquery(latest)))
+    runs = SyncRun.objects.in_bulk([r.last_sync_id for r in repositories if r.last_sync_id])
+    for repository in repositories:
+        repository.last_sync = runs.get(repository.last_sync_id)
+    return repositories
+
+
+def render_project(request, project: Project, *, repository_form=None, member_form=None, status: int = 200):
+    runs = list(project.provisioning_runs.select_related("actor")[:RECENT_PROVISIONING_RUNS])
+    for run in runs:
+        run.summary = provisioning_summary(run)
+    return render(request, "portal/project_detail.html", {
+        "project": project,
+        "can": ProjectAbilities(request.user, project),
+        "provisioning_runs": runs,
+        "repositories": project_repositories(project),
+        "members": project_members(project),
+        "repository_form": repository_form or RepositoryForm(prefix="repo"),
+        "member_form": member_form or MemberForm(prefix="member"),
+    }, status=status)
+
+
+@login_required
+def project_detail(request, pk: int):
+    return render_project(request, visible_project(request, pk))
+
+
+@login_required
+@require_POST
+def project_provision(request, pk: int):
+    project = visible_project(request, pk)
+    try:
+        outcome = project_provision_request(actor=portal_actor(request), project=project, trigger="portal")
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        if outcome.created:
+            messages.success(request, f"Provisioning #{outcome.run.pk} queued.")
+        else:
+            messages.info(request, f"Joined the queued provisioning #{outcome.run.pk}.")
+    return redirect("portal:project", pk=project.pk)
+
+
+@login_required
+@require_POST
+def project_archive_view(request, pk: int):
+    project = visible_project(request, pk)
+    try:
+        outcome = project_archive(actor=portal_actor(request), project=project)
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, f"Archiving queued as run #{outcome.run.pk}.")
+    return redirect("portal:project", pk=project.pk)
+
+
+@login_required
+def project_manifests(request, pk: int):
+    project = visible_project(request, pk)
+    try:
+        rendered, error = project_render_yaml(project), None
+    except ProvisioningError as exc:
+        rendered, error = None, exc.message
+    return render(request, "portal/project_manifests.html", {
+        "project": project, "manifests": rendered, "error": error,
+    }, status=200 if error is None else 422)
+
+
+@login_required
+def project_manifests_download(request, pk: int):
+    project = visible_project(request, pk)
+    try:
+        rendered = project_render_yaml(project)
+    except ProvisioningError as exc:
+        return HttpResponse(exc.message, status=422, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(rendered, content_type="text/yaml; charset=utf-8")
+    filename = f"{project.organization.slug}-{project.slug}.yaml"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_POST
+def member_add(request, pk: int):
+    project = visible_project(request, pk)
+    form = MemberForm(request.POST, prefix="member")
+    if form.is_valid():
+        try:
+            membership = membership_set(actor=portal_actor(request), project=project, **form.cleaned_data)
+        except PermissionDenied as error:
+            return forbidden(request, error)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            messages.success(request, f"{membership.user.username} is now {membership.role} of {project}.")
+            return redirect("portal:project", pk=project.pk)
+    return render_project(request, project, member_form=form)
+
+
+@login_required
+@require_POST
+def member_remove(request, pk: int, membership_id: int):
+    project = visible_project(request, pk)
+    membership = get_object_or_404(project_members(project), pk=membership_id)
+    try:
+        membership_remove(actor=portal_actor(request), membership=membership)
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, f"Removed {membership.user.username} ({membership.role}).")
+    return redirect("portal:project", pk=project.pk)

@@ -1,0 +1,57 @@
+"""Reads that need care: what a user may see, fetched with a constant number of queries."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+
+from console.models import Membership, Organization, Project, Repository, SyncRun
+
+
+def _member_of_project(user) -> Q:
+    org_wide = Membership.objects.filter(user=user, project__isnull=True, organization=OuterRef("organization"))
+    direct = Membership.objects.filter(user=user, project=OuterRef("pk"))
+    return Q(Exists(org_wide)) | Q(Exists(direct))
+
+
+def organizations_visible_to(user) -> QuerySet[Organization]:
+    if user.is_staff:
+        return Organization.objects.all()
+    return Organization.objects.filter(Exists(Membership.objects.filter(user=user, organization=OuterRef("pk"))))
+
+
+def projects_visible_to(user) -> QuerySet[Project]:
+    projects = Project.objects.select_related("organization")
+    if user.is_staff:
+        return projects
+    return projects.filter(_member_of_project(user))
+
+
+def repositories_visible_to(user) -> QuerySet[Repository]:
+    return Repository.objects.select_related("project__organization").filter(
+        project__in=projects_visible_to(user).values("pk")
+    )
+
+
+def sync_runs_visible_to(user) -> QuerySet[SyncRun]:
+    return (
+        SyncRun.objects.select_related("repository__project__organization", "actor")
+        .prefetch_related("ref_changes")
+        .filter(repository__in=repositories_visible_to(user).values("pk"))
+    )
+
+
+def project_members(project: Project) -> QuerySet[Membership]:
+    return (
+        Membership.objects.select_related("user", "project", "organization")
+        .filter(Q(project=project) | Q(organization_id=project.organization_id, project__isnull=True))
+        .order_by("user__username")
+    )
+
+
+def with_last_sync(repositories: QuerySet[Repository]) -> QuerySet[Repository]:
+    latest = SyncRun.objects.filter(repository=OuterRef("pk")).order_by("-queued_at", "-id")
+    return repositories.annotate(
+        last_sync_id=Subquery(latest.values("id")[:1]),
+        last_sync_status=Subquery(latest.values("status")[:1]),
+        last_sync_finished_at=Subquery(latest.values("finished_at")[:1]),
+    )

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from console.models import Membership, Organization, Project, Role
+from console.permissions import ADMINISTER, has_organization_role, has_project_role
+from console.services.actors import Actor
+from console.services.audit import audit_record
+from console.services.errors import DomainError, PermissionDenied
+
+
+def _resolve_user(username: str):
+    User = get_user_model()
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist:
+        raise DomainError({"username": [f"no user named {username!r}"]}, code="unknown_user") from None
+
+
+def membership_set(
+    *, actor: Actor, username: str, role: str, project: Project | None = None,
+    organization: Organization | None = None,
+) -> Membership:
+    """Give a user a role on a project (or organization-wide); changing an existing role is the same call."""
+    if role not in Role.values:
+        raise DomainError({"role": [f"unknown role {role!r}: use one of {', '.join(Role.values)}"]})
+    if project is not None:
+        organization = project.organization
+        allowed = has_project_role(actor.user, project, ADMINISTER)
+    elif organization is not None:
+        allowed = has_organization_role(actor.user, organization, ADMINISTER)
+    else:
+        raise DomainError("a membership needs a project or an organization")
+    if not allowed:
+        raise PermissionDenied("only an owner can manage members")
+    user = _resolve_user(username)
+    with transaction.atomic():
+        membership, created = Membership.objects.select_for_update().get_or_create(
+            user=user, organization=organization, project=project, defaults={"role": role}
+        )
+        before = None if created else {"role": membership.role}
+        if not created and membership.role != role:
+            _refuse_removing_last_owner(membership, new_role=role)
+            membership.role = role
+            membership.save(update_fields=["role"])
+        audit_record(actor=actor, action="membership.set", target=membership, before=before, after={"role": role})
+    return membership
+
+
+def membership_remove(*, actor: Actor, membership: Membership) -> None:
+    scope_ok = (
+        has_project_role(actor.user, membership.project, ADMINISTER)
+        if membership.project_id
+        else has_organization_role(actor.user, membership.organization, ADMINISTER)
+    )
+    if not scope_ok:
+        raise PermissionDenied("only an owner can manage members")
+    with transaction.atomic():
+        _refuse_removing_last_owner(membership, new_role=None)
+        audit_record(actor=actor, action="membership.remove", target=membership,
+                     before={"user": membership.user.username, "role": membership.role})
+        membership.delete()
+
+
+def _refuse_removing_last_owner(membership: Membership, *, new_role: str | None) -> None:
+    if membership.role != Role.OWNER or new_role == Role.OWNER or membership.project_id:
+        return
+    owners = Membership.objects.filter(
+        organization_id=membership.organization_id, project__isnull=True, role=Role.OWNER
+    ).exclude(pk=membership.pk)
+    if not owners.exists():
+        raise DomainError("an organization keeps at least one owner", code="last_owner")

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from console.models import Membership, Organization, Role
+from console.permissions import ADMINISTER, has_organization_role
+from console.services.actors import Actor
+from console.services.audit import audit_record
+from console.services.errors import DomainError, PermissionDenied
+from console.services.validation import full_clean_or_raise
+
+# Top-level forge groups the console itself uses; an organization may not take them.
+RESERVED_SLUGS = {"platform", "admin", "api", "git", "static"}
+
+
+def organization_create(*, actor: Actor, slug: str, name: str) -> Organization:
+    if actor.user is None:
+        raise PermissionDenied("only a signed-in user can create an organization")
+    if not settings.ORGANIZATION_SELF_SERVICE and not actor.is_staff:
+        raise PermissionDenied("organizations are created by platform admins here")
+    if slug in RESERVED_SLUGS:
+        raise DomainError({"slug": [f"{slug!r} is reserved"]}, code="invalid")
+    organization = Organization(slug=slug, name=name or slug)
+    full_clean_or_raise(organization)
+    try:
+        with transaction.atomic():
+            organization.save()
+            Membership.objects.create(user=actor.user, organization=organization, role=Role.OWNER)
+            audit_record(actor=actor, action="organization.create", target=organization,
+                         after={"slug": slug, "name": organization.name})
+    except IntegrityError as exc:
+        raise DomainError({"slug": [f"organization {slug!r} already exists"]}, code="duplicate") from exc
+    return organization
+
+
+def organization_update(*, actor: Actor, organization: Organization, name: str) -> Organization:
+    if not has_organization_role(actor.user, organization, ADMINISTER):
+        raise PermissionDenied("only an owner of the organization can rename it")
+    before = {"name": organization.name}
+    organization.name = name
+    full_clean_or_raise(organization)
+    with transaction.atomic():
+        organization.save(update_fields=["name"])
+        audit_record(actor=actor, action="organization.update", target=organization, before=before,
+                     after={"name": name})
+    return organization

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from console.models import Membership, Organization, Project, ProvisioningRun, Role, Trigger
+from console.permissions import ADMINISTER, MANAGE, has_organization_role, has_project_role
+from console.services.actors import Actor
+from console.services.audit import audit_record
+from console.services.errors import Conflict, DomainError, PermissionDenied
+from console.services.runs import RunRequest, request_run
+from console.services.validation import full_clean_or_raise
+from provisioning.manifests import namespace_name
+
+
+def project_create(
+    *, actor: Actor, organization: Organization, slug: str, name: str, description: str = ""
+) -> tuple[Project, ProvisioningRun]:
+    """Record the project and its provisioning run now; a worker provisions it."""
+    if not has_organization_role(actor.user, organization, MANAGE):
+        raise PermissionDenied("creating a project needs the maintainer or owner role in the organization")
+    project = Project(organization=organization, slug=slug, name=name or slug, description=description)
+    full_clean_or_raise(project, exclude=["namespace"])
+    project.namespace = namespace_name(organization.slug, slug)
+    try:
+        with transaction.atomic():
+            project.save()
+            if actor.user is not None and actor.user.pk and not actor.is_staff:
+                # The organization role already covers the creator; an explicit owner row keeps the
+                # project owned if that role is later reduced.
+                Membership.objects.get_or_create(
+                    user=actor.user, organization=organization, project=project, defaults={"role": Role.OWNER}
+                )
+            audit_record(actor=actor, action="project.create", target=project,
+                         after={"slug": slug, "name": project.name, "namespace": project.namespace})
+            request = project_provision_request(actor=actor, project=project, trigger=_trigger_for(actor),
+                                                check_permission=False)
+    except IntegrityError as exc:
+        raise DomainError(
+            {"slug": [f"project {slug!r} already exists in {organization.slug}"]}, code="duplicate"
+        ) from exc
+    return project, request.run
+
+
+def project_update(*, actor: Actor, project: Project, name: str | None = None,
+                   description: str | None = None) -> Project:
+    if not has_project_role(actor.user, project, MANAGE):
+        raise PermissionDenied("editing a project needs the maintainer role")
+    before = {"name": project.name, "description": project.description}
+    if name is not None:
+        project.name = name
+    if description is not None:
+        project.description = description
+    full_clean_or_raise(project)
+    with transaction.atomic():
+        project.save(update_fields=["name", "description", "updated_at"])
+        audit_record(actor=actor, action="project.update", target=project, before=before,
+                     after={"name": project.name, "description": project.description})
+    return project
+
+
+def project_provision_request(
+    *, actor: Actor, project: Project, trigger: str, check_permission: bool = True
+) -> RunRequest:
+    """Queue (or join) a provisioning run; it re-applies everything and changes nothing when all is in place."""
+    if check_permission and not has_project_role(actor.user, project, MANAGE):
+        raise PermissionDenied("re-provisioning needs the maintainer role")
+    if project.status == Project.Status.ARCHIVED:
+        raise Conflict("the project is archived")
+    from console import tasks
+
+    return request_run(
+        run_model=ProvisioningRun, resource_field="project", resource=project, actor=actor, trigger=trigger,
+        enqueue=tasks.enqueue_provisioning, extra={"action": ProvisioningRun.Action.PROVISION},
+    )
+
+
+def project_archive(*, actor: Actor, project: Project) -> RunRequest:
+    """Remove the project's manifests from the platform repository and archive its internal repositories."""
+    if not has_project_role(actor.user, project, ADMINISTER):
+        raise PermissionDenied("archiving a project needs the owner role")
+    if project.status == Project.Status.ARCHIVED:
+        raise Conflict("the project is already archived")
+    from console import tasks
+
+    with transaction.atomic():
+        audit_record(actor=actor, action="project.archive", target=project, before={"status": project.status})
+        # Archiving supersedes a provisioning that has not started yet.
+        ProvisioningRun.objects.filter(project=project, status="queued").update(
+            action=ProvisioningRun.Action.ARCHIVE
+        )
+        return request_run(
+            run_model=ProvisioningRun, resource_field="project", resource=project, actor=actor,
+            trigger=_trigger_for(actor), enqueue=tasks.enqueue_provisioning,
+            extra={"action": ProvisioningRun.Action.ARCHIVE},
+        )
+
+
+def _trigger_for(actor: Actor) -> str:
+    return actor.interface if actor.interface in Trigger.values else Trigger.PORTAL

@@ -1,0 +1,139 @@
+"""Worker side of project provisioning: forge groups, rendered manifests, GitOps delivery."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+from console.integrations import get_delivery, get_forge, platform_repository_path
+from console.models import Project, ProvisioningRun, Repository, RunStatus
+from console.services.runs import claim_run, finish_run, handle_failure
+from provisioning import manifests
+
+log = logging.getLogger(__name__)
+
+
+def project_forge_group(project: Project) -> str:
+    return get_forge().group_path_for(project.organization.slug, project.slug)
+
+
+def repository_forge_path(repository: Repository) -> str:
+    return get_forge().group_path_for(repository.project.organization.slug, repository.project.slug, repository.name)
+
+
+def delivery_directory(project: Project) -> str:
+    return f"projects/{project.organization.slug}/{project.slug}"
+
+
+def project_manifest_spec(project: Project) -> manifests.ProjectSpec:
+    """What the cluster should hold for the project, from what the database says now."""
+    repositories = list(project.repositories.order_by("name"))
+    source_repos = tuple(sorted({forge_clone_url(r) for r in repositories}))
+    infra_apps = tuple(
+        manifests.InfraAppSpec(
+            name=r.name,
+            repo_url=forge_clone_url(r),
+            kind=r.deploy_kind,
+            path=r.deploy_path or ".",
+            revision=r.deploy_revision or "HEAD",
+            value_files=tuple(r.helm_value_files or ()),
+        )
+        for r in repositories
+        if r.is_infra
+    )
+    return manifests.ProjectSpec(
+        organization_slug=project.organization.slug,
+        organization_name=project.organization.name,
+        project_slug=project.slug,
+        project_name=project.name,
+        description=project.description,
+        source_repos=source_repos,
+        infra_apps=infra_apps,
+        destination_server=settings.DESTINATION_SERVER,
+        argocd_namespace=settings.ARGOCD_NAMESPACE,
+    )
+
+
+def forge_clone_url(repository: Repository) -> str:
+    """The internal URL Argo CD clones; known before the repository exists in the forge."""
+    if repository.internal_url:
+        return repository.internal_url
+    return get_forge().clone_url(repository_forge_path(repository))
+
+
+def project_render_yaml(project: Project) -> str:
+    return manifests.render_yaml(project_manifest_spec(project))
+
+
+def provisioning_execute(*, run_id: int, task_id: str) -> None:
+    run = claim_run(ProvisioningRun, run_id=run_id, task_id=task_id)
+    if run is None:
+        return
+    project = Project.objects.select_related("organization").get(pk=run.project_id)
+    forge = get_forge()
+    try:
+        if run.action == ProvisioningRun.Action.ARCHIVE:
+            result = _archive(project, forge)
+        else:
+            result = _provision(project, forge)
+    except Exception as error:  # noqa: BLE001 - every failure ends the run with its reason
+        log.exception("provisioning run %s failed", run.pk)
+        handle_failure(run, error)
+        if run.status == RunStatus.FAILED and run.action == ProvisioningRun.Action.PROVISION:
+            Project.objects.filter(pk=project.pk).exclude(status=Project.Status.ARCHIVED).update(
+                status=Project.Status.FAILED
+            )
+        _enqueue_next(project)
+        return
+    with transaction.atomic():
+        status = RunStatus.SUCCEEDED if result["changed"] else RunStatus.NO_CHANGE
+        finish_run(run, status=status, result=result)
+        new_status = (
+            Project.Status.ARCHIVED if run.action == ProvisioningRun.Action.ARCHIVE else Project.Status.READY
+        )
+        Project.objects.filter(pk=project.pk).update(status=new_status)
+    _enqueue_next(project)
+
+
+def _provision(project: Project, forge) -> dict:
+    org_group = forge.ensure_group(forge.group_path_for(project.organization.slug), name=project.organization.name)
+    project_group = forge.ensure_group(project_forge_group(project), name=project.name,
+                                       description=project.description)
+    platform_path = platform_repository_path()
+    forge.ensure_group(platform_path.rsplit("/", 1)[0], name="Platform")
+    platform = forge.ensure_repository(platform_path, description="GitOps manifests written by DSO Console")
+    spec = project_manifest_spec(project)
+    delivery = get_delivery().deliver(
+        delivery_directory(project),
+        manifests.render_files(spec),
+        message=f"Provision {project.full_slug}: namespace {manifests.namespace_name(project.organization.slug, project.slug)}",
+    )
+    created = [g.path for g in (org_group, project_group) if g.created] + ([platform.path] if platform.created else [])
+    return {
+        "changed": bool(created) or delivery.changed,
+        "created": created,
+        "commit": delivery.commit_sha,
+        "added": list(delivery.added),
+        "modified": list(delivery.modified),
+        "removed": list(delivery.removed),
+    }
+
+
+def _archive(project: Project, forge) -> dict:
+    delivery = get_delivery().remove(delivery_directory(project), message=f"Archive {project.full_slug}")
+    archived = []
+    for repository in project.repositories.exclude(internal_path=""):
+        forge.archive_repository(repository.internal_path)
+        archived.append(repository.internal_path)
+    return {"changed": delivery.changed or bool(archived), "commit": delivery.commit_sha,
+            "removed": list(delivery.removed), "archived_repositories": archived}
+
+
+def _enqueue_next(project: Project) -> None:
+    from console import tasks
+
+    queued = ProvisioningRun.objects.filter(project=project, status=RunStatus.QUEUED).first()
+    if queued is not None:
+        transaction.on_commit(lambda: tasks.enqueue_provisioning(queued.pk))

@@ -1,0 +1,116 @@
+"""External → internal syncs: one request entry point for every trigger, one execution path for workers."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from console.integrations import get_forge, get_mirror
+from console.models import Project, RefChange, Repository, RunStatus, SyncRun
+from console.permissions import SYNC, has_project_role
+from console.services.actors import Actor
+from console.services.errors import Conflict, PermissionDenied
+from console.services.runs import RunRequest, claim_run, finish_run, handle_failure, request_run, stuck_runs
+from provisioning.forge.base import GitRemote
+
+log = logging.getLogger(__name__)
+
+
+def sync_request(
+    *, actor: Actor, repository: Repository, trigger: str, check_permission: bool = True
+) -> RunRequest:
+    """Ask for a sync. Joins a queued one; queues exactly one follow-up behind a running one."""
+    if check_permission and not has_project_role(actor.user, repository.project, SYNC):
+        raise PermissionDenied("requesting a sync needs the developer role")
+    if repository.project.status == Project.Status.ARCHIVED:
+        raise Conflict("the project is archived: its repositories are no longer synced")
+    from console import tasks
+
+    return request_run(
+        run_model=SyncRun, resource_field="repository", resource=repository, actor=actor, trigger=trigger,
+        enqueue=tasks.enqueue_sync,
+    )
+
+
+def external_remote(repository: Repository) -> GitRemote:
+    if repository.is_private:
+        return GitRemote(repository.external_url, repository.username or "oauth2", repository.token)
+    return GitRemote(repository.external_url)
+
+
+def sync_execute(*, run_id: int, task_id: str) -> None:
+    run = claim_run(SyncRun, run_id=run_id, task_id=task_id)
+    if run is None:
+        return
+    repository = Repository.objects.select_related("project__organization").get(pk=run.repository_id)
+    source = external_remote(repository)
+    try:
+        result = _mirror(repository, source)
+    except Exception as error:  # noqa: BLE001 - every failure ends the run with its reason
+        log.warning("sync run %s of %s failed: %s", run.pk, repository, getattr(error, "code", type(error)))
+        handle_failure(run, error, secrets=(repository.token,))
+        _enqueue_next(repository)
+        return
+    with transaction.atomic():
+        RefChange.objects.bulk_create(
+            RefChange(sync_run=run, ref=c.ref, old_sha=c.old_sha or "", new_sha=c.new_sha or "", kind=c.kind)
+            for c in result.changes
+        )
+        finish_run(
+            run,
+            status=RunStatus.SUCCEEDED if result.changed else RunStatus.NO_CHANGE,
+            head_sha=result.head_sha or "",
+        )
+        if result.default_branch and result.default_branch != repository.default_branch:
+            Repository.objects.filter(pk=repository.pk).update(default_branch=result.default_branch)
+    _enqueue_next(repository)
+
+
+def _mirror(repository: Repository, source: GitRemote):
+    forge = get_forge()
+    project = repository.project
+    # Groups first: a sync may run before the project's provisioning has (both are idempotent).
+    forge.ensure_group(forge.group_path_for(project.organization.slug), name=project.organization.name)
+    forge.ensure_group(forge.group_path_for(project.organization.slug, project.slug), name=project.name)
+    internal = forge.ensure_repository(
+        repository.internal_path, description=f"Mirror of {repository.external_url} (managed by DSO Console)"
+    )
+    if internal.clone_url != repository.internal_url:
+        Repository.objects.filter(pk=repository.pk).update(internal_url=internal.clone_url)
+    result = get_mirror().sync(
+        cache_key=f"repository-{repository.pk}", source=source, target=forge.push_remote(repository.internal_path)
+    )
+    if result.default_branch and result.default_branch != internal.default_branch:
+        forge.set_default_branch(repository.internal_path, result.default_branch)
+    return result
+
+
+def _enqueue_next(repository: Repository) -> None:
+    from console import tasks
+
+    queued = SyncRun.objects.filter(repository=repository, status=RunStatus.QUEUED).first()
+    if queued is not None:
+        transaction.on_commit(lambda: tasks.enqueue_sync(queued.pk))
+
+
+def runs_sweep_stuck() -> int:
+    """Fail runs whose worker vanished, and restart the queue behind them."""
+    from console.models import ProvisioningRun
+    from console.services import provisioning
+
+    failed = 0
+    for model in (SyncRun, ProvisioningRun):
+        for run in stuck_runs(model, older_than_seconds=settings.SYNC_STUCK_AFTER_SECONDS):
+            updated = model.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                status=RunStatus.FAILED, finished_at=timezone.now(), error_code="worker_lost",
+                error_message="the worker running this stopped responding; request the run again",
+            )
+            failed += updated
+            if isinstance(run, SyncRun):
+                _enqueue_next(run.repository)
+            else:
+                provisioning._enqueue_next(run.project)
+    return failed

@@ -1,0 +1,222 @@
+"""Settings, all from the environment, with embedded defaults that run on one machine.
+
+Embedded defaults: SQLite, kombu's filesystem broker, the local bare-repo forge under ``var/`` and GitOps
+delivery into its platform repository. Production (``DSO_ENV=production``) fails fast when a value that has
+no safe default is missing. Every variable is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in (env(name, default) or "").split(",") if item.strip()]
+
+
+DSO_ENV = env("DSO_ENV", "development")
+PRODUCTION = DSO_ENV == "production"
+
+
+def required(name: str, embedded_default: str) -> str:
+    value = env(name)
+    if value is None:
+        if PRODUCTION:
+            raise ImproperlyConfigured(f"{name} must be set when DSO_ENV=production (see .env.example)")
+        return embedded_default
+    return value
+
+
+DATA_DIR = Path(env("DSO_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+SECRET_KEY = required("DSO_SECRET_KEY", "dev-only-insecure-secret-key-change-me")
+DEBUG = env_bool("DSO_DEBUG", not PRODUCTION)
+ALLOWED_HOSTS = env_list("DSO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DSO_CSRF_TRUSTED_ORIGINS")
+PUBLIC_URL = (env("DSO_PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "console.urls"
+WSGI_APPLICATION = "console.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"), conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Portal requests and the worker write concurrently; wait for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "login"
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = env_bool("DSO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- REST API -------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "console.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DSO Console API",
+    "DESCRIPTION": "Organizations, projects, repository mirroring and GitOps provisioning.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from our own static files: the docs page works with no internet access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery ---------------------------------------------------------------------------------------------
+BROKER_DIR = DATA_DIR / "broker"
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport: a real worker process with no broker server to run.
+    for folder in ("queue", "processed"):
+        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "dso"
+CELERY_TASK_ALWAYS_EAGER = env_bool("DSO_TASKS_EAGER", False)
+CELERY_BEAT_SCHEDULE = {
+    "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": 300.0},
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Integrations ---------------------------------------------------------------------------------------
+# Fernet keys, comma separated; the first encrypts, all decrypt, so a key can be rotated in.
+ENCRYPTION_KEYS = env_list("DSO_ENCRYPTION_KEYS")
+if not ENCRYPTION_KEYS and PRODUCTION:
+    raise ImproperlyConfigured("DSO_ENCRYPTION_KEYS must be set when DSO_ENV=production")
+
+FORGE_KIND = env("DSO_FORGE", "local")
+if FORGE_KIND not in {"local", "gitlab"}:
+    raise ImproperlyConfigured("DSO_FORGE must be 'local' or 'gitlab'")
+FORGE_ROOT_GROUP = env("DSO_FORGE_ROOT_GROUP", "dso")
+LOCAL_FORGE_ROOT = Path(env("DSO_LOCAL_FORGE_ROOT", str(DATA_DIR / "forge"))).resolve()
+LOCAL_FORGE_URL = (env("DSO_LOCAL_FORGE_URL", "http://127.0.0.1:8001/git") or "").rstrip("/")
+LOCAL_FORGE_WRITE_TOKEN = required("DSO_LOCAL_FORGE_WRITE_TOKEN", "dev-forge-write-token")
+LOCAL_FORGE_READ_TOKEN = required("DSO_LOCAL_FORGE_READ_TOKEN", "dev-forge-read-token")
+
+GITLAB_URL = env("DSO_GITLAB_URL", "")
+GITLAB_TOKEN = env("DSO_GITLAB_TOKEN", "")
+GITLAB_BOT_USERNAME = env("DSO_GITLAB_BOT_USERNAME", "dso-console-bot")
+GITLAB_BOT_TOKEN = env("DSO_GITLAB_BOT_TOKEN", "")
+GITLAB_SSL_VERIFY = env_bool("DSO_GITLAB_SSL_VERIFY", True)
+if FORGE_KIND == "gitlab" and not (GITLAB_URL and GITLAB_TOKEN):
+    raise ImproperlyConfigured("DSO_FORGE=gitlab needs DSO_GITLAB_URL and DSO_GITLAB_TOKEN")
+
+MIRROR_CACHE_DIR = Path(env("DSO_MIRROR_CACHE_DIR", str(DATA_DIR / "mirror-cache"))).resolve()
+MIRROR_TIMEOUT_SECONDS = float(env("DSO_MIRROR_TIMEOUT_SECONDS", "600"))
+# Plain http:// external URLs are refused unless they point at loopback and this is on (the demo).
+ALLOW_HTTP_LOOPBACK = env_bool("DSO_ALLOW_HTTP_LOOPBACK", False)
+
+PLATFORM_REPOSITORY = env("DSO_PLATFORM_REPOSITORY", "platform/gitops")
+PLATFORM_BRANCH = env("DSO_PLATFORM_BRANCH", "main")
+DELIVERY_WORK_DIR = Path(env("DSO_DELIVERY_WORK_DIR", str(DATA_DIR / "delivery"))).resolve()
+DESTINATION_SERVER = env("DSO_DESTINATION_SERVER", "https://kubernetes.default.svc")
+ARGOCD_NAMESPACE = env("DSO_ARGOCD_NAMESPACE", "argocd")
+
+SYNC_STUCK_AFTER_SECONDS = int(env("DSO_SYNC_STUCK_AFTER_SECONDS", "3600"))
+# Whether any signed-in user may create an organization (otherwise staff only).
+ORGANIZATION_SELF_SERVICE = env_bool("DSO_ORGANIZATION_SELF_SERVICE", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("DSO_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,125 @@
+// DSO Console portal: live sync progress and confirmations. Every page works without this file.
+(function () {
+  "use strict";
+
+  var ACTIVE = ["queued", "running"];
+  var POLL_MS = 1000;
+  var MAX_FAILURES = 5;
+  var polling = {};
+
+  function fragment(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html.trim();
+    return template.content.firstElementChild;
+  }
+
+  function say(text, kind) {
+    var box = document.getElementById("messages");
+    if (!box) return;
+    var line = document.createElement("p");
+    line.className = "message message-" + (kind || "info");
+    line.textContent = text;
+    box.replaceChildren(line);
+  }
+
+  // Swap the element with the fragment's id in place, or add it on top of `insertInto` (a new run row).
+  function place(element, insertInto) {
+    var existing = document.getElementById(element.id);
+    if (existing) {
+      existing.replaceWith(element);
+    } else if (insertInto) {
+      var container = document.querySelector(insertInto);
+      if (!container) return element;
+      var empty = container.querySelector("tr.empty");
+      if (empty) empty.remove();
+      container.prepend(element);
+    }
+    return element;
+  }
+
+  function getFragment(url) {
+    return fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } }).then(
+      function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      }
+    );
+  }
+
+  // Poll the run fragment every second until the run has finished, swapping it in place each time.
+  function watch(element) {
+    var url = element.getAttribute("data-poll-url");
+    if (!url || polling[element.id]) return;
+    polling[element.id] = true;
+    var failures = 0;
+    function tick() {
+      getFragment(url)
+        .then(function (html) {
+          failures = 0;
+          var fresh = place(fragment(html));
+          if (ACTIVE.indexOf(fresh.getAttribute("data-run-status")) >= 0) {
+            setTimeout(tick, POLL_MS);
+          } else {
+            delete polling[element.id];
+          }
+        })
+        .catch(function () {
+          failures += 1;
+          if (failures < MAX_FAILURES) setTimeout(tick, POLL_MS * 2 * failures);
+          else delete polling[element.id];
+        });
+    }
+    setTimeout(tick, POLL_MS);
+  }
+
+  function requestSync(form) {
+    var button = form.querySelector("button[type=submit]");
+    if (button) button.disabled = true;
+    var csrf = form.querySelector("input[name=csrfmiddlewaretoken]");
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrf ? csrf.value : "" },
+    })
+      .then(function (response) {
+        return response.json().then(function (data) {
+          return { ok: response.ok, data: data };
+        });
+      })
+      .then(function (result) {
+        if (!result.ok) {
+          say(result.data.detail || "The sync could not be requested.", "error");
+          return;
+        }
+        say(result.data.message + ".", "success");
+        var variant = form.getAttribute("data-sync-variant") || "row";
+        return getFragment(result.data.partial_url + "?variant=" + variant).then(function (html) {
+          watch(place(fragment(html), form.getAttribute("data-sync-insert")));
+        });
+      })
+      .catch(function () {
+        say("The sync could not be requested; reload the page and try again.", "error");
+      })
+      .finally(function () {
+        if (button) button.disabled = false;
+      });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      return;
+    }
+    if (form.hasAttribute("data-sync-form") && window.fetch) {
+      event.preventDefault();
+      requestSync(form);
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-poll-url]").forEach(watch);
+  });
+})();

@@ -1,0 +1,41 @@
+"""Celery tasks: thin, by id, idempotent, retried only for transient failures, acknowledged late."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from console.services.runs import RetryLater
+
+@shared_task(name="dso.sync.execute", bind=True, acks_late=True, max_retries=None)
+def sync_execute_task(self, run_id: int) -> None:
+    from console.services.syncs import sync_execute
+
+    try:
+        sync_execute(run_id=run_id, task_id=self.request.id)
+    except RetryLater as retry:
+        raise self.retry(countdown=retry.countdown, exc=retry)
+
+
+@shared_task(name="dso.provisioning.execute", bind=True, acks_late=True, max_retries=None)
+def provisioning_execute_task(self, run_id: int) -> None:
+    from console.services.provisioning import provisioning_execute
+
+    try:
+        provisioning_execute(run_id=run_id, task_id=self.request.id)
+    except RetryLater as retry:
+        raise self.retry(countdown=retry.countdown, exc=retry)
+
+
+@shared_task(name="dso.runs.sweep_stuck", acks_late=True)
+def sweep_stuck_runs_task() -> int:
+    from console.services.syncs import runs_sweep_stuck
+
+    return runs_sweep_stuck()
+
+
+def enqueue_sync(run_id: int) -> None:
+    sync_execute_task.apply_async(args=[run_id])
+
+
+def enqueue_provisioning(run_id: int) -> None:
+    provisioning_execute_task.apply_async(args=[run_id])

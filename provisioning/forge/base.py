@@ -1,0 +1,85 @@
+"""The Forge interface the rest of DSO Console talks to.
+
+Two adapters implement it: ``LocalForge`` (bare repositories on disk, served over Git smart HTTP by the
+console) and ``GitLabForge`` (python-gitlab). Callers see only the dataclasses below, never library types.
+Every ``ensure_*`` method is idempotent: it looks up by path first and creates only what is missing.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GitRemote:
+    """Where to reach a Git repository and with which credentials.
+
+    ``url`` never carries credentials; they travel separately so they can be handed to git through an
+    askpass helper or the environment, never a command line or a log line.
+    """
+
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.password)
+
+
+@dataclass(frozen=True)
+class ForgeGroup:
+    path: str  # full path, e.g. "dso/acme/shop"
+    name: str
+    created: bool = False  # True when this call created it
+
+
+@dataclass(frozen=True)
+class ForgeRepository:
+    path: str  # full path without ".git", e.g. "dso/acme/shop/backend"
+    clone_url: str  # HTTP(S) URL Argo CD and people clone from, no credentials
+    created: bool = False
+    default_branch: str | None = None
+
+
+class Forge(abc.ABC):
+    """Internal forge operations DSO Console needs."""
+
+    @abc.abstractmethod
+    def ensure_group(self, path: str, *, name: str, description: str = "") -> ForgeGroup:
+        """Ensure a group (and its parents) exists at ``path``."""
+
+    @abc.abstractmethod
+    def ensure_repository(self, path: str, *, description: str = "") -> ForgeRepository:
+        """Ensure an empty repository exists at ``path`` (its group must exist)."""
+
+    @abc.abstractmethod
+    def get_repository(self, path: str) -> ForgeRepository:
+        """Return the repository at ``path`` or raise ``provisioning.errors.NotFound``."""
+
+    @abc.abstractmethod
+    def clone_url(self, path: str) -> str:
+        """The HTTP(S) clone URL the repository at ``path`` has (or will have once created)."""
+
+    @abc.abstractmethod
+    def push_remote(self, path: str) -> GitRemote:
+        """Remote with write credentials, used by the mirror and by GitOps delivery."""
+
+    @abc.abstractmethod
+    def read_remote(self, path: str) -> GitRemote:
+        """Remote with read-only credentials, as handed to Argo CD."""
+
+    @abc.abstractmethod
+    def set_default_branch(self, path: str, branch: str) -> None:
+        """Point the repository's HEAD at ``branch`` (a mirror push does not carry it)."""
+
+    @abc.abstractmethod
+    def archive_repository(self, path: str) -> None:
+        """Make the repository read-only. Never deletes data."""
+
+    def group_path_for(self, *segments: str) -> str:
+        """Join path segments under the forge's root group."""
+        return "/".join(s.strip("/") for s in (self.root_group, *segments) if s)
+
+    root_group: str = "dso"

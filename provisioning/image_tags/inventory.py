@@ -1,0 +1,269 @@
+"""What a deploy configuration sets at one commit: image refs, appVersion and the problems met on the way.
+
+Parsing is cached by (blob sha, role): a file that did not change between commits is never read twice,
+which is what keeps a 1,000-commit history cheap. A ``Snapshot`` also remembers every path it looked at
+(present or not), so the history walk can tell from a commit's diff alone whether anything it cares about
+moved.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+import git
+
+from provisioning.errors import InvalidInput, NotFound
+from provisioning.image_tags import helm, kustomize
+from provisioning.image_tags.model import HELM, KUSTOMIZE, DeployConfig, ImageRef, Limits, ScanProblem
+from provisioning.image_tags.reference import Hit
+from provisioning.image_tags.safe_yaml import Budget, YamlProblem, compose, decode
+
+ROLE_VALUES = "values"
+ROLE_CHART = "chart"
+ROLE_KUSTOMIZATION = "kustomization"
+ROLE_MANIFEST = "manifest"
+_REGULAR_FILE_MODES = (0o100644, 0o100755)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    entries: tuple[tuple, ...] = ()  # Hit.plain() tuples
+    app_version: str | None = None
+    references: tuple[str, ...] = ()
+    problem: str | None = None
+
+
+def parse_text(text: str, role: str, limits: Limits) -> tuple[list[Hit], str | None, list[str]]:
+    """Hits (with nodes, for bump), appVersion and kustomize references of one decoded file."""
+    docs = compose(text)
+    budget = Budget(limits)
+    if role == ROLE_VALUES:
+        return helm.values_hits(docs, budget), None, []
+    if role == ROLE_CHART:
+        return [], helm.chart_app_version(docs, budget), []
+    if role == ROLE_KUSTOMIZATION:
+        refs = kustomize.kustomization_references(docs, budget)
+        return kustomize.kustomization_hits(docs, budget), None, refs
+    return kustomize.manifest_hits(docs, budget), None, []
+
+
+class BlobReader:
+    """Reads and parses blobs of one repository, once per (blob, role)."""
+
+    def __init__(self, repo: git.Repo, limits: Limits):
+        self.repo = repo
+        self.limits = limits
+        self._cache: dict[tuple[str, str], Parsed] = {}
+        self.parsed_count = 0
+
+    def parse(self, sha: str, role: str) -> Parsed:
+        key = (sha, role)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = self._parse(sha, role)
+        return cached
+
+    def _parse(self, sha: str, role: str) -> Parsed:
+        self.parsed_count += 1
+        try:
+            binsha = bytes.fromhex(sha)
+            size = self.repo.odb.info(binsha).size
+            if size > self.limits.max_file_bytes:
+                # Checked before reading so a 2 GiB blob never lands in memory.
+                return Parsed(problem=f"file too large ({size} bytes, limit {self.limits.max_file_bytes})")
+            text = decode(self.repo.odb.stream(binsha).read(), self.limits)
+            hits, app_version, refs = parse_text(text, role, self.limits)
+        except YamlProblem as exc:
+            return Parsed(problem=exc.reason)
+        except Exception as exc:  # noqa: BLE001 - one odd file must never stop a scan
+            return Parsed(problem=f"could not read file ({type(exc).__name__})")
+        return Parsed(tuple(h.plain() for h in hits), app_version, tuple(refs))
+
+
+class TreeView:
+    """Blob shas of paths at one commit; ``known`` (from the parent plus the diff) saves tree walks."""
+
+    def __init__(self, repo: git.Repo, sha: str, known: dict[str, str | None] | None = None):
+        self.repo = repo
+        self.sha = sha
+        self.known = known if known is not None else {}
+        self.read: dict[str, str | None] = {}
+        self._tree = None
+
+    def blob(self, path: str) -> str | None:
+        if path in self.known:
+            sha = self.known[path]
+        else:
+            sha = self._lookup(path)
+        self.read[path] = sha
+        return sha
+
+    def _lookup(self, path: str) -> str | None:
+        if self._tree is None:
+            self._tree = self.repo.commit(self.sha).tree
+        try:
+            obj = self._tree / path
+        except KeyError:
+            return None
+        # Directories, submodules and symlinks are not files we parse.
+        if obj.type != "blob" or obj.mode not in _REGULAR_FILE_MODES:
+            return None
+        return obj.hexsha
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem independent of the commit, so an unchanged broken file is reported once."""
+
+    file: str
+    reason: str
+    missing: bool = False  # reason is a template needing the commit: "... not found at {sha}"
+
+    def at(self, sha: str | None) -> ScanProblem:
+        return ScanProblem(self.file, sha, self.reason.format(sha=(sha or "?")[:12]) if self.missing else self.reason)
+
+
+@dataclass
+class Snapshot:
+    files: dict[str, str | None] = field(default_factory=dict)  # every path looked at
+    refs: dict[tuple[str, str, str], ImageRef] = field(default_factory=dict)
+    app_versions: dict[str, str | None] = field(default_factory=dict)
+    problems: frozenset[Problem] = frozenset()
+
+
+def _join(*parts: str) -> str:
+    return posixpath.normpath(posixpath.join(*parts))
+
+
+def _inside(path: str) -> bool:
+    return not (path == ".." or path.startswith("../") or path.startswith("/"))
+
+
+def build_snapshot(view: TreeView, config: DeployConfig, reader: BlobReader) -> Snapshot:
+    snap = Snapshot()
+    problems: set[Problem] = set()
+
+    def add(parsed: Parsed, path: str) -> bool:
+        if parsed.problem:
+            problems.add(Problem(path, parsed.problem))
+            return False
+        for location, image, tag, digest, source in parsed.entries:
+            ref = ImageRef(image, tag, digest, path, location, source)
+            snap.refs[ref.key] = ref
+        return True
+
+    if config.kind == HELM:
+        _helm(view, config, reader, snap, problems, add)
+    elif config.kind == KUSTOMIZE:
+        _kustomize(view, config, reader, problems, add)
+    else:
+        raise InvalidInput(f"unknown deploy configuration kind {config.kind!r} (expected helm or kustomize)")
+    snap.files = view.read
+    snap.problems = frozenset(problems)
+    return snap
+
+
+def _helm(view, config, reader, snap, problems, add) -> None:
+    base = _join(config.path)
+    for value_file in config.value_files:
+        path = _join(base, value_file)
+        if not _inside(path):
+            problems.add(Problem(path, "references outside the repository"))
+            continue
+        sha = view.blob(path)
+        if sha is None:
+            problems.add(Problem(path, f"values file {path} not found at {{sha}}", missing=True))
+            continue
+        add(reader.parse(sha, ROLE_VALUES), path)
+    chart = _join(base, "Chart.yaml")
+    sha = view.blob(chart)
+    if sha is not None:
+        parsed = reader.parse(sha, ROLE_CHART)
+        if parsed.problem:
+            problems.add(Problem(chart, parsed.problem))
+        else:
+            snap.app_versions[chart] = parsed.app_version
+
+
+def _kustomize(view, config, reader, problems, add) -> None:
+    limit = reader.limits.max_kustomize_files
+    done: set[str] = set()
+    manifests: set[str] = set()
+
+    def visit(directory: str, stack: tuple[str, ...]) -> None:
+        if directory in stack:
+            problems.add(Problem(directory, "kustomization cycle: " + " -> ".join(stack + (directory,))))
+            return
+        if directory in done:
+            return
+        done.add(directory)
+        if len(done) + len(manifests) > limit:
+            problems.add(Problem(directory, f"kustomization pulls in more than {limit} files; stopped"))
+            return
+        found = _kustomization_file(view, directory)
+        if found is None:
+            where = "the repository root" if directory == "." else directory
+            problems.add(Problem(directory, f"kustomization not found in {where} at {{sha}}", missing=True))
+            return
+        path, sha = found
+        parsed = reader.parse(sha, ROLE_KUSTOMIZATION)
+        if not add(parsed, path):
+            return
+        for ref in parsed.references:
+            target = kustomize.resolve_reference(directory, ref)
+            if target is None:
+                problems.add(Problem(path, f"references outside the repository: {ref} (not followed)"))
+                continue
+            blob = view.blob(target)
+            if blob is not None:
+                if target not in manifests:
+                    manifests.add(target)
+                    add(reader.parse(blob, ROLE_MANIFEST), target)
+            elif _kustomization_file(view, target) is not None:
+                visit(target, stack + (directory,))
+            else:
+                problems.add(Problem(path, f"resource {ref} not found"))
+
+    visit(_join(config.path), ())
+
+
+def _kustomization_file(view: TreeView, directory: str) -> tuple[str, str] | None:
+    for name in kustomize.KUSTOMIZATION_NAMES:
+        path = _join(directory, name)
+        sha = view.blob(path)
+        if sha is not None:
+            return path, sha
+    return None
+
+
+def open_repo(repo_path) -> git.Repo:
+    try:
+        return git.Repo(repo_path)
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+        raise NotFound(f"no git repository at {repo_path}") from None
+
+
+def resolve_commit(repo: git.Repo, sha: str) -> str:
+    try:
+        return repo.commit(sha).hexsha
+    except Exception:  # noqa: BLE001 - BadName, BadObject, ValueError: all mean "no such commit"
+        raise InvalidInput(f"commit {sha} not found in the repository") from None
+
+
+def sorted_refs(refs) -> tuple[ImageRef, ...]:
+    return tuple(sorted(refs, key=lambda r: (r.file, r.location, r.image)))
+
+
+def inventory_at(
+    repo_path, *, config: DeployConfig, sha: str, limits: Limits = Limits()
+) -> tuple[tuple[ImageRef, ...], tuple[ScanProblem, ...]]:
+    """Every image the deploy configuration sets at ``sha``, and what could not be read."""
+    repo = open_repo(repo_path)
+    try:
+        sha = resolve_commit(repo, sha)
+        snap = build_snapshot(TreeView(repo, sha), config, BlobReader(repo, limits))
+    finally:
+        repo.close()
+    problems = sorted((p.at(sha) for p in snap.problems), key=lambda p: (p.file, p.reason))
+    return sorted_refs(snap.refs.values()), tuple(problems)

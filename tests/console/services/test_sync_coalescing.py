@@ -1,0 +1,106 @@
+"""The coalescing rule under real concurrency: one queued and one running sync per repository at most,
+and no request lost. Runs against the configured database (PostgreSQL in `make test`)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from console.models import RunStatus, SyncRun, Trigger
+from console.services.actors import Actor
+from console.services.runs import claim_run
+from console.services.syncs import sync_request
+from tests.factories import make_project, make_repository, make_user
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    from console import tasks
+
+    calls: list[int] = []
+    monkeypatch.setattr(tasks, "enqueue_sync", calls.append)
+    return calls
+
+
+def request_concurrently(repository, count: int) -> list:
+    actor = Actor.system("ci-test")
+    results, errors = [], []
+    barrier = threading.Barrier(count)
+
+    def request():
+        try:
+            barrier.wait()
+            results.append(sync_request(actor=actor, repository=repository, trigger=Trigger.CI,
+                                        check_permission=False))
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_join_one_queued_run(enqueued):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers with a file lock; the race needs a server database")
+    repository = make_repository(make_project())
+    results = request_concurrently(repository, 12)
+
+    assert SyncRun.objects.filter(repository=repository).count() == 1
+    run = SyncRun.objects.get(repository=repository)
+    assert {r.run.pk for r in results} == {run.pk}
+    assert sum(r.created for r in results) == 1
+    assert run.joined_requests == 11
+    assert enqueued == [run.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_while_running_queue_exactly_one_follow_up(enqueued):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers with a file lock; the race needs a server database")
+    repository = make_repository(make_project())
+    first = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
+                         check_permission=False).run
+    assert claim_run(SyncRun, run_id=first.pk, task_id="worker-1") is not None
+
+    results = request_concurrently(repository, 10)
+
+    statuses = list(SyncRun.objects.filter(repository=repository).values_list("status", flat=True))
+    assert sorted(statuses) == [RunStatus.QUEUED, RunStatus.RUNNING]
+    follow_up = SyncRun.objects.get(repository=repository, status=RunStatus.QUEUED)
+    assert {r.run.pk for r in results} == {follow_up.pk}
+    # The follow-up cannot start while the first runs: the database refuses a second running row.
+    assert claim_run(SyncRun, run_id=follow_up.pk, task_id="worker-2") is None
+
+
+@pytest.mark.django_db
+def test_a_retried_task_may_claim_its_own_run_again_but_no_other_task_can():
+    repository = make_repository(make_project())
+    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API, check_permission=False).run
+    assert claim_run(SyncRun, run_id=run.pk, task_id="task-a").attempts == 1
+    assert claim_run(SyncRun, run_id=run.pk, task_id="task-a").attempts == 2
+    assert claim_run(SyncRun, run_id=run.pk, task_id="task-b") is None
+
+
+@pytest.mark.django_db
+def test_developers_may_sync_readers_may_not():
+    from console.services.errors import PermissionDenied
+    from tests.factories import make_member
+
+    project = make_project()
+    repository = make_repository(project)
+    reader, developer = make_user(), make_user()
+    make_member(reader, project, "reader")
+    make_member(developer, project, "developer")
+    with pytest.raises(PermissionDenied):
+        sync_request(actor=Actor.for_user(reader, "api"), repository=repository, trigger=Trigger.API)
+    assert sync_request(actor=Actor.for_user(developer, "api"), repository=repository, trigger=Trigger.API).created

@@ -1,0 +1,1 @@
+"""Loopback test doubles of the outside systems DSO Console talks to."""
