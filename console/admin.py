@@ -174,3 +174,42 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from console.models import CiToken, TrustedGitLabInstance  # noqa: E402 - CI triggers (issue #3)
+
+
+@admin.register(TrustedGitLabInstance)
+class TrustedGitLabInstanceAdmin(AuditedAdmin):
+    """GitLab instances whose CI id_tokens may trigger syncs (repositories still list allowed projects)."""
+
+    list_display = ["name", "issuer", "audience", "enabled", "created_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "issuer", "audience"]
+
+
+@admin.register(CiToken)
+class CiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created by maintainers (portal/API, secret shown once); admins may only revoke them."""
+
+    list_display = ["name", "prefix", "repository", "created_by", "created_at", "expires_at", "revoked_at",
+                    "last_used_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "repository__name", "repository__project__slug"]
+    readonly_fields = ["repository", "name", "prefix", "created_by", "created_at", "expires_at", "revoked_at",
+                       "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke selected CI tokens")
+    def revoke(self, request, queryset):
+        from console.services.ci_tokens import ci_token_revoke
+
+        for token in queryset.select_related("repository__project").filter(revoked_at__isnull=True):
+            try:
+                ci_token_revoke(actor=admin_actor(request), token=token)
+                self.message_user(request, f"{token}: revoked")
+            except DomainError as error:
+                self.message_user(request, f"{token}: {error.message}", level=messages.ERROR)

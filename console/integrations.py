@@ -26,6 +26,8 @@ def _forge_key() -> tuple:
         settings.GITLAB_TOKEN,
         settings.GITLAB_BOT_USERNAME,
         settings.GITLAB_BOT_TOKEN,
+        settings.GITLAB_GIT_URL,
+        settings.GITLAB_SSL_VERIFY,
     )
 
 
@@ -43,6 +45,7 @@ def _build_forge(key: tuple) -> Forge:
                 bot_username=settings.GITLAB_BOT_USERNAME,
                 bot_token=settings.GITLAB_BOT_TOKEN or None,
                 ssl_verify=settings.GITLAB_SSL_VERIFY,
+                git_http_url=settings.GITLAB_GIT_URL or None,
             )
         )
     from provisioning.forge.local import LocalForge

@@ -194,6 +194,10 @@ GITLAB_TOKEN = env("DSO_GITLAB_TOKEN", "")
 GITLAB_BOT_USERNAME = env("DSO_GITLAB_BOT_USERNAME", "dso-console-bot")
 GITLAB_BOT_TOKEN = env("DSO_GITLAB_BOT_TOKEN", "")
 GITLAB_SSL_VERIFY = env_bool("DSO_GITLAB_SSL_VERIFY", True)
+# Where GitLab serves git over HTTP when it differs from DSO_GITLAB_URL (a proxy in front of it).
+GITLAB_GIT_URL = env("DSO_GITLAB_GIT_URL", "")
+# Protect mirrored default branches so only the bot pushes (per-user push rules need GitLab Premium).
+GITLAB_PROTECT_MIRRORS = env_bool("DSO_GITLAB_PROTECT_MIRRORS", True)
 if FORGE_KIND == "gitlab" and not (GITLAB_URL and GITLAB_TOKEN):
     raise ImproperlyConfigured("DSO_FORGE=gitlab needs DSO_GITLAB_URL and DSO_GITLAB_TOKEN")
 
@@ -211,6 +215,16 @@ ARGOCD_NAMESPACE = env("DSO_ARGOCD_NAMESPACE", "argocd")
 SYNC_STUCK_AFTER_SECONDS = int(env("DSO_SYNC_STUCK_AFTER_SECONDS", "3600"))
 # Whether any signed-in user may create an organization (otherwise staff only).
 ORGANIZATION_SELF_SERVICE = env_bool("DSO_ORGANIZATION_SELF_SERVICE", True)
+
+# CI triggers and webhooks (issue #3). The CI authentication is appended to the API's authenticators so a
+# CI principal reaching any other endpoint is refused with 403 instead of being treated as anonymous.
+CI_TRIGGERS_ENABLED = env_bool("DSO_CI_TRIGGERS_ENABLED", True)
+if CI_TRIGGERS_ENABLED:
+    REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append("console.api.ci_auth.CiAuthentication")
+CI_JWKS_CACHE_SECONDS = int(env("DSO_CI_JWKS_CACHE_SECONDS", "300"))
+CI_JWKS_TIMEOUT_SECONDS = float(env("DSO_CI_JWKS_TIMEOUT_SECONDS", "5"))
+CI_JWT_LEEWAY_SECONDS = int(env("DSO_CI_JWT_LEEWAY_SECONDS", "30"))
+WEBHOOK_MAX_BODY_BYTES = int(env("DSO_WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
 
 LOGGING = {
     "version": 1,

@@ -39,3 +39,17 @@ def enqueue_sync(run_id: int) -> None:
 
 def enqueue_provisioning(run_id: int) -> None:
     provisioning_execute_task.apply_async(args=[run_id])
+
+
+@shared_task(name="dso.images.bump", bind=True, acks_late=True, max_retries=None)
+def image_bump_task(self, bump_id: int) -> None:
+    from console.services.image_bumps import image_bump_execute
+
+    try:
+        image_bump_execute(bump_id=bump_id, task_id=self.request.id)
+    except RetryLater as retry:
+        raise self.retry(countdown=retry.countdown, exc=retry)
+
+
+def enqueue_image_bump(bump_id: int) -> None:
+    image_bump_task.apply_async(args=[bump_id])

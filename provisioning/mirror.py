@@ -14,6 +14,7 @@ import fcntl
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -195,7 +196,14 @@ class Mirror:
     def _lock(self, cache_key: str) -> _CacheLock:
         return _CacheLock(self.cache_root / f"{self.cache_path(cache_key).stem}.lock")
 
-    def sync(self, *, cache_key: str, source: GitRemote, target: GitRemote) -> MirrorResult:
+    def sync(self, *, cache_key: str, source: GitRemote, target: GitRemote,
+             set_default_branch: Callable[[str], None] | None = None) -> MirrorResult:
+        """Make ``target``'s branches and tags equal to ``source``'s.
+
+        ``set_default_branch`` (e.g. the forge's) is called with the source's default branch once new
+        branches are pushed and before deletions: a forge refuses to delete its current default branch, so
+        a source that renamed ``master`` to ``main`` can only be mirrored if the target's HEAD moves first.
+        """
         cache = self.cache_path(cache_key)
         secrets = (source.password, target.password)
         with self._lock(cache_key):
@@ -207,15 +215,31 @@ class Mirror:
                  secrets=secrets, operation="fetch")
             new = self._local_refs(cache)
             changes = self._diff(cache, old, new)
-            if default_branch and f"refs/heads/{default_branch}" in new:
-                head_sha = new[f"refs/heads/{default_branch}"]
+            known_branch = default_branch if f"refs/heads/{default_branch}" in new else None
+            if known_branch:
+                head_sha = new[f"refs/heads/{known_branch}"]
                 # Keeps the cache browsable and lets a later clone from it pick the same default.
-                self._local(cache, "symbolic-ref", "HEAD", f"refs/heads/{default_branch}")
+                self._local(cache, "symbolic-ref", "HEAD", f"refs/heads/{known_branch}")
             if changes:
-                _git(["push", "--prune", "--quiet", target.url, *REFSPECS], remote=target, cwd=cache,
-                     timeout=self.timeout_seconds, secrets=secrets, operation="push",
-                     extra_config={"http.postBuffer": _POST_BUFFER})
+                self._push(cache, target, changes, known_branch, set_default_branch, secrets)
         return MirrorResult(changes=changes, default_branch=default_branch, head_sha=head_sha)
+
+    def _push(self, cache: Path, target: GitRemote, changes: tuple[RefChange, ...], default_branch: str | None,
+              set_default_branch: Callable[[str], None] | None, secrets: tuple[str | None, ...]) -> None:
+        def push(*options: str) -> None:
+            _git(["push", *options, "--quiet", target.url, *REFSPECS], remote=target, cwd=cache,
+                 timeout=self.timeout_seconds, secrets=secrets, operation="push",
+                 extra_config={"http.postBuffer": _POST_BUFFER})
+
+        if set_default_branch is None or not default_branch:
+            push("--prune")
+            return
+        deletions = any(change.kind == "deleted" for change in changes)
+        if not deletions or any(change.kind != "deleted" for change in changes):
+            push()  # creations and updates first, so the new default branch exists on the target
+        set_default_branch(default_branch)
+        if deletions:
+            push("--prune")
 
     def remove_cache(self, cache_key: str) -> None:
         cache = self.cache_path(cache_key)

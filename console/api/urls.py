@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from console.api import views
+from console.api import ci_views, hooks, views
 
 app_name = "api"
 
@@ -13,5 +13,15 @@ router.register("syncs", views.SyncRunViewSet, basename="syncrun")
 
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
+    path("hooks/gitlab/", hooks.GitLabWebhookView.as_view(), name="hook-gitlab"),
+    path("hooks/github/", hooks.GitHubWebhookView.as_view(), name="hook-github"),
+    path("repositories/<int:pk>/ci-tokens/", ci_views.CiTokenListView.as_view(), name="repository-ci-tokens"),
+    path("repositories/<int:pk>/ci-tokens/<int:token_id>/", ci_views.CiTokenDetailView.as_view(),
+         name="repository-ci-token"),
+    path("repositories/<int:pk>/ci-tokens/<int:token_id>/revoke/", ci_views.CiTokenDetailView.as_view(),
+         name="repository-ci-token-revoke"),
+    path("repositories/<int:pk>/ci-settings/", ci_views.CiSettingsView.as_view(), name="repository-ci-settings"),
+    path("repositories/<int:pk>/webhook-secret/", ci_views.WebhookSecretView.as_view(),
+         name="repository-webhook-secret"),
     *router.urls,
 ]

@@ -14,6 +14,9 @@ from rest_framework.views import APIView
 
 from console import selectors
 from console.api import serializers as s
+from console.api.ci_auth import HasCiGrant
+from console.api.ci_serializers import CiSyncRequestSerializer
+from console.api.ci_views import ci_sync_response
 from console.api.errors import error_response
 from console.api.renderers import YAMLTextRenderer
 from console.models import AuditEvent, Membership, Trigger
@@ -23,6 +26,7 @@ from console.services.organizations import organization_create, organization_upd
 from console.services.projects import project_archive, project_create, project_provision_request, project_update
 from console.services.provisioning import project_render_yaml
 from console.services.repositories import repository_register, repository_update
+from console.services.ci_tokens import CiGrant
 from console.services.syncs import sync_request
 
 
@@ -180,10 +184,15 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         repository_update(actor=api_actor(request), repository=repository, **form.validated_data)
         return Response(s.RepositorySerializer(self.get_queryset().get(pk=repository.pk)).data)
 
-    @extend_schema(request=None, responses={202: s.SyncRunSerializer})
-    @action(detail=True, methods=["post"])
+    @extend_schema(request=CiSyncRequestSerializer, responses={202: s.SyncRunSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[permissions.IsAuthenticated | HasCiGrant])
     def sync(self, request, pk=None):
-        """Request a sync. Answers 202 with the run; joins a queued run instead of queuing another."""
+        """Request a sync. Answers 202 with the run; joins a queued run instead of queuing another.
+
+        Besides a user's token or session, a pipeline may call it with `Authorization: Bearer` and a CI token
+        of this repository or a GitLab CI id_token (optional body: pipeline_id, job_url, commit_sha)."""
+        if isinstance(request.auth, CiGrant):
+            return ci_sync_response(request, pk)
         queued = sync_request(actor=api_actor(request), repository=self.get_object(), trigger=Trigger.API)
         body = s.SyncRunSerializer(queued.run, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})

@@ -1,11 +1,18 @@
 from console.models.audit import AuditEvent
+from console.models.ci import CiToken, TrustedGitLabInstance
+from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease, ImageTagChange
 from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
 from console.models.runs import ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
 
 __all__ = [
     "AuditEvent",
+    "CiToken",
     "DeployKind",
+    "ImageBump",
+    "ImageInventoryEntry",
+    "ImageRelease",
+    "ImageTagChange",
     "Membership",
     "Organization",
     "Project",
@@ -17,4 +24,5 @@ __all__ = [
     "RunStatus",
     "SyncRun",
     "Trigger",
+    "TrustedGitLabInstance",
 ]

@@ -38,7 +38,9 @@ class Project(models.Model):
     class Meta:
         ordering = ["organization__slug", "slug"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "slug"], name="project_slug_unique_in_organization")
+            models.UniqueConstraint(fields=["organization", "slug"], name="project_slug_unique_in_organization"),
+            # "a-b"/"c" and "a"/"b-c" both read as namespace "a-b-c": the second one must be refused.
+            models.UniqueConstraint(fields=["namespace"], condition=~Q(namespace=""), name="project_namespace_unique"),
         ]
 
     def __str__(self) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -16,6 +18,20 @@ class DeployKind(models.TextChoices):
 
 def default_value_files() -> list[str]:
     return []
+
+
+def default_ci_project_paths() -> list[str]:
+    return []
+
+
+GITLAB_PROJECT_PATH = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)+$")
+
+
+def validate_ci_project_paths(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(p, str) and GITLAB_PROJECT_PATH.match(p) for p in value):
+        raise ValidationError(
+            "must be a list of GitLab project paths such as 'acme/shop-backend'", code="invalid_project_paths"
+        )
 
 
 class Repository(models.Model):
@@ -35,6 +51,17 @@ class Repository(models.Model):
     internal_path = models.CharField(max_length=300, blank=True, help_text="full path in the internal forge")
     internal_url = models.CharField(max_length=500, blank=True)
     default_branch = models.CharField(max_length=200, blank=True)
+    # Application repositories: the image their CI builds, so new commits can warn until an infra repo bumps it.
+    image_name = models.CharField(max_length=500, blank=True)
+    # Infra repositories: the deploy commit image tags were last scanned at (the next scan starts there).
+    images_scanned_sha = models.CharField(max_length=64, blank=True)
+    # CI triggers (issue #3): GitLab projects whose id_tokens may sync this repository, and whether only
+    # pipelines of protected refs may; the webhook secret is write-only (see services.webhooks).
+    ci_allowed_project_paths = models.JSONField(
+        default=default_ci_project_paths, blank=True, validators=[validate_ci_project_paths]
+    )
+    ci_protected_refs_only = models.BooleanField(default=True)
+    webhook_secret = EncryptedTextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -71,8 +98,6 @@ class Repository(models.Model):
                     errors["helm_value_files"] = f"{value_file!r} must be a path inside the repository"
         if self.is_private and not self.token:
             errors["token"] = "a private repository needs a token (and usually a username)"
-        if not self.is_private and (self.token or self.username):
-            errors["is_private"] = "credentials were given: mark the repository private"
         if errors:
             raise ValidationError(errors)
 

@@ -68,6 +68,8 @@ class RunBase(models.Model):
 class SyncRun(RunBase):
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="sync_runs")
     head_sha = models.CharField(max_length=64, blank=True)
+    # What image tag detection found for an infra repository: counts and problems (it never fails the sync).
+    image_scan = models.JSONField(default=dict, blank=True)
 
     class Meta(RunBase.Meta):
         constraints = [

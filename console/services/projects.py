@@ -9,6 +9,7 @@ from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError, PermissionDenied
 from console.services.runs import RunRequest, request_run
 from console.services.validation import full_clean_or_raise
+from provisioning.errors import InvalidInput
 from provisioning.manifests import namespace_name
 
 
@@ -20,7 +21,16 @@ def project_create(
         raise PermissionDenied("creating a project needs the maintainer or owner role in the organization")
     project = Project(organization=organization, slug=slug, name=name or slug, description=description)
     full_clean_or_raise(project, exclude=["namespace"])
-    project.namespace = namespace_name(organization.slug, slug)
+    try:
+        project.namespace = namespace_name(organization.slug, slug)
+    except InvalidInput as exc:
+        raise DomainError({"slug": [exc.message]}, code="invalid") from exc
+    taken = Project.objects.filter(namespace=project.namespace).select_related("organization").first()
+    if taken is not None:
+        raise DomainError(
+            {"slug": [f"the namespace {project.namespace!r} is already used by {taken}: choose another slug"]},
+            code="duplicate",
+        )
     try:
         with transaction.atomic():
             project.save()

@@ -11,7 +11,7 @@ from console.services.validation import full_clean_or_raise
 
 EDITABLE_FIELDS = (
     "external_url", "is_private", "username", "token", "is_infra", "deploy_kind", "deploy_path",
-    "deploy_revision", "helm_value_files",
+    "deploy_revision", "helm_value_files", "image_name",
 )
 
 
@@ -64,8 +64,6 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
     before = _public_state(repository)
     for field, value in changes.items():
         setattr(repository, field, value)
-    if not repository.is_private and "is_private" in changes:
-        repository.username, repository.token = "", ""
     full_clean_or_raise(repository)
     from console.services.projects import project_provision_request
 

@@ -36,7 +36,8 @@ def sync_request(
 
 
 def external_remote(repository: Repository) -> GitRemote:
-    if repository.is_private:
+    # A public repository may still carry a token: the console needs one to push image tag bumps.
+    if repository.token:
         return GitRemote(repository.external_url, repository.username or "oauth2", repository.token)
     return GitRemote(repository.external_url)
 
@@ -59,13 +60,15 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
             RefChange(sync_run=run, ref=c.ref, old_sha=c.old_sha or "", new_sha=c.new_sha or "", kind=c.kind)
             for c in result.changes
         )
-        finish_run(
-            run,
-            status=RunStatus.SUCCEEDED if result.changed else RunStatus.NO_CHANGE,
-            head_sha=result.head_sha or "",
-        )
         if result.default_branch and result.default_branch != repository.default_branch:
             Repository.objects.filter(pk=repository.pk).update(default_branch=result.default_branch)
+            repository.default_branch = result.default_branch
+    _detect_images(repository, run)
+    finish_run(
+        run,
+        status=RunStatus.SUCCEEDED if result.changed else RunStatus.NO_CHANGE,
+        head_sha=result.head_sha or "",
+    )
     _enqueue_next(repository)
 
 
@@ -81,11 +84,33 @@ def _mirror(repository: Repository, source: GitRemote):
     if internal.clone_url != repository.internal_url:
         Repository.objects.filter(pk=repository.pk).update(internal_url=internal.clone_url)
     result = get_mirror().sync(
-        cache_key=f"repository-{repository.pk}", source=source, target=forge.push_remote(repository.internal_path)
+        cache_key=mirror_cache_key(repository), source=source, target=forge.push_remote(repository.internal_path),
+        # Called between pushing new refs and pruning old ones, so a renamed default branch can be deleted.
+        set_default_branch=lambda branch: forge.set_default_branch(repository.internal_path, branch),
     )
     if result.default_branch and result.default_branch != internal.default_branch:
-        forge.set_default_branch(repository.internal_path, result.default_branch)
+        if hasattr(forge, "protect_for_mirror") and settings.GITLAB_PROTECT_MIRRORS:
+            # After the first push, so the branch exists; from then on only the bot may rewrite it.
+            forge.protect_for_mirror(repository.internal_path, branches=(result.default_branch,))
     return result
+
+
+def _detect_images(repository: Repository, run: SyncRun) -> None:
+    from console.services.images import images_after_sync
+
+    try:
+        images_after_sync(repository=repository, run=run)
+    except Exception:  # noqa: BLE001 - detection must never fail a sync that mirrored fine
+        log.exception("image detection after sync run %s failed", run.pk)
+        SyncRun.objects.filter(pk=run.pk).update(
+            image_scan={"error": "image detection failed unexpectedly; the platform team can see the worker log",
+                        "code": "internal_error"}
+        )
+    run.refresh_from_db(fields=["image_scan"])
+
+
+def mirror_cache_key(repository: Repository) -> str:
+    return f"repository-{repository.pk}"
 
 
 def _enqueue_next(repository: Repository) -> None:

@@ -109,7 +109,6 @@ class GitLabForge(Forge):
         """GitLab's ``http_url_to_repo`` shape, computed without a request so it works before creation."""
         return f"{(self.settings.git_http_url or self.settings.url).rstrip('/')}/{_clean(path)}.git"
 
-    clone_url_for = clone_url  # the name base.Forge used briefly; kept so either spelling works
 
     def push_remote(self, path: str) -> GitRemote:
         project = self._get_project(_clean(path))

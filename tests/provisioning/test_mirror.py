@@ -164,18 +164,35 @@ def test_empty_source_syncs_to_nothing(setup):
     assert result.changes == () and result.head_sha is None
 
 
-def test_emptied_source_deletes_everything_in_target(setup):
+def test_deleting_the_targets_default_branch_is_refused(setup):
     setup.upstream.commit("first")
     setup.upstream.tag("v1")
     setup.publish()
     setup.sync()
     git("update-ref", "-d", "refs/heads/main", cwd=setup.source_dir)
-    git("update-ref", "-d", "refs/tags/v1", cwd=setup.source_dir)
 
-    result = setup.sync()
+    with pytest.raises(PermissionDenied, match="rejected the push"):
+        setup.sync()
 
-    assert _kinds(result) == {"refs/heads/main": "deleted", "refs/tags/v1": "deleted"}
-    assert refs(setup.target_dir) == {}
+
+def test_renamed_default_branch_moves_the_targets_head_before_pruning(setup):
+    setup.upstream.commit("first")
+    setup.publish()
+    setup.sync()
+    setup.upstream.git("branch", "--move", "main", "trunk")
+    git("symbolic-ref", "HEAD", "refs/heads/trunk", cwd=setup.source_dir)
+    setup.publish()
+    moved = []
+
+    def set_default_branch(branch):
+        moved.append((branch, set(refs(setup.target_dir))))
+        git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=setup.target_dir)
+
+    result = setup.sync(set_default_branch=set_default_branch)
+
+    assert _kinds(result) == {"refs/heads/main": "deleted", "refs/heads/trunk": "created"}
+    assert moved == [("trunk", {"refs/heads/main", "refs/heads/trunk"})]  # called between the two pushes
+    assert set(refs(setup.target_dir)) == {"refs/heads/trunk"}
 
 
 def test_private_source_with_the_right_token(tmp_path, git_serve, token):

@@ -35,11 +35,13 @@ class Command(BaseCommand):
             if project is None:
                 project, _ = project_create(actor=actor, organization=organization, slug="shop", name="Shop",
                                             description="The demo web shop")
-            self._register(actor, project, "backend", "shop-backend.git")
+            self._register(actor, project, "backend", "shop-backend.git",
+                           image_name="registry.example.com/acme/shop-backend")
             self._register(actor, project, "deploy-helm", "shop-deploy-helm.git", is_private=True,
                            username="demo", token=demo.DEMO_EXTERNAL_TOKEN, is_infra=True, deploy_kind="helm",
                            deploy_path="chart", helm_value_files=["values.yaml", "values-prod.yaml"])
             self._register(actor, project, "deploy-kustomize", "shop-deploy-kustomize.git", is_infra=True,
+                           username="demo", token=demo.DEMO_EXTERNAL_TOKEN,
                            deploy_kind="kustomize", deploy_path="overlays/prod")
         self.stdout.write(
             f"Demo ready: sign in as {demo.DEMO_USERNAME} / {demo.DEMO_PASSWORD} "

@@ -69,6 +69,6 @@ def project_new(request, slug: str | None = None):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, f"Project {project.full_slug} created; provisioning #{run.pk} is queued.")
+            messages.success(request, f"Project {project.full_slug} created; provisioning #{run.pk} queued.")
             return redirect("portal:project", pk=project.pk)
     return render(request, "portal/project_form.html", {"form": form, "organization": organization})

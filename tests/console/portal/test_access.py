@@ -11,8 +11,9 @@ from tests.factories import make_member, make_organization, make_project, make_r
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("url", ["/", "/organizations/new/", "/projects/new/", "/projects/1/", "/repositories/1/",
-                                 "/syncs/1/partial/"])
+@pytest.mark.parametrize("url", [
+    "/", "/organizations/new/", "/projects/new/", "/projects/1/", "/repositories/1/", "/syncs/1/partial/",
+])
 def test_pages_require_sign_in(client, url):
     response = client.get(url)
 

@@ -63,8 +63,9 @@ def test_owner_adds_changes_and_removes_a_member(client_for, user, owner_project
     bob = make_user("bob")
     client = client_for(user)
 
-    added = client.post(f"/projects/{owner_project.pk}/members/", {"member-username": "bob", "member-role": "developer"})
-    client.post(f"/projects/{owner_project.pk}/members/", {"member-username": "bob", "member-role": "maintainer"})
+    url = f"/projects/{owner_project.pk}/members/"
+    added = client.post(url, {"member-username": "bob", "member-role": "developer"})
+    client.post(url, {"member-username": "bob", "member-role": "maintainer"})
     membership = Membership.objects.get(user=bob)
     page = client.get(f"/projects/{owner_project.pk}/").content.decode()
     removed = client.post(f"/projects/{owner_project.pk}/members/{membership.pk}/remove/")
@@ -87,7 +88,9 @@ def test_unknown_member_username_is_shown_next_to_the_field(client_for, user, ow
 def test_last_organization_owner_cannot_be_removed(client_for, user, owner_project):
     membership = Membership.objects.get(user=user, project=None)
 
-    response = client_for(user).post(f"/projects/{owner_project.pk}/members/{membership.pk}/remove/", follow=True)
+    url = f"/projects/{owner_project.pk}/members/{membership.pk}/remove/"
+
+    response = client_for(user).post(url, follow=True)
 
     assert "at least one owner" in response.content.decode()
     assert Membership.objects.filter(pk=membership.pk).exists()

@@ -71,7 +71,8 @@ def test_model_rule_errors_are_shown_next_to_their_fields(client_for, user, owne
 def test_token_never_appears_in_any_rendered_page(client_for, user, owner_project, secret_token):
     client = client_for(user)
     # A failed attempt first: the token must not be rendered back into the form either.
-    failed = register(client, owner_project, name="Bad_Name", is_private="on", username="bob", token=secret_token)
+    failed = register(client, owner_project, name="Bad_Name", is_private="on", username="bob",
+                      token=secret_token)
     created = register(client, owner_project, is_private="on", username="bob", token=secret_token)
     repository = Repository.objects.get(name="api")
     run = repository.sync_runs.get()
@@ -91,12 +92,14 @@ def test_token_never_appears_in_any_rendered_page(client_for, user, owner_projec
     assert all(secret_token not in str(event.after) for event in AuditEvent.objects.all())
 
 
-def test_duplicate_repository_name_is_shown_next_to_the_field(client_for, user, owner_project):
+def test_duplicate_repository_name_is_shown_and_nothing_is_created(client_for, user, owner_project):
     make_repository(owner_project, "api")
 
     response = register(client_for(user), owner_project)
 
-    assert "already exists" in response.context["repository_form"].errors["name"][0]
+    # Model validation reports the (project, name) constraint as a non-field error.
+    assert "already exists" in response.context["repository_form"].non_field_errors()[0]
+    assert Repository.objects.count() == 1 and not SyncRun.objects.exists()
 
 
 def test_developer_cannot_register(client_for, developer_project):

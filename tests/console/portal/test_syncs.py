@@ -18,7 +18,9 @@ def repository(owner_project):
     return make_repository(owner_project, "web")
 
 
-def test_sync_button_queues_then_joins(client_for, user, repository, enqueued, django_capture_on_commit_callbacks):
+def test_sync_button_queues_then_joins(
+    client_for, user, repository, enqueued, django_capture_on_commit_callbacks
+):
     client = client_for(user)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -44,7 +46,9 @@ def test_sync_from_the_project_page_returns_there(client_for, user, repository):
 
 
 def test_sync_refuses_offsite_next(client_for, user, repository):
-    response = client_for(user).post(f"/repositories/{repository.pk}/sync/", {"next": "https://evil.example/"})
+    url = f"/repositories/{repository.pk}/sync/"
+
+    response = client_for(user).post(url, {"next": "https://evil.example/"})
 
     assert response["Location"] == f"/repositories/{repository.pk}/"
 
@@ -119,3 +123,27 @@ def test_repository_page_shows_paginated_history(client_for, user, repository):
     assert len(second.context["page"].object_list) == 6
     assert "token expired" in first.content.decode() and f"sync-run-{failed.pk}" in first.content.decode()
     assert "Page 1 of 2" in first.content.decode()
+
+
+def test_repository_page_query_count_does_not_grow_with_runs(client_for, user, repository):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(user)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/repositories/{repository.pk}/").status_code == 200
+        return len(queries)
+
+    def add_run(index: int) -> None:
+        run = SyncRun.objects.create(repository=repository, trigger="schedule", status="succeeded",
+                                     actor=user)
+        RefChange.objects.create(sync_run=run, ref=f"refs/heads/b{index}", new_sha="c" * 40, kind="created")
+
+    add_run(0)
+    with_one = count()
+    for index in range(1, 6):
+        add_run(index)
+
+    assert count() == with_one

@@ -34,6 +34,11 @@ def executed(monkeypatch):
         tasks, "enqueue_provisioning",
         lambda run_id: provisioning_execute(run_id=run_id, task_id=f"prov-{run_id}"),
     )
+    from console.services.image_bumps import image_bump_execute
+
+    monkeypatch.setattr(
+        tasks, "enqueue_image_bump", lambda bump_id: image_bump_execute(bump_id=bump_id, task_id=f"bump-{bump_id}")
+    )
 
 
 @pytest.fixture

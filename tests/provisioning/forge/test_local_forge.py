@@ -171,10 +171,11 @@ def test_mirror_into_the_served_forge_and_read_it_as_argocd(served, tmp_path):
     git("init", "--bare", "--quiet", "--initial-branch=trunk", str(external))
     upstream.publish(external)
 
-    result = Mirror(tmp_path / "cache").sync(cache_key="backend", source=GitRemote(str(external)),
-                                             target=forge.push_remote("dso/acme/backend"))
+    result = Mirror(tmp_path / "cache").sync(
+        cache_key="backend", source=GitRemote(str(external)), target=forge.push_remote("dso/acme/backend"),
+        set_default_branch=lambda branch: forge.set_default_branch("dso/acme/backend", branch),
+    )
     assert result.default_branch == "trunk"
-    forge.set_default_branch("dso/acme/backend", result.default_branch)
 
     assert refs(forge.repository_dir("dso/acme/backend")) == refs(external)
     clone = tmp_path / "argocd-clone"

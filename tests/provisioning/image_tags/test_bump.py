@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from provisioning.errors import Conflict, InvalidInput, NotFound
+from provisioning.errors import Conflict, InvalidInput, NotFound, Unreachable
 from provisioning.forge.base import GitRemote
 from provisioning.image_tags import DeployConfig, bump_image_tag, scan
 
@@ -160,3 +160,12 @@ def test_second_rejection_is_a_conflict(origin, tmp_path):
     with pytest.raises(Conflict):
         _bump(remote, tmp_path, tag="1.1.0")
     assert "1.0.1" in _show(bare, "chart/values.yaml")
+
+
+def test_unreachable_source_is_translated_without_leaking_the_password(tmp_path):
+    secret = "s3cret-token-value"
+    remote = GitRemote(url="http://127.0.0.1:9/infra.git", username="bot", password=secret)
+    with pytest.raises(Unreachable) as exc:
+        _bump(remote, tmp_path)
+    assert secret not in str(exc.value)
+    assert secret not in (tmp_path / "bump-cache" / ".git" / "config").read_text()

@@ -1,0 +1,96 @@
+"""CI tokens, CI settings and the webhook secret of a repository; the CI side of the sync endpoint."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console import selectors
+from console.api import ci_serializers as cs
+from console.api.serializers import SyncRunSerializer
+from console.models import AuditEvent
+from console.services.actors import Actor
+from console.services.ci_tokens import (
+    CiGrant, ci_sync_request, ci_token_create, ci_token_revoke, ci_tokens_for, repository_ci_settings_update,
+)
+from console.services.webhooks import repository_webhook_secret_rotate
+
+
+def _actor(request) -> Actor:
+    return Actor.for_user(request.user, AuditEvent.Interface.API)
+
+
+def _repository(request, pk: int):
+    return get_object_or_404(selectors.repositories_visible_to(request.user), pk=pk)
+
+
+def ci_sync_response(request, repository_id: int) -> Response:
+    """POST /repositories/{id}/sync/ by a pipeline: the grant must cover this repository."""
+    grant: CiGrant = request.auth
+    form = cs.CiSyncRequestSerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    queued = ci_sync_request(grant=grant, repository_id=int(repository_id), reported=form.validated_data)
+    body = SyncRunSerializer(queued.run, context={"request": request}).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class CiTokenListView(APIView):
+    @extend_schema(responses=cs.CiTokenSerializer(many=True))
+    def get(self, request, pk: int):
+        tokens = ci_tokens_for(actor=_actor(request), repository=_repository(request, pk))
+        return Response(cs.CiTokenSerializer(tokens, many=True).data)
+
+    @extend_schema(request=cs.CiTokenCreateSerializer, responses={201: cs.CiTokenCreatedSerializer})
+    def post(self, request, pk: int):
+        form = cs.CiTokenCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        token, secret = ci_token_create(actor=_actor(request), repository=_repository(request, pk),
+                                        **form.validated_data)
+        body = cs.CiTokenCreatedSerializer(token, context={"secret": secret}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class CiTokenDetailView(APIView):
+    def _token(self, request, pk: int, token_id: int):
+        return get_object_or_404(_repository(request, pk).ci_tokens.select_related("repository__project"),
+                                 pk=token_id)
+
+    @extend_schema(request=None, responses=cs.CiTokenSerializer)
+    def post(self, request, pk: int, token_id: int):
+        """Revoke (POST .../revoke/)."""
+        token = ci_token_revoke(actor=_actor(request), token=self._token(request, pk, token_id))
+        return Response(cs.CiTokenSerializer(token).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, pk: int, token_id: int):
+        """Revoke; the row stays as history."""
+        ci_token_revoke(actor=_actor(request), token=self._token(request, pk, token_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CiSettingsView(APIView):
+    @extend_schema(responses=cs.CiSettingsSerializer)
+    def get(self, request, pk: int):
+        repository = _repository(request, pk)
+        ci_tokens_for(actor=_actor(request), repository=repository)  # the same maintainer check
+        return Response(cs.CiSettingsSerializer(repository).data)
+
+    @extend_schema(request=cs.CiSettingsSerializer, responses=cs.CiSettingsSerializer)
+    def patch(self, request, pk: int):
+        form = cs.CiSettingsSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        repository = repository_ci_settings_update(actor=_actor(request), repository=_repository(request, pk),
+                                                   **form.validated_data)
+        return Response(cs.CiSettingsSerializer(repository).data)
+
+
+class WebhookSecretView(APIView):
+    @extend_schema(request=None, responses={201: cs.WebhookSecretSerializer})
+    def post(self, request, pk: int):
+        """Generate a new webhook secret (the previous one stops working); it is shown only in this answer."""
+        secret = repository_webhook_secret_rotate(actor=_actor(request), repository=_repository(request, pk))
+        return Response({"webhook_secret": secret}, status=status.HTTP_201_CREATED,
+                        headers={"Cache-Control": "no-store"})

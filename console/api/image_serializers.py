@@ -1,0 +1,63 @@
+from rest_framework import serializers
+
+from console.models.images import ImageBump, ImageInventoryEntry, ImageTagChange
+
+
+class ImageInventorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImageInventoryEntry
+        fields = ["image", "tag", "digest", "file", "location", "source", "commit_sha"]
+
+
+class ImageTagChangeSerializer(serializers.ModelSerializer):
+    made_by_console = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImageTagChange
+        fields = [
+            "id", "image", "kind", "old_tag", "new_tag", "old_digest", "new_digest", "file", "location",
+            "commit_sha", "commit_author", "commit_email", "committed_at", "commit_subject", "sync_run", "bump",
+            "made_by_console", "recorded_at",
+        ]
+
+    def get_made_by_console(self, change) -> bool:
+        return change.bump_id is not None
+
+
+class ImageBumpRequestSerializer(serializers.Serializer):
+    image = serializers.CharField(max_length=500)
+    tag = serializers.CharField(max_length=128)
+    file = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    location = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ImageBumpSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ImageBump
+        fields = [
+            "id", "repository", "image", "tag", "file", "location", "reason", "trigger", "actor", "trigger_detail",
+            "status", "queued_at", "started_at", "finished_at", "old_tag", "commit_sha", "sync_run", "error_code",
+            "error_message",
+        ]
+        read_only_fields = fields
+
+
+class BuiltImageSerializer(serializers.Serializer):
+    image = serializers.CharField(max_length=500, required=False, allow_blank=True,
+                                  help_text="defaults to the repository's image name")
+    tag = serializers.CharField(max_length=128)
+    commit_sha = serializers.RegexField(r"^[0-9a-f]{7,64}$", required=False, allow_blank=True, default="")
+
+
+class RedeployWarningSerializer(serializers.Serializer):
+    image = serializers.CharField()
+    tag = serializers.CharField()
+    commit_sha = serializers.CharField()
+    source = serializers.CharField()
+    reported_at = serializers.DateTimeField()
+    repository = serializers.CharField(allow_null=True)
+    bump_candidates = serializers.ListField(child=serializers.DictField())
+    message = serializers.CharField()

@@ -1,0 +1,99 @@
+"""Image tags of infra repositories: inventory, history, bumps; releases reported by CI; redeploy warnings."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console import selectors
+from console.api import image_serializers as s
+from console.models import AuditEvent, Trigger
+from console.models.images import ImageBump, ImageRelease
+from console.permissions import SYNC, has_project_role
+from console.services.actors import Actor
+from console.services.errors import DomainError, PermissionDenied
+from console.services.image_bumps import image_tag_bump_request
+from console.services.images import image_release_record, redeploy_warnings
+
+
+def visible_repository(request, repository_id: int):
+    return get_object_or_404(selectors.repositories_visible_to(request.user), pk=repository_id)
+
+
+class RepositoryImagesView(generics.ListAPIView):
+    """The image inventory of an infra repository at its latest synced deploy commit."""
+
+    serializer_class = s.ImageInventorySerializer
+
+    def get_queryset(self):
+        return visible_repository(self.request, self.kwargs["pk"]).image_inventory.order_by("image", "file", "location")
+
+
+class RepositoryImageTagsView(generics.ListAPIView):
+    """Every recorded image tag change (GET, newest first, `?image=` filter); POST asks for a bump (202)."""
+
+    serializer_class = s.ImageTagChangeSerializer
+
+    def get_queryset(self):
+        changes = visible_repository(self.request, self.kwargs["pk"]).image_tag_changes.all()
+        if image := self.request.query_params.get("image"):
+            changes = changes.filter(image=image)
+        return changes.order_by("-committed_at", "-sequence", "-id")
+
+    @extend_schema(parameters=[OpenApiParameter("image", str, description="only this image")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.ImageBumpRequestSerializer, responses={202: s.ImageBumpSerializer})
+    def post(self, request, pk: int):
+        repository = visible_repository(request, pk)
+        form = s.ImageBumpRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        bump = image_tag_bump_request(
+            actor=Actor.for_user(request.user, AuditEvent.Interface.API), repository=repository,
+            trigger=Trigger.API, **form.validated_data,
+        )
+        return Response(s.ImageBumpSerializer(bump).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImageBumpView(generics.RetrieveAPIView):
+    serializer_class = s.ImageBumpSerializer
+
+    def get_queryset(self):
+        return ImageBump.objects.filter(repository__in=selectors.repositories_visible_to(self.request.user).values("pk"))
+
+
+class BuiltImageView(APIView):
+    """CI reports a freshly built image of an application repository: until an infra repository bumps it,
+    the project shows a redeploy warning."""
+
+    @extend_schema(request=s.BuiltImageSerializer, responses={201: s.RedeployWarningSerializer(many=True)})
+    def post(self, request, pk: int):
+        repository = visible_repository(request, pk)
+        if not has_project_role(request.user, repository.project, SYNC):
+            raise PermissionDenied("reporting a built image needs the developer role")
+        return record_built_image(repository, request.data)
+
+
+def record_built_image(repository, data) -> Response:
+    form = s.BuiltImageSerializer(data=data)
+    form.is_valid(raise_exception=True)
+    image = form.validated_data.get("image") or repository.image_name
+    if not image:
+        raise DomainError({"image": ["give the image, or set the repository's image name"]})
+    image_release_record(repository=repository, image=image, tag=form.validated_data["tag"],
+                         commit_sha=form.validated_data["commit_sha"], source=ImageRelease.Source.CI_REPORT)
+    warnings = redeploy_warnings(repository.project)
+    return Response(s.RedeployWarningSerializer(warnings, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectWarningsView(APIView):
+    """Images built (or application commits) that no infra repository has bumped: nothing will redeploy."""
+
+    @extend_schema(responses=s.RedeployWarningSerializer(many=True))
+    def get(self, request, pk: int):
+        project = get_object_or_404(selectors.projects_visible_to(request.user), pk=pk)
+        return Response(s.RedeployWarningSerializer(redeploy_warnings(project), many=True).data)

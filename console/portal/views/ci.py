@@ -1,0 +1,136 @@
+"""CI triggers on the repository page: CI tokens, allowed GitLab projects, the webhook secret, snippets.
+
+A new secret (CI token or webhook secret) is rendered in the response to the POST that made it and never
+put in a flash message: messages may live in a cookie, and the secret must exist only on the user's screen.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
+from console.selectors import repositories_visible_to, sync_runs_visible_to
+from console.services.ci_tokens import (
+    ci_snippet_context, ci_token_create, ci_token_revoke, ci_tokens_for, repository_ci_settings_update,
+)
+from console.services.errors import DomainError, PermissionDenied
+from console.services.webhooks import repository_webhook_secret_rotate
+
+SYNC_RUNS_PER_PAGE = 20
+
+
+class CiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="what will use it, e.g. gitlab-ci")
+    expires_at = forms.DateTimeField(required=False, help_text="optional, e.g. 2027-01-31 00:00")
+
+
+class CiSettingsForm(forms.Form):
+    ci_allowed_project_paths = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="GitLab project paths whose id_tokens may sync this repository, one per line",
+    )
+    ci_protected_refs_only = forms.BooleanField(required=False, help_text="only pipelines of protected refs")
+
+    def service_fields(self) -> dict:
+        paths = [line.strip() for line in self.cleaned_data["ci_allowed_project_paths"].splitlines()]
+        return {"ci_allowed_project_paths": [p for p in paths if p],
+                "ci_protected_refs_only": self.cleaned_data["ci_protected_refs_only"]}
+
+
+def ci_context(request, repository, **extra) -> dict:
+    """What the repository page adds to show the CI section (the lead merges this into repository_detail)."""
+    can = ProjectAbilities(request.user, repository.project)
+    context = {**ci_snippet_context(repository), "ci_can_manage": can.manage, **extra}
+    if can.manage:
+        context["ci_tokens"] = list(ci_tokens_for(actor=portal_actor(request), repository=repository))
+        context.setdefault("ci_token_form", CiTokenForm(prefix="ci"))
+        context.setdefault("ci_settings_form", CiSettingsForm(prefix="cis", initial={
+            "ci_allowed_project_paths": "\n".join(repository.ci_allowed_project_paths),
+            "ci_protected_refs_only": repository.ci_protected_refs_only,
+        }))
+    return context
+
+
+def _render_repository(request, repository, status: int = 200, **extra):
+    runs = sync_runs_visible_to(request.user).filter(repository=repository)
+    response = render(request, "portal/repository_detail.html", {
+        "repository": repository,
+        "project": repository.project,
+        "can": ProjectAbilities(request.user, repository.project),
+        "page": Paginator(runs, SYNC_RUNS_PER_PAGE).get_page(1),
+        **ci_context(request, repository, **extra),
+    }, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _repository(request, pk: int):
+    return get_object_or_404(repositories_visible_to(request.user), pk=pk)
+
+
+@login_required
+@require_POST
+def ci_token_new(request, pk: int):
+    repository = _repository(request, pk)
+    form = CiTokenForm(request.POST, prefix="ci")
+    if form.is_valid():
+        try:
+            token, secret = ci_token_create(actor=portal_actor(request), repository=repository, **form.cleaned_data)
+        except PermissionDenied as error:
+            return forbidden(request, error)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            return _render_repository(request, repository, ci_new_secret=secret, ci_new_token=token)
+    return _render_repository(request, repository, status=400, ci_token_form=form)
+
+
+@login_required
+@require_POST
+def ci_token_revoke_view(request, pk: int, token_id: int):
+    repository = _repository(request, pk)
+    token = get_object_or_404(repository.ci_tokens.select_related("repository__project"), pk=token_id)
+    try:
+        ci_token_revoke(actor=portal_actor(request), token=token)
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, f"CI token {token.name} revoked; pipelines using it are now refused.")
+    return redirect("portal:repository", pk=repository.pk)
+
+
+@login_required
+@require_POST
+def ci_settings_update(request, pk: int):
+    repository = _repository(request, pk)
+    form = CiSettingsForm(request.POST, prefix="cis")
+    if form.is_valid():
+        try:
+            repository_ci_settings_update(actor=portal_actor(request), repository=repository, **form.service_fields())
+        except PermissionDenied as error:
+            return forbidden(request, error)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            messages.success(request, "CI settings saved.")
+            return redirect("portal:repository", pk=repository.pk)
+    repository.refresh_from_db()
+    return _render_repository(request, repository, status=400, ci_settings_form=form)
+
+
+@login_required
+@require_POST
+def webhook_secret_rotate(request, pk: int):
+    repository = _repository(request, pk)
+    try:
+        secret = repository_webhook_secret_rotate(actor=portal_actor(request), repository=repository)
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    return _render_repository(request, repository, ci_new_webhook_secret=secret)

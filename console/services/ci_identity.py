@@ -1,0 +1,197 @@
+"""GitLab CI id_tokens: RS256 JWTs signed by a trusted GitLab instance, verified against its JWKS.
+
+Only an instance an admin registered (TrustedGitLabInstance, enabled) can vouch for a pipeline; its keys are
+fetched from its JWKS URL, kept a few minutes, and fetched again when a token names a key we do not know
+(GitLab rotates keys). Authentication says *who* the pipeline is; `ci_identity_authorize` says whether that
+pipeline may sync one repository.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import requests
+from django.conf import settings
+
+from console.models import Repository, TrustedGitLabInstance
+from console.services.errors import DomainError, PermissionDenied
+
+ALGORITHM = "RS256"  # what GitLab signs with; never none, never an HMAC
+REQUIRED_CLAIMS = ["iss", "aud", "exp", "nbf", "iat", "sub", "project_path"]
+# An unknown kid triggers a refetch, but not more often than this: a flood of made-up kids must not
+# turn into a flood of requests to the GitLab instance.
+MIN_REFETCH_SECONDS = 10.0
+
+
+class CiAuthenticationFailed(DomainError):
+    status_code = 401
+    code = "ci_authentication_failed"
+
+
+class CiKeysUnavailable(DomainError):
+    status_code = 503
+    code = "ci_keys_unavailable"
+
+
+@dataclass(frozen=True)
+class CiIdentity:
+    """A pipeline job, as vouched for by a trusted GitLab instance."""
+
+    instance: str
+    issuer: str
+    subject: str
+    project_path: str
+    project_id: str
+    ref: str
+    ref_type: str
+    ref_protected: bool
+    pipeline_id: str
+    pipeline_source: str
+    job_id: str
+    job_url: str
+    sha: str
+    user_login: str
+
+    def as_detail(self) -> dict[str, Any]:
+        return {
+            "auth": "gitlab_id_token", "gitlab_instance": self.instance, "issuer": self.issuer,
+            "jwt_subject": self.subject, "project_path": self.project_path, "project_id": self.project_id,
+            "ref": self.ref, "ref_type": self.ref_type, "ref_protected": self.ref_protected,
+            "pipeline_id": self.pipeline_id, "pipeline_source": self.pipeline_source, "job_id": self.job_id,
+            "job_url": self.job_url, "commit_sha": self.sha, "user_login": self.user_login,
+        }
+
+
+@dataclass
+class _KeySet:
+    fetched_at: float
+    keys: dict[str, Any]
+
+
+_key_sets: dict[str, _KeySet] = {}
+_key_sets_lock = threading.Lock()
+
+
+def jwks_cache_clear() -> None:
+    with _key_sets_lock:
+        _key_sets.clear()
+
+
+def _fetch_keys(instance: TrustedGitLabInstance) -> dict[str, Any]:
+    url = instance.effective_jwks_url
+    try:
+        response = requests.get(url, timeout=settings.CI_JWKS_TIMEOUT_SECONDS, allow_redirects=False)
+        response.raise_for_status()
+        key_set = jwt.PyJWKSet.from_dict(response.json())
+    except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
+        raise CiKeysUnavailable(
+            f"cannot read the signing keys of GitLab instance {instance.name!r} from {url}: "
+            f"{type(exc).__name__}; ask the platform team to check the instance's JWKS URL"
+        ) from exc
+    return {key.key_id: key.key for key in key_set.keys if key.key_id and key.key_type == "RSA"}
+
+
+def _signing_key(instance: TrustedGitLabInstance, kid: str):
+    url = instance.effective_jwks_url
+    now = time.monotonic()
+    with _key_sets_lock:
+        cached = _key_sets.get(url)
+    if cached is not None:
+        age = now - cached.fetched_at
+        if age < settings.CI_JWKS_CACHE_SECONDS and kid in cached.keys:
+            return cached.keys[kid]
+        if age < MIN_REFETCH_SECONDS:
+            raise CiAuthenticationFailed(f"the id_token was signed with a key ({kid}) the GitLab instance does not publish")
+    keys = _fetch_keys(instance)
+    with _key_sets_lock:
+        _key_sets[url] = _KeySet(fetched_at=time.monotonic(), keys=keys)
+    if kid not in keys:
+        raise CiAuthenticationFailed(f"the id_token was signed with a key ({kid}) the GitLab instance does not publish")
+    return keys[kid]
+
+
+def looks_like_jwt(value: str) -> bool:
+    return value.count(".") == 2 and value.startswith("eyJ")
+
+
+def ci_identity_verify(token: str) -> CiIdentity:
+    """Verify a GitLab CI id_token: signature, issuer, audience and validity window. Raises on any doubt."""
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise CiAuthenticationFailed("the bearer token is not a well-formed JWT") from exc
+    if header.get("alg") != ALGORITHM:
+        raise CiAuthenticationFailed(f"id_tokens must be signed with {ALGORITHM}, not {header.get('alg')!r}")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise CiAuthenticationFailed("the id_token does not name its signing key (kid)")
+    issuer = unverified.get("iss")
+    instance = (
+        TrustedGitLabInstance.objects.filter(issuer=issuer.rstrip("/"), enabled=True).first()
+        if isinstance(issuer, str) and issuer else None
+    )
+    if instance is None:
+        raise CiAuthenticationFailed(f"id_tokens from {issuer!r} are not trusted: no enabled GitLab instance has this issuer")
+    try:
+        claims = jwt.decode(
+            token, _signing_key(instance, kid), algorithms=[ALGORITHM], audience=instance.audience,
+            issuer=issuer, leeway=settings.CI_JWT_LEEWAY_SECONDS, options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.InvalidAudienceError as exc:
+        raise CiAuthenticationFailed(f"the id_token's audience must be {instance.audience!r}") from exc
+    except jwt.ExpiredSignatureError as exc:
+        raise CiAuthenticationFailed("the id_token has expired") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise CiAuthenticationFailed("the id_token is not valid yet (nbf/iat in the future)") from exc
+    except jwt.PyJWTError as exc:
+        raise CiAuthenticationFailed(f"the id_token was refused: {exc}") from exc
+    return _identity(instance, claims)
+
+
+def _text(claims: dict, name: str, limit: int = 300) -> str:
+    value = claims.get(name)
+    return "" if value is None else str(value)[:limit]
+
+
+def _identity(instance: TrustedGitLabInstance, claims: dict) -> CiIdentity:
+    project_path = _text(claims, "project_path")
+    job_id = _text(claims, "job_id", 40)
+    return CiIdentity(
+        instance=instance.name,
+        issuer=instance.issuer,
+        subject=_text(claims, "sub"),
+        project_path=project_path,
+        project_id=_text(claims, "project_id", 40),
+        ref=_text(claims, "ref"),
+        ref_type=_text(claims, "ref_type", 20),
+        # GitLab writes the string "true"; anything else is not a protected ref.
+        ref_protected=claims.get("ref_protected") == "true",
+        pipeline_id=_text(claims, "pipeline_id", 40),
+        pipeline_source=_text(claims, "pipeline_source", 40),
+        job_id=job_id,
+        job_url=f"{instance.issuer}/{project_path}/-/jobs/{job_id}" if job_id and project_path else "",
+        sha=_text(claims, "sha", 64),
+        user_login=_text(claims, "user_login", 200),
+    )
+
+
+def ci_identity_authorize(identity: CiIdentity, repository: Repository) -> None:
+    """May this pipeline sync this repository? The repository lists the GitLab projects it trusts."""
+    allowed = {path.casefold() for path in repository.ci_allowed_project_paths or []}
+    if identity.project_path.casefold() not in allowed:
+        raise PermissionDenied(
+            f"GitLab project {identity.project_path!r} may not sync repository {repository}: a maintainer must "
+            "add it to the repository's allowed CI project paths",
+            code="ci_project_not_allowed",
+        )
+    if repository.ci_protected_refs_only and not identity.ref_protected:
+        raise PermissionDenied(
+            f"only pipelines of protected branches or tags may sync repository {repository} "
+            f"({identity.ref_type or 'ref'} {identity.ref!r} is not protected)",
+            code="ci_ref_not_protected",
+        )

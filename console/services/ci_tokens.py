@@ -1,0 +1,227 @@
+"""Per-repository CI tokens, and the one path by which a CI pipeline asks for a sync.
+
+A token's secret (`dsoci_...`) is shown once, at creation; only its SHA-256 is stored, so the row is looked
+up by hash and a database leak yields no usable secret. A CI caller authenticates with either a token or a
+GitLab id_token (see ci_identity); either way it gets a CiGrant, and `ci_sync_request` checks that the grant
+covers the repository before calling the same `sync_request` every other interface calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from console.models import AuditEvent, CiToken, Repository, RunStatus, SyncRun, Trigger
+from console.permissions import MANAGE, has_project_role
+from console.services.actors import Actor
+from console.services.audit import audit_record
+from console.services.ci_identity import CiIdentity, ci_identity_authorize
+from console.services.errors import Conflict, DomainError, PermissionDenied
+from console.services.runs import RunRequest
+from console.services.validation import full_clean_or_raise
+
+SECRET_PREFIX = "dsoci_"
+SHOWN_PREFIX_LENGTH = 12
+LAST_USED_PRECISION = timedelta(minutes=1)  # fewer writes on a hot token; precise enough for humans
+MAX_JOINED_RECORDED = 20
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _public_state(token: CiToken) -> dict:
+    return {
+        "name": token.name, "prefix": token.prefix, "repository": token.repository_id,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+def _require_manage(actor: Actor, repository: Repository, doing: str) -> None:
+    if not has_project_role(actor.user, repository.project, MANAGE):
+        raise PermissionDenied(f"{doing} needs the maintainer role on {repository.project}")
+
+
+def ci_tokens_for(*, actor: Actor, repository: Repository):
+    _require_manage(actor, repository, "seeing CI tokens")
+    return repository.ci_tokens.select_related("created_by").order_by("-created_at", "-id")
+
+
+def ci_token_create(
+    *, actor: Actor, repository: Repository, name: str, expires_at: datetime | None = None
+) -> tuple[CiToken, str]:
+    """Create a token; the returned secret is never stored and cannot be shown again."""
+    _require_manage(actor, repository, "creating a CI token")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise DomainError({"expires_at": ["must be in the future"]})
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    token = CiToken(
+        repository=repository, name=(name or "").strip(), prefix=secret[:SHOWN_PREFIX_LENGTH],
+        secret_hash=_hash(secret), expires_at=expires_at,
+        created_by=actor.user if actor.user is not None and actor.user.pk else None,
+    )
+    full_clean_or_raise(token, exclude=["secret_hash"])
+    try:
+        with transaction.atomic():
+            token.save()
+            audit_record(actor=actor, action="ci_token.create", target=token, after=_public_state(token))
+    except IntegrityError as exc:
+        raise DomainError({"name": [f"an active CI token named {token.name!r} already exists"]},
+                          code="duplicate") from exc
+    return token, secret
+
+
+def ci_token_revoke(*, actor: Actor, token: CiToken) -> CiToken:
+    _require_manage(actor, token.repository, "revoking a CI token")
+    if token.revoked_at is not None:
+        raise Conflict("this CI token is already revoked")
+    before = _public_state(token)
+    with transaction.atomic():
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, action="ci_token.revoke", target=token, before=before, after=_public_state(token))
+    return token
+
+
+def ci_token_authenticate(secret: str) -> CiToken | None:
+    """The active token with this secret, or None (unknown, revoked or expired)."""
+    if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
+        return None
+    digest = _hash(secret)
+    token = CiToken.objects.select_related("repository").filter(secret_hash=digest).first()
+    # The lookup is by hash, so timing reveals nothing about the secret; compare anyway, in constant time.
+    if token is None or not hmac.compare_digest(token.secret_hash, digest) or not token.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or token.last_used_at < now - LAST_USED_PRECISION:
+        CiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def ci_token_refusal(secret: str) -> str:
+    """Why a secret was refused, for the 401 answer (only someone holding the secret learns it)."""
+    token = CiToken.objects.filter(secret_hash=_hash(secret)).first() if secret.startswith(SECRET_PREFIX) else None
+    if token is None:
+        return "unknown CI token"
+    if token.revoked_at is not None:
+        return "this CI token was revoked"
+    return "this CI token has expired"
+
+
+@dataclass(frozen=True)
+class CiGrant:
+    """What a CI caller proved: a CI token of one repository, or a pipeline identity from GitLab."""
+
+    label: str
+    token: CiToken | None = None
+    identity: CiIdentity | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_token(cls, token: CiToken) -> "CiGrant":
+        return cls(label=f"ci-token:{token.name}", token=token, detail={
+            "auth": "ci_token", "ci_token": token.name, "ci_token_id": token.pk, "ci_token_prefix": token.prefix,
+        })
+
+    @classmethod
+    def for_identity(cls, identity: CiIdentity) -> "CiGrant":
+        return cls(label=identity.subject or identity.project_path, identity=identity, detail=identity.as_detail())
+
+
+def ci_grant_check(grant: CiGrant, repository: Repository | None, repository_id: int) -> Repository:
+    """The repository, if the grant covers it; refuse the same way whether or not it exists."""
+    if grant.token is not None:
+        if grant.token.repository_id != repository_id or repository is None:
+            raise PermissionDenied(
+                f"this CI token belongs to repository #{grant.token.repository_id} ({grant.token.repository}); "
+                f"it cannot sync repository #{repository_id}", code="ci_token_wrong_repository",
+            )
+        return repository
+    if grant.identity is None or repository is None:
+        raise PermissionDenied(f"this CI identity may not sync repository #{repository_id}")
+    ci_identity_authorize(grant.identity, repository)
+    return repository
+
+
+def ci_sync_request(*, grant: CiGrant, repository_id: int, reported: dict | None = None) -> RunRequest:
+    """A sync asked by a pipeline. `reported` holds what the caller says about itself (pipeline id, job URL,
+    commit); a verified id_token's own claims take precedence over it."""
+    from console.services.syncs import sync_request
+
+    repository = Repository.objects.select_related("project__organization").filter(pk=repository_id).first()
+    repository = ci_grant_check(grant, repository, repository_id)
+    detail = {key: value for key, value in (reported or {}).items() if value not in (None, "")}
+    detail.update({key: value for key, value in grant.detail.items() if value not in (None, "")})
+    actor = Actor(user=None, interface=AuditEvent.Interface.CI, label=grant.label[:200], detail=detail)
+    outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.CI, check_permission=False)
+    if not outcome.created:
+        record_joined_request(outcome.run, actor)
+    return outcome
+
+
+def record_joined_request(run: SyncRun, actor: Actor) -> None:
+    """Keep who joined a queued run (capped), so a CI or webhook trigger is never invisible.
+
+    Only while the run is still queued, under its row lock: once a worker has claimed it, the worker's copy
+    of trigger_detail would overwrite ours when the run finishes."""
+    entry = {"by": actor.label, "interface": actor.interface, **actor.detail}
+    with transaction.atomic():
+        current = SyncRun.objects.select_for_update().filter(pk=run.pk, status=RunStatus.QUEUED).first()
+        if current is None:
+            return
+        joined = list(current.trigger_detail.get("joined", []))
+        if len(joined) >= MAX_JOINED_RECORDED:
+            return
+        current.trigger_detail = {**current.trigger_detail, "joined": [*joined, entry]}
+        SyncRun.objects.filter(pk=run.pk).update(trigger_detail=current.trigger_detail)
+
+
+def repository_ci_settings_update(
+    *, actor: Actor, repository: Repository, ci_allowed_project_paths: list[str] | None = None,
+    ci_protected_refs_only: bool | None = None,
+) -> Repository:
+    """Which GitLab projects' pipelines may sync the repository with an id_token, and from which refs."""
+    _require_manage(actor, repository, "changing CI settings")
+    before = {"ci_allowed_project_paths": repository.ci_allowed_project_paths,
+              "ci_protected_refs_only": repository.ci_protected_refs_only}
+    if ci_allowed_project_paths is not None:
+        repository.ci_allowed_project_paths = sorted({p.strip().strip("/") for p in ci_allowed_project_paths if p.strip()})
+    if ci_protected_refs_only is not None:
+        repository.ci_protected_refs_only = ci_protected_refs_only
+    full_clean_or_raise(repository)
+    with transaction.atomic():
+        repository.save(update_fields=["ci_allowed_project_paths", "ci_protected_refs_only"])
+        audit_record(actor=actor, action="repository.ci_settings", target=repository, before=before, after={
+            "ci_allowed_project_paths": repository.ci_allowed_project_paths,
+            "ci_protected_refs_only": repository.ci_protected_refs_only,
+        })
+    return repository
+
+
+def ci_snippet_context(repository: Repository) -> dict[str, Any]:
+    """What templates/portal/partials/ci_snippets.html needs to render ready-to-paste pipeline jobs."""
+    from console.models import TrustedGitLabInstance
+
+    public_url = settings.PUBLIC_URL.rstrip("/")
+    instance = TrustedGitLabInstance.objects.filter(enabled=True).order_by("name").first()
+    return {
+        "ci_repository": repository,
+        "ci_sync_url": f"{public_url}/api/v1/repositories/{repository.pk}/sync/",
+        "ci_audience": instance.audience if instance else public_url,
+        "ci_gitlab_trusted": instance is not None,
+        "ci_allowed_project_paths": repository.ci_allowed_project_paths,
+        "ci_protected_refs_only": repository.ci_protected_refs_only,
+        "ci_webhook_gitlab_url": f"{public_url}/api/v1/hooks/gitlab/",
+        "ci_webhook_github_url": f"{public_url}/api/v1/hooks/github/",
+        "ci_webhook_secret_is_set": bool(repository.webhook_secret),
+    }

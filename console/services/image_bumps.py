@@ -1,0 +1,107 @@
+"""Bump an image tag at the infra repository's external source (the source of truth), then sync it."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+from console.models import Project, Repository, RunStatus, Trigger
+from console.models.images import ImageBump
+from console.permissions import SYNC, has_project_role
+from console.services.actors import Actor
+from console.services.audit import audit_record
+from console.services.errors import Conflict, DomainError, PermissionDenied
+from console.services.runs import claim_run, finish_run, handle_failure
+from provisioning import image_tags
+
+log = logging.getLogger(__name__)
+
+
+def image_tag_bump_request(
+    *, actor: Actor, repository: Repository, image: str, tag: str, file: str = "", location: str = "",
+    reason: str = "", trigger: str = Trigger.API, check_permission: bool = True,
+) -> ImageBump:
+    if check_permission and not has_project_role(actor.user, repository.project, SYNC):
+        raise PermissionDenied("bumping an image tag needs the developer role")
+    if not repository.is_infra:
+        raise DomainError({"repository": ["image tags are bumped in infra repositories only"]}, code="not_infra")
+    if repository.project.status == Project.Status.ARCHIVED:
+        raise Conflict("the project is archived")
+    if not repository.token:
+        raise DomainError(
+            {"token": ["the console needs the repository's write token to push a bump to its source"]},
+            code="no_write_credentials",
+        )
+    bump = ImageBump(
+        repository=repository, image=image.strip(), tag=tag.strip(), file=file.strip(), location=location.strip(),
+        reason=reason.strip()[:500], trigger=trigger,
+        actor=actor.user if actor.user is not None and actor.user.pk else None,
+        trigger_detail={"by": actor.label, "interface": actor.interface, **actor.detail},
+    )
+    errors = {}
+    if not bump.image:
+        errors["image"] = ["which image to bump, e.g. registry.example.com/team/app"]
+    if not bump.tag or any(c.isspace() for c in bump.tag) or len(bump.tag) > 128:
+        errors["tag"] = ["a tag without spaces, at most 128 characters"]
+    if errors:
+        raise DomainError(errors)
+    from console import tasks
+
+    with transaction.atomic():
+        bump.save()
+        audit_record(actor=actor, action="image.bump_request", target=repository,
+                     after={"image": bump.image, "tag": bump.tag, "file": bump.file, "location": bump.location,
+                            "reason": bump.reason, "bump": bump.pk})
+        transaction.on_commit(lambda: tasks.enqueue_image_bump(bump.pk))
+    return bump
+
+
+def bump_branch(repository: Repository) -> str:
+    revision = repository.deploy_revision or "HEAD"
+    if revision == "HEAD" or len(revision) == 40:
+        return repository.default_branch or "main"
+    return revision.removeprefix("refs/heads/")
+
+
+def image_bump_execute(*, bump_id: int, task_id: str) -> None:
+    bump = claim_run(ImageBump, run_id=bump_id, task_id=task_id)
+    if bump is None:
+        return
+    repository = Repository.objects.select_related("project__organization").get(pk=bump.repository_id)
+    from console.services.images import deploy_config
+    from console.services.syncs import external_remote, sync_request
+
+    try:
+        result = image_tags.bump_image_tag(
+            source=external_remote(repository), branch=bump_branch(repository), config=deploy_config(repository),
+            image=bump.image, tag=bump.tag, work_dir=settings.DATA_DIR / "bump-work" / f"repository-{repository.pk}",
+            file=bump.file or None, location=bump.location or None,
+            requested_by=bump.trigger_detail.get("by", "dso-console"), reason=bump.reason,
+        )
+    except Exception as error:  # noqa: BLE001 - every failure ends the bump with its reason
+        log.info("image bump %s failed: %s", bump.pk, getattr(error, "code", type(error).__name__))
+        handle_failure(bump, error, secrets=(repository.token,))
+        _enqueue_next(repository)
+        return
+    with transaction.atomic():
+        fields = {"old_tag": result.old_tag or "", "file": result.file, "location": result.location}
+        if result.changed:
+            # Sync at once so the internal copy (what Argo CD reads) gets the bump and the change is recorded.
+            actor = Actor(user=bump.actor, interface="system", label=bump.trigger_detail.get("by", "dso-console"),
+                          detail={"image_bump": bump.pk})
+            queued = sync_request(actor=actor, repository=repository, trigger=bump.trigger, check_permission=False)
+            finish_run(bump, status=RunStatus.SUCCEEDED, commit_sha=result.commit_sha or "",
+                       sync_run=queued.run, **fields)
+        else:
+            finish_run(bump, status=RunStatus.NO_CHANGE, **fields)
+    _enqueue_next(repository)
+
+
+def _enqueue_next(repository: Repository) -> None:
+    from console import tasks
+
+    queued = ImageBump.objects.filter(repository=repository, status=RunStatus.QUEUED).order_by("queued_at").first()
+    if queued is not None:
+        transaction.on_commit(lambda: tasks.enqueue_image_bump(queued.pk))

@@ -1,0 +1,192 @@
+"""Push webhooks from GitLab and GitHub: authenticate with the repository's webhook secret, then sync.
+
+The payload names the repository (its clone or web URL); among the registered repositories with that
+external URL, the one whose secret matches (GitLab: the X-Gitlab-Token itself; GitHub: an HMAC-SHA256 of
+the raw body) is synced through the same `sync_request` as every other trigger. Anything that does not
+authenticate ends with 401 and leaves no trace; other events are acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+
+from console.models import AuditEvent, Repository, SyncRun, Trigger
+from console.permissions import MANAGE, has_project_role
+from console.services.actors import Actor
+from console.services.audit import audit_record
+from console.services.errors import DomainError, PermissionDenied
+
+SECRET_PREFIX = "dsowh_"
+MAX_CANDIDATES = 50
+GITLAB_SYNC_EVENTS = {"Push Hook", "Tag Push Hook"}
+GITHUB_SYNC_EVENTS = {"push"}
+
+
+class WebhookUnauthorized(DomainError):
+    status_code = 401
+    code = "webhook_unauthorized"
+
+
+class WebhookTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    result: str  # "queued", "joined", "ignored" or "pong"
+    detail: str
+    run: SyncRun | None = None
+    repository: Repository | None = None
+
+
+def repository_webhook_secret_rotate(*, actor: Actor, repository: Repository) -> str:
+    """A new webhook secret, shown once; the previous one stops working at once."""
+    if not has_project_role(actor.user, repository.project, MANAGE):
+        raise PermissionDenied("setting the webhook secret needs the maintainer role")
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    before = {"webhook_secret_is_set": bool(repository.webhook_secret)}
+    with transaction.atomic():
+        repository.webhook_secret = secret
+        repository.save(update_fields=["webhook_secret"])
+        audit_record(actor=actor, action="repository.webhook_secret_rotate", target=repository, before=before,
+                     after={"webhook_secret_is_set": True})
+    return secret
+
+
+def check_body_size(length: int) -> None:
+    if length > settings.WEBHOOK_MAX_BODY_BYTES:
+        raise WebhookTooLarge(f"webhook payloads are limited to {settings.WEBHOOK_MAX_BODY_BYTES} bytes")
+
+
+def _url_key(url: Any) -> str | None:
+    if not isinstance(url, str) or "://" not in url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/").removesuffix(".git").strip("/").lower()
+    return f"{host}/{path}" if host and path else None
+
+
+def _candidates(urls: list[Any], path_with_namespace: Any = None) -> list[Repository]:
+    """Registered repositories (with a webhook secret) whose external URL is one the payload names."""
+    keys = {key for key in map(_url_key, urls) if key}
+    path = path_with_namespace.strip("/").lower() if isinstance(path_with_namespace, str) else ""
+    fragments = {key.split("/", 1)[1] for key in keys} | ({path} if path else set())
+    if not fragments:
+        return []
+    found: list[Repository] = []
+    for fragment in sorted(fragments):
+        rows = (Repository.objects.select_related("project__organization").exclude(webhook_secret="")
+                .filter(external_url__icontains=fragment)[:MAX_CANDIDATES])
+        for repository in rows:
+            key = _url_key(repository.external_url)
+            if key and (key in keys or (not keys and key.split("/", 1)[1] == path)):
+                if all(r.pk != repository.pk for r in found):
+                    found.append(repository)
+    return found
+
+
+def _payload(body: bytes) -> dict:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WebhookUnauthorized("the payload is not JSON; cannot tell which repository it is for") from exc
+    if not isinstance(payload, dict):
+        raise WebhookUnauthorized("the payload is not a JSON object; cannot tell which repository it is for")
+    return payload
+
+
+def _bounded(value: Any, limit: int = 300) -> str:
+    return "" if value is None else str(value)[:limit]
+
+
+def webhook_receive_gitlab(*, headers: Mapping[str, str], body: bytes) -> WebhookOutcome:
+    check_body_size(len(body))
+    token = headers.get("X-Gitlab-Token") or ""
+    if not token:
+        raise WebhookUnauthorized("missing X-Gitlab-Token: set the repository's webhook secret as the hook's secret token")
+    payload = _payload(body)
+    project = payload.get("project") if isinstance(payload.get("project"), dict) else {}
+    legacy = payload.get("repository") if isinstance(payload.get("repository"), dict) else {}
+    urls = [project.get("git_http_url"), project.get("web_url"), project.get("http_url"),
+            legacy.get("git_http_url"), legacy.get("homepage")]
+    matches = [r for r in _candidates(urls, project.get("path_with_namespace"))
+               if hmac.compare_digest(r.webhook_secret.encode(), token.encode())]
+    repository = _single(matches)
+    event = headers.get("X-Gitlab-Event") or ""
+    if event not in GITLAB_SYNC_EVENTS:
+        return WebhookOutcome("ignored", f"GitLab event {event[:60]!r} does not trigger a sync", repository=repository)
+    detail = {
+        "provider": "gitlab", "event": event, "ref": _bounded(payload.get("ref")),
+        "commit_sha": _bounded(payload.get("checkout_sha") or payload.get("after"), 64),
+        "pushed_by": _bounded(payload.get("user_username"), 200),
+        "delivery": _bounded(headers.get("X-Gitlab-Event-UUID") or headers.get("X-Gitlab-Webhook-UUID"), 80),
+    }
+    return _sync(repository, "gitlab webhook", detail)
+
+
+def webhook_receive_github(*, headers: Mapping[str, str], body: bytes) -> WebhookOutcome:
+    check_body_size(len(body))
+    signature = headers.get("X-Hub-Signature-256") or ""
+    if not signature.startswith("sha256="):
+        raise WebhookUnauthorized("missing X-Hub-Signature-256: set the repository's webhook secret as the hook's secret")
+    payload = _payload(body)
+    remote = payload.get("repository") if isinstance(payload.get("repository"), dict) else {}
+    urls = [remote.get("clone_url"), remote.get("html_url"), remote.get("url")]
+    matches = [
+        r for r in _candidates(urls, remote.get("full_name"))
+        if hmac.compare_digest(
+            "sha256=" + hmac.new(r.webhook_secret.encode(), body, hashlib.sha256).hexdigest(), signature
+        )
+    ]
+    repository = _single(matches)
+    event = headers.get("X-GitHub-Event") or ""
+    if event == "ping":
+        return WebhookOutcome("pong", "the webhook is set up correctly", repository=repository)
+    if event not in GITHUB_SYNC_EVENTS:
+        return WebhookOutcome("ignored", f"GitHub event {event[:60]!r} does not trigger a sync", repository=repository)
+    pusher = payload.get("pusher") if isinstance(payload.get("pusher"), dict) else {}
+    detail = {
+        "provider": "github", "event": event, "ref": _bounded(payload.get("ref")),
+        "commit_sha": _bounded(payload.get("after"), 64), "pushed_by": _bounded(pusher.get("name"), 200),
+        "delivery": _bounded(headers.get("X-GitHub-Delivery"), 80),
+    }
+    return _sync(repository, "github webhook", detail)
+
+
+def _single(matches: list[Repository]) -> Repository:
+    if not matches:
+        raise WebhookUnauthorized(
+            "the signature does not match the webhook secret of any repository registered with this URL"
+        )
+    return matches[0]  # secrets are random per repository: two matches would mean one secret reused
+
+
+def _sync(repository: Repository, label: str, detail: dict) -> WebhookOutcome:
+    from console.services.ci_tokens import record_joined_request
+    from console.services.syncs import sync_request
+
+    actor = Actor(user=None, interface=AuditEvent.Interface.WEBHOOK, label=label,
+                  detail={key: value for key, value in detail.items() if value})
+    outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.WEBHOOK, check_permission=False)
+    if not outcome.created:
+        record_joined_request(outcome.run, actor)
+    return WebhookOutcome("joined" if not outcome.created else "queued", f"sync #{outcome.run.pk} requested",
+                          run=outcome.run, repository=repository)
