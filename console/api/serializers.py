@@ -12,7 +12,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
         model = Organization
         fields = ["id", "slug", "name", "created_at"]
         read_only_fields = ["id", "created_at"]
-        extra_kwargs = {"slug": {"validators": []}}
+        extra_kwargs = {"slug": {"validators": []}, "name": {"required": False}}
 
 
 class OrganizationUpdateSerializer(serializers.Serializer):
@@ -43,7 +43,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "status", "namespace", "created_at", "updated_at"]
         # Uniqueness is checked by the service, which answers with one clear message.
         validators = []
-        extra_kwargs = {"slug": {"validators": []}}
+        extra_kwargs = {"slug": {"validators": []}, "name": {"required": False}}
 
 
 class ProjectUpdateSerializer(serializers.Serializer):

@@ -14,13 +14,15 @@ from console.services.validation import full_clean_or_raise
 RESERVED_SLUGS = {"platform", "admin", "api", "git", "static"}
 
 
-def organization_create(*, actor: Actor, slug: str, name: str) -> Organization:
+def organization_create(*, actor: Actor, slug: str, name: str = "") -> Organization:
     if actor.user is None:
         raise PermissionDenied("only a signed-in user can create an organization")
     if not settings.ORGANIZATION_SELF_SERVICE and not actor.is_staff:
         raise PermissionDenied("organizations are created by platform admins here")
     if slug in RESERVED_SLUGS:
         raise DomainError({"slug": [f"{slug!r} is reserved"]}, code="invalid")
+    if Organization.objects.filter(slug=slug).exists():
+        raise DomainError({"slug": [f"organization {slug!r} already exists"]}, code="duplicate")
     organization = Organization(slug=slug, name=name or slug)
     full_clean_or_raise(organization)
     try:

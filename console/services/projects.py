@@ -14,11 +14,13 @@ from provisioning.manifests import namespace_name
 
 
 def project_create(
-    *, actor: Actor, organization: Organization, slug: str, name: str, description: str = ""
+    *, actor: Actor, organization: Organization, slug: str, name: str = "", description: str = ""
 ) -> tuple[Project, ProvisioningRun]:
     """Record the project and its provisioning run now; a worker provisions it."""
     if not has_organization_role(actor.user, organization, MANAGE):
         raise PermissionDenied("creating a project needs the maintainer or owner role in the organization")
+    if Project.objects.filter(organization=organization, slug=slug).exists():
+        raise DomainError({"slug": [f"project {slug!r} already exists in {organization.slug}"]}, code="duplicate")
     project = Project(organization=organization, slug=slug, name=name or slug, description=description)
     full_clean_or_raise(project, exclude=["namespace"])
     try:

@@ -33,6 +33,8 @@ def repository_register(*, actor: Actor, project: Project, name: str, external_u
     fields.setdefault("helm_value_files", [])
     if fields.get("deploy_kind") is None:
         fields["deploy_kind"] = ""
+    if Repository.objects.filter(project=project, name=name).exists():
+        raise DomainError({"name": [f"repository {name!r} already exists in {project}"]}, code="duplicate")
     repository = Repository(project=project, name=name, external_url=external_url, **fields)
     if repository.deploy_kind == "helm" and not repository.helm_value_files:
         repository.helm_value_files = ["values.yaml"]

@@ -58,7 +58,7 @@ class JwksServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/oauth/discovery/keys"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -146,3 +146,33 @@ def api_for():
         return api
 
     return client
+
+
+@pytest.fixture
+def executed(monkeypatch):
+    """Run what services enqueue in this process, the way the worker would (as in test_flow)."""
+    from console import tasks
+    from console.services.provisioning import provisioning_execute
+    from console.services.syncs import sync_execute
+
+    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id: sync_execute(run_id=run_id, task_id=f"sync-{run_id}"))
+    monkeypatch.setattr(tasks, "enqueue_provisioning",
+                        lambda run_id: provisioning_execute(run_id=run_id, task_id=f"prov-{run_id}"))
+
+
+@pytest.fixture
+def mirrored(forge_server, external_forge, executed, django_capture_on_commit_callbacks):
+    """An external repository `app` registered in acme/shop and mirrored once, through the services."""
+    from console.services.actors import Actor
+    from console.services.organizations import organization_create
+    from console.services.projects import project_create
+    from console.services.repositories import repository_register
+
+    actor = Actor.for_user(make_user("olga"), "portal")
+    organization = organization_create(actor=actor, slug="acme", name="ACME")
+    with django_capture_on_commit_callbacks(execute=True):
+        project, _ = project_create(actor=actor, organization=organization, slug="shop", name="Shop")
+    work = external_forge.create("app")
+    with django_capture_on_commit_callbacks(execute=True):
+        repository = repository_register(actor=actor, project=project, name="app", external_url=external_forge.url("app"))
+    return repository, work, actor

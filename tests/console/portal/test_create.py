@@ -80,11 +80,10 @@ def test_invalid_project_slug_is_shown_and_nothing_is_created(client_for, user):
     assert not Project.objects.exists() and not ProvisioningRun.objects.exists()
 
 
-def test_duplicate_project_slug_is_shown_above_the_form(client_for, user, owner_project):
+def test_duplicate_project_slug_is_shown_on_the_slug_field(client_for, user, owner_project):
     response = client_for(user).post("/organizations/acme/projects/new/", {"slug": "shop"})
 
-    # Model validation reports the (organization, slug) constraint as a non-field error.
-    assert "already exists" in response.context["form"].non_field_errors()[0]
+    assert "already exists" in response.context["form"].errors["slug"][0]
     assert "already exists" in response.content.decode()
 
 

@@ -97,8 +97,7 @@ def test_duplicate_repository_name_is_shown_and_nothing_is_created(client_for, u
 
     response = register(client_for(user), owner_project)
 
-    # Model validation reports the (project, name) constraint as a non-field error.
-    assert "already exists" in response.context["repository_form"].non_field_errors()[0]
+    assert "already exists" in response.context["repository_form"].errors["name"][0]
     assert Repository.objects.count() == 1 and not SyncRun.objects.exists()
 
 
