@@ -52,7 +52,9 @@ class CiAuthentication(authentication.BaseAuthentication):
             except CiAuthenticationFailed as error:
                 raise exceptions.AuthenticationFailed(error.message, code=error.code) from error
         else:
-            raise exceptions.AuthenticationFailed("the bearer token is neither a CI token nor a GitLab id_token")
+            raise exceptions.AuthenticationFailed(
+                "the bearer token is neither a CI token nor a GitLab id_token"
+            )
         return CiPrincipal(grant.label), grant
 
     def authenticate_header(self, request) -> str:

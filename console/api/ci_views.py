@@ -14,7 +14,12 @@ from console.api.serializers import SyncRunSerializer
 from console.models import AuditEvent
 from console.services.actors import Actor
 from console.services.ci_tokens import (
-    CiGrant, ci_sync_request, ci_token_create, ci_token_revoke, ci_tokens_for, repository_ci_settings_update,
+    CiGrant,
+    ci_sync_request,
+    ci_token_create,
+    ci_token_revoke,
+    ci_tokens_for,
+    repository_ci_settings_update,
 )
 from console.services.webhooks import repository_webhook_secret_rotate
 

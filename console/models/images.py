@@ -3,7 +3,6 @@ and bumps the console writes back."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit, urlunsplit
 
 from django import forms
@@ -48,6 +49,11 @@ class RepositoryForm(forms.Form):
     helm_value_files = forms.CharField(
         required=False, label="Helm value files", help_text="Comma-separated paths; default values.yaml."
     )
+    image_name = forms.CharField(
+        max_length=500, required=False, label="Image built from it",
+        help_text="Application repositories: the image CI builds, e.g. registry.example.com/team/app. "
+                  "New commits then warn until an infra repository bumps its tag.",
+    )
 
     def clean_helm_value_files(self) -> list[str]:
         return [part.strip() for part in self.cleaned_data["helm_value_files"].split(",") if part.strip()]
@@ -80,3 +86,40 @@ def strip_userinfo(url: str) -> str:
 class MemberForm(forms.Form):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
+
+
+class ImageBumpForm(forms.Form):
+    """Which image to bump, where, and to what tag; the service validates all of it.
+
+    The project page's warning posts ``image``/``file``/``location`` as hidden fields; the repository page
+    offers one ``target`` select over its inventory instead, each option naming all three.
+    """
+
+    target = forms.ChoiceField(required=False, label="Image")
+    image = forms.CharField(max_length=500, required=False, widget=forms.HiddenInput)
+    file = forms.CharField(max_length=500, required=False, widget=forms.HiddenInput)
+    location = forms.CharField(max_length=500, required=False, widget=forms.HiddenInput)
+    tag = forms.CharField(max_length=200, required=False, label="New tag")
+    reason = forms.CharField(max_length=500, required=False, label="Reason",
+                             help_text="Optional; goes into the commit message.")
+
+    def __init__(self, *args, inventory=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = [("", "—")] + [
+            (bump_target(entry.image, entry.file, entry.location),
+             f"{entry.image} ({entry.file} {entry.location}, now {entry.tag or entry.digest or '—'})")
+            for entry in inventory
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("target"):
+            data["image"], data["file"], data["location"] = json.loads(data["target"])
+        return data
+
+    def service_fields(self) -> dict:
+        return {name: self.cleaned_data[name] for name in ("image", "tag", "file", "location", "reason")}
+
+
+def bump_target(image: str, file: str, location: str) -> str:
+    return json.dumps([image, file, location])

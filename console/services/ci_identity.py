@@ -95,6 +95,10 @@ def _fetch_keys(instance: TrustedGitLabInstance) -> dict[str, Any]:
     return {key.key_id: key.key for key in key_set.keys if key.key_id and key.key_type == "RSA"}
 
 
+def _unknown_key(kid: str) -> CiAuthenticationFailed:
+    return CiAuthenticationFailed(f"the id_token was signed with a key ({kid}) the GitLab instance does not publish")
+
+
 def _signing_key(instance: TrustedGitLabInstance, kid: str):
     url = instance.effective_jwks_url
     now = time.monotonic()
@@ -105,12 +109,12 @@ def _signing_key(instance: TrustedGitLabInstance, kid: str):
         if age < settings.CI_JWKS_CACHE_SECONDS and kid in cached.keys:
             return cached.keys[kid]
         if age < MIN_REFETCH_SECONDS:
-            raise CiAuthenticationFailed(f"the id_token was signed with a key ({kid}) the GitLab instance does not publish")
+            raise _unknown_key(kid)
     keys = _fetch_keys(instance)
     with _key_sets_lock:
         _key_sets[url] = _KeySet(fetched_at=time.monotonic(), keys=keys)
     if kid not in keys:
-        raise CiAuthenticationFailed(f"the id_token was signed with a key ({kid}) the GitLab instance does not publish")
+        raise _unknown_key(kid)
     return keys[kid]
 
 
@@ -136,7 +140,9 @@ def ci_identity_verify(token: str) -> CiIdentity:
         if isinstance(issuer, str) and issuer else None
     )
     if instance is None:
-        raise CiAuthenticationFailed(f"id_tokens from {issuer!r} are not trusted: no enabled GitLab instance has this issuer")
+        raise CiAuthenticationFailed(
+            f"id_tokens from {issuer!r} are not trusted: no enabled GitLab instance has this issuer"
+        )
     try:
         claims = jwt.decode(
             token, _signing_key(instance, kid), algorithms=[ALGORITHM], audience=instance.audience,

@@ -88,7 +88,8 @@ def ci_token_revoke(*, actor: Actor, token: CiToken) -> CiToken:
     with transaction.atomic():
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, action="ci_token.revoke", target=token, before=before, after=_public_state(token))
+        audit_record(actor=actor, action="ci_token.revoke", target=token, before=before,
+                     after=_public_state(token))
     return token
 
 
@@ -110,7 +111,9 @@ def ci_token_authenticate(secret: str) -> CiToken | None:
 
 def ci_token_refusal(secret: str) -> str:
     """Why a secret was refused, for the 401 answer (only someone holding the secret learns it)."""
-    token = CiToken.objects.filter(secret_hash=_hash(secret)).first() if secret.startswith(SECRET_PREFIX) else None
+    token = None
+    if secret.startswith(SECRET_PREFIX):
+        token = CiToken.objects.filter(secret_hash=_hash(secret)).first()
     if token is None:
         return "unknown CI token"
     if token.revoked_at is not None:
@@ -128,14 +131,16 @@ class CiGrant:
     detail: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def for_token(cls, token: CiToken) -> "CiGrant":
+    def for_token(cls, token: CiToken) -> CiGrant:
         return cls(label=f"ci-token:{token.name}", token=token, detail={
-            "auth": "ci_token", "ci_token": token.name, "ci_token_id": token.pk, "ci_token_prefix": token.prefix,
+            "auth": "ci_token", "ci_token": token.name, "ci_token_id": token.pk,
+            "ci_token_prefix": token.prefix,
         })
 
     @classmethod
-    def for_identity(cls, identity: CiIdentity) -> "CiGrant":
-        return cls(label=identity.subject or identity.project_path, identity=identity, detail=identity.as_detail())
+    def for_identity(cls, identity: CiIdentity) -> CiGrant:
+        return cls(label=identity.subject or identity.project_path, identity=identity,
+                   detail=identity.as_detail())
 
 
 def ci_grant_check(grant: CiGrant, repository: Repository | None, repository_id: int) -> Repository:
@@ -195,7 +200,8 @@ def repository_ci_settings_update(
     before = {"ci_allowed_project_paths": repository.ci_allowed_project_paths,
               "ci_protected_refs_only": repository.ci_protected_refs_only}
     if ci_allowed_project_paths is not None:
-        repository.ci_allowed_project_paths = sorted({p.strip().strip("/") for p in ci_allowed_project_paths if p.strip()})
+        paths = {path.strip().strip("/") for path in ci_allowed_project_paths}
+        repository.ci_allowed_project_paths = sorted(path for path in paths if path)
     if ci_protected_refs_only is not None:
         repository.ci_protected_refs_only = ci_protected_refs_only
     full_clean_or_raise(repository)

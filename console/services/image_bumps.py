@@ -13,7 +13,7 @@ from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError, PermissionDenied
-from console.services.runs import claim_run, finish_run, handle_failure
+from console.services.runs import claim_run, enqueue_next_queued, finish_run, handle_failure
 from provisioning import image_tags
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,5 @@ def image_bump_execute(*, bump_id: int, task_id: str) -> None:
 def _enqueue_next(repository: Repository) -> None:
     from console import tasks
 
-    queued = ImageBump.objects.filter(repository=repository, status=RunStatus.QUEUED).order_by("queued_at").first()
-    if queued is not None:
-        transaction.on_commit(lambda: tasks.enqueue_image_bump(queued.pk))
+    enqueue_next_queued(ImageBump, resource_field="repository", resource=repository,
+                        enqueue=tasks.enqueue_image_bump)

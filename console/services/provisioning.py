@@ -9,7 +9,7 @@ from django.db import transaction
 
 from console.integrations import get_delivery, get_forge, platform_repository_path
 from console.models import Project, ProvisioningRun, Repository, RunStatus
-from console.services.runs import claim_run, finish_run, handle_failure
+from console.services.runs import claim_run, enqueue_next_queued, finish_run, handle_failure
 from provisioning import manifests
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,5 @@ def _archive(project: Project, forge) -> dict:
 def _enqueue_next(project: Project) -> None:
     from console import tasks
 
-    queued = ProvisioningRun.objects.filter(project=project, status=RunStatus.QUEUED).first()
-    if queued is not None:
-        transaction.on_commit(lambda: tasks.enqueue_provisioning(queued.pk))
+    enqueue_next_queued(ProvisioningRun, resource_field="project", resource=project,
+                        enqueue=tasks.enqueue_provisioning)

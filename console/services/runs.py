@@ -119,6 +119,17 @@ def handle_failure(run, error: Exception, *, secrets: tuple[str | None, ...] = (
     finish_run(run, status=RunStatus.FAILED, error=failure)
 
 
+def enqueue_next_queued(run_model: type[models.Model], *, resource_field: str, resource: models.Model,
+                        enqueue: Callable[[int], None]) -> None:
+    """When a run of a resource ends, start the oldest run queued behind it (its own task found it busy)."""
+    queued = (
+        run_model.objects.filter(**{resource_field: resource}, status=RunStatus.QUEUED)
+        .order_by("queued_at", "id").first()
+    )
+    if queued is not None:
+        transaction.on_commit(lambda: enqueue(queued.pk))
+
+
 def stuck_runs(run_model: type[models.Model], *, older_than_seconds: int):
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return run_model.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff)

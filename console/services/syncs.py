@@ -13,7 +13,9 @@ from console.models import Project, RefChange, Repository, RunStatus, SyncRun
 from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
 from console.services.errors import Conflict, PermissionDenied
-from console.services.runs import RunRequest, claim_run, finish_run, handle_failure, request_run, stuck_runs
+from console.services.runs import (
+    RunRequest, claim_run, enqueue_next_queued, finish_run, handle_failure, request_run, stuck_runs,
+)
 from provisioning.forge.base import GitRemote
 
 log = logging.getLogger(__name__)
@@ -116,9 +118,7 @@ def mirror_cache_key(repository: Repository) -> str:
 def _enqueue_next(repository: Repository) -> None:
     from console import tasks
 
-    queued = SyncRun.objects.filter(repository=repository, status=RunStatus.QUEUED).first()
-    if queued is not None:
-        transaction.on_commit(lambda: tasks.enqueue_sync(queued.pk))
+    enqueue_next_queued(SyncRun, resource_field="repository", resource=repository, enqueue=tasks.enqueue_sync)
 
 
 def runs_sweep_stuck() -> int:

@@ -97,9 +97,9 @@ def _candidates(urls: list[Any], path_with_namespace: Any = None) -> list[Reposi
                 .filter(external_url__icontains=fragment)[:MAX_CANDIDATES])
         for repository in rows:
             key = _url_key(repository.external_url)
-            if key and (key in keys or (not keys and key.split("/", 1)[1] == path)):
-                if all(r.pk != repository.pk for r in found):
-                    found.append(repository)
+            named = key and (key in keys or (not keys and key.split("/", 1)[1] == path))
+            if named and all(r.pk != repository.pk for r in found):
+                found.append(repository)
     return found
 
 
@@ -121,7 +121,9 @@ def webhook_receive_gitlab(*, headers: Mapping[str, str], body: bytes) -> Webhoo
     check_body_size(len(body))
     token = headers.get("X-Gitlab-Token") or ""
     if not token:
-        raise WebhookUnauthorized("missing X-Gitlab-Token: set the repository's webhook secret as the hook's secret token")
+        raise WebhookUnauthorized(
+            "missing X-Gitlab-Token: set the repository's webhook secret as the hook's secret token"
+        )
     payload = _payload(body)
     project = payload.get("project") if isinstance(payload.get("project"), dict) else {}
     legacy = payload.get("repository") if isinstance(payload.get("repository"), dict) else {}
@@ -132,7 +134,8 @@ def webhook_receive_gitlab(*, headers: Mapping[str, str], body: bytes) -> Webhoo
     repository = _single(matches)
     event = headers.get("X-Gitlab-Event") or ""
     if event not in GITLAB_SYNC_EVENTS:
-        return WebhookOutcome("ignored", f"GitLab event {event[:60]!r} does not trigger a sync", repository=repository)
+        return WebhookOutcome("ignored", f"GitLab event {event[:60]!r} does not trigger a sync",
+                              repository=repository)
     detail = {
         "provider": "gitlab", "event": event, "ref": _bounded(payload.get("ref")),
         "commit_sha": _bounded(payload.get("checkout_sha") or payload.get("after"), 64),
@@ -146,7 +149,9 @@ def webhook_receive_github(*, headers: Mapping[str, str], body: bytes) -> Webhoo
     check_body_size(len(body))
     signature = headers.get("X-Hub-Signature-256") or ""
     if not signature.startswith("sha256="):
-        raise WebhookUnauthorized("missing X-Hub-Signature-256: set the repository's webhook secret as the hook's secret")
+        raise WebhookUnauthorized(
+            "missing X-Hub-Signature-256: set the repository's webhook secret as the hook's secret"
+        )
     payload = _payload(body)
     remote = payload.get("repository") if isinstance(payload.get("repository"), dict) else {}
     urls = [remote.get("clone_url"), remote.get("html_url"), remote.get("url")]
@@ -161,7 +166,8 @@ def webhook_receive_github(*, headers: Mapping[str, str], body: bytes) -> Webhoo
     if event == "ping":
         return WebhookOutcome("pong", "the webhook is set up correctly", repository=repository)
     if event not in GITHUB_SYNC_EVENTS:
-        return WebhookOutcome("ignored", f"GitHub event {event[:60]!r} does not trigger a sync", repository=repository)
+        return WebhookOutcome("ignored", f"GitHub event {event[:60]!r} does not trigger a sync",
+                              repository=repository)
     pusher = payload.get("pusher") if isinstance(payload.get("pusher"), dict) else {}
     detail = {
         "provider": "github", "event": event, "ref": _bounded(payload.get("ref")),
@@ -185,7 +191,8 @@ def _sync(repository: Repository, label: str, detail: dict) -> WebhookOutcome:
 
     actor = Actor(user=None, interface=AuditEvent.Interface.WEBHOOK, label=label,
                   detail={key: value for key, value in detail.items() if value})
-    outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.WEBHOOK, check_permission=False)
+    outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.WEBHOOK,
+                           check_permission=False)
     if not outcome.created:
         record_joined_request(outcome.run, actor)
     return WebhookOutcome("joined" if not outcome.created else "queued", f"sync #{outcome.run.pk} requested",

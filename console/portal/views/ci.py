@@ -16,7 +16,11 @@ from django.views.decorators.http import require_POST
 from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
 from console.selectors import repositories_visible_to, sync_runs_visible_to
 from console.services.ci_tokens import (
-    ci_snippet_context, ci_token_create, ci_token_revoke, ci_tokens_for, repository_ci_settings_update,
+    ci_snippet_context,
+    ci_token_create,
+    ci_token_revoke,
+    ci_tokens_for,
+    repository_ci_settings_update,
 )
 from console.services.errors import DomainError, PermissionDenied
 from console.services.webhooks import repository_webhook_secret_rotate
@@ -80,7 +84,8 @@ def ci_token_new(request, pk: int):
     form = CiTokenForm(request.POST, prefix="ci")
     if form.is_valid():
         try:
-            token, secret = ci_token_create(actor=portal_actor(request), repository=repository, **form.cleaned_data)
+            token, secret = ci_token_create(actor=portal_actor(request), repository=repository,
+                                            **form.cleaned_data)
         except PermissionDenied as error:
             return forbidden(request, error)
         except DomainError as error:
@@ -113,7 +118,8 @@ def ci_settings_update(request, pk: int):
     form = CiSettingsForm(request.POST, prefix="cis")
     if form.is_valid():
         try:
-            repository_ci_settings_update(actor=portal_actor(request), repository=repository, **form.service_fields())
+            repository_ci_settings_update(actor=portal_actor(request), repository=repository,
+                                          **form.service_fields())
         except PermissionDenied as error:
             return forbidden(request, error)
         except DomainError as error:

@@ -70,7 +70,10 @@ def test_alg_none_and_hmac_tokens_are_refused(gitlab_instance, repo_a, mint, sig
     unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": "key-1"})
     # The classic key-confusion attack: HMAC keyed with the public key. PyJWT refuses to even produce it
     # with a PEM key, so build it by hand.
-    import base64, hashlib, hmac, json
+    import base64
+    import hashlib
+    import hmac
+    import json
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

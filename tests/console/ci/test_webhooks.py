@@ -80,21 +80,21 @@ def test_the_webhook_secret_is_shown_once_and_stored_encrypted(staff, api_for):
 
 
 def test_gitlab_bad_or_missing_token_is_401_and_nothing_happens(staff, enqueued):
-    repository, secret = with_secret(GITLAB_URL, staff)
+    _, secret = with_secret(GITLAB_URL, staff)
     events_before = AuditEvent.objects.count()
     assert post_gitlab(gitlab_push(), secret + "x").status_code == 401
     assert post_gitlab(gitlab_push(), None).status_code == 401
     assert post_gitlab(gitlab_push(), "").status_code == 401
     # The right secret for a repository the payload does not name.
     assert post_gitlab(gitlab_push("https://gitlab.example.test/acme/other.git"), secret).status_code == 401
-    other, _ = with_secret("https://gitlab.example.test/acme/other.git", staff)
+    with_secret("https://gitlab.example.test/acme/other.git", staff)
     assert post_gitlab(gitlab_push("https://gitlab.example.test/acme/other.git"), secret).status_code == 401
     assert not SyncRun.objects.exists() and enqueued == []
     assert AuditEvent.objects.count() == events_before + 1  # only the second secret's rotation
 
 
 def test_github_bad_signature_is_401_and_nothing_happens(staff, enqueued):
-    repository, secret = with_secret(GITHUB_URL, staff)
+    _, secret = with_secret(GITHUB_URL, staff)
     assert post_github(github_push(), "wrong-secret").status_code == 401
     assert post_github(github_push(), None).status_code == 401
     # A signature over other bytes than the ones sent.
@@ -132,6 +132,7 @@ def test_good_github_push_queues_a_webhook_sync_and_ping_answers(staff, enqueued
     response = post_github(github_push(), secret)
     assert response.status_code == 202, response.content
     run = SyncRun.objects.get(pk=response.json()["run"])
+    assert run.repository_id == repository.pk
     assert run.trigger == Trigger.WEBHOOK and run.trigger_detail["pushed_by"] == "bob"
 
 

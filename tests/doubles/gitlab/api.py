@@ -7,7 +7,6 @@ Paths, bodies and error shapes follow docs.gitlab.com/api: ids may be numbers or
 from __future__ import annotations
 
 import json
-import re
 import socket
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
