@@ -104,3 +104,32 @@ def test_developers_may_sync_readers_may_not():
     with pytest.raises(PermissionDenied):
         sync_request(actor=Actor.for_user(reader, "api"), repository=repository, trigger=Trigger.API)
     assert sync_request(actor=Actor.for_user(developer, "api"), repository=repository, trigger=Trigger.API).created
+
+
+@pytest.mark.django_db
+def test_sweeper_fails_runs_whose_worker_vanished_and_starts_the_next(enqueued, settings,
+                                                                     django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.services.syncs import runs_sweep_stuck
+
+    repository = make_repository(make_project())
+    stuck = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
+                         check_permission=False).run
+    claim_run(SyncRun, run_id=stuck.pk, task_id="lost-worker")
+    SyncRun.objects.filter(pk=stuck.pk).update(started_at=timezone.now() - timedelta(hours=2))
+    follow_up = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
+                             check_permission=False).run
+    enqueued.clear()
+    settings.SYNC_STUCK_AFTER_SECONDS = 3600
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runs_sweep_stuck() == 1
+    assert enqueued == [follow_up.pk]
+    stuck.refresh_from_db()
+    assert stuck.status == RunStatus.FAILED
+    assert stuck.error_code == "worker_lost"
+    assert "request the run again" in stuck.error_message
+    assert claim_run(SyncRun, run_id=follow_up.pk, task_id="next") is not None

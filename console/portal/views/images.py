@@ -1,0 +1,39 @@
+"""Image tags in the portal: what the project page (redeploy warnings) and an infra repository's page
+(inventory, tag history, bumps) show. The bump action itself is in ``repositories``."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+
+from console.models.images import ImageRelease
+from console.portal.forms import ImageBumpForm
+from console.services.images import redeploy_warnings
+
+TAG_CHANGES_PER_PAGE = 50
+RECENT_BUMPS = 10
+
+
+def project_redeploy_warnings(project) -> list[dict]:
+    """The service's warnings, with the labels the project page shows."""
+    labels = dict(ImageRelease.Source.choices)
+    warnings = redeploy_warnings(project)
+    for warning in warnings:
+        warning["source_label"] = labels.get(warning["source"], warning["source"])
+    return warnings
+
+
+def images_context(request, repository, *, bump_form: ImageBumpForm | None = None) -> dict:
+    """What the repository page adds for an infra repository: inventory, tag history, bumps, the bump form."""
+    if not repository.is_infra:
+        return {}
+    inventory = list(repository.image_inventory.all())
+    changes = repository.image_tag_changes.only(
+        "id", "sync_run_id", "bump_id", "file", "location", "image", "kind", "old_tag", "new_tag", "old_digest",
+        "new_digest", "commit_sha", "commit_author", "commit_email", "committed_at", "commit_subject",
+    )
+    return {
+        "image_inventory": inventory,
+        "tag_changes": Paginator(changes, TAG_CHANGES_PER_PAGE).get_page(request.GET.get("changes_page")),
+        "image_bumps": list(repository.image_bumps.select_related("actor")[:RECENT_BUMPS]),
+        "bump_form": bump_form or ImageBumpForm(prefix="bump", inventory=inventory),
+    }
