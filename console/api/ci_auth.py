@@ -8,6 +8,7 @@ the sync action lists. What the caller proved travels in `request.auth` as a CiG
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from console.services.ci_identity import CiAuthenticationFailed, ci_identity_verify, looks_like_jwt
@@ -64,3 +65,12 @@ class CiAuthentication(authentication.BaseAuthentication):
 class HasCiGrant(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         return isinstance(request.auth, CiGrant)
+
+
+class CiAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "console.api.ci_auth.CiAuthentication"
+    name = "ciBearer"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer",
+                "description": "a CI token (dsoci_...) or a GitLab CI id_token; accepted only by the sync endpoint"}

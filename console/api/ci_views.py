@@ -58,21 +58,23 @@ class CiTokenListView(APIView):
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
-class CiTokenDetailView(APIView):
-    def _token(self, request, pk: int, token_id: int):
-        return get_object_or_404(_repository(request, pk).ci_tokens.select_related("repository__project"),
-                                 pk=token_id)
+def _token(request, pk: int, token_id: int):
+    return get_object_or_404(_repository(request, pk).ci_tokens.select_related("repository__project"), pk=token_id)
 
+
+class CiTokenRevokeView(APIView):
     @extend_schema(request=None, responses=cs.CiTokenSerializer)
     def post(self, request, pk: int, token_id: int):
-        """Revoke (POST .../revoke/)."""
-        token = ci_token_revoke(actor=_actor(request), token=self._token(request, pk, token_id))
+        """Revoke a token; pipelines using it are refused from now on. The row stays as history."""
+        token = ci_token_revoke(actor=_actor(request), token=_token(request, pk, token_id))
         return Response(cs.CiTokenSerializer(token).data)
 
+
+class CiTokenDetailView(APIView):
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, pk: int, token_id: int):
-        """Revoke; the row stays as history."""
-        ci_token_revoke(actor=_actor(request), token=self._token(request, pk, token_id))
+        """Revoke (same as POST .../revoke/); the row stays as history."""
+        ci_token_revoke(actor=_actor(request), token=_token(request, pk, token_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

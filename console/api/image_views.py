@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console import selectors
 from console.api import image_serializers as s
-from console.models import AuditEvent, Trigger
+from console.api.ci_auth import HasCiGrant
+from console.models import AuditEvent, Repository, Trigger
 from console.models.images import ImageBump, ImageRelease
 from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
+from console.services.ci_tokens import CiGrant, ci_grant_check
 from console.services.errors import DomainError, PermissionDenied
 from console.services.image_bumps import image_tag_bump_request
 from console.services.images import image_release_record, redeploy_warnings
@@ -21,6 +23,21 @@ from console.services.images import image_release_record, redeploy_warnings
 
 def visible_repository(request, repository_id: int):
     return get_object_or_404(selectors.repositories_visible_to(request.user), pk=repository_id)
+
+
+# A pipeline (CI token of the repository, or a GitLab id_token it allows) may write here, never read.
+USER_OR_PIPELINE = [permissions.IsAuthenticated | HasCiGrant]
+
+
+def granted_repository(request, repository_id: int) -> tuple[Repository, Actor]:
+    """The repository and who acts: a signed-in user who can see it, or a pipeline whose grant covers it."""
+    if isinstance(request.auth, CiGrant):
+        repository = Repository.objects.select_related("project__organization").filter(pk=repository_id).first()
+        repository = ci_grant_check(request.auth, repository, repository_id)
+        grant = request.auth
+        return repository, Actor(user=None, interface=AuditEvent.Interface.CI, label=grant.label[:200],
+                                 detail=dict(grant.detail))
+    return visible_repository(request, repository_id), Actor.for_user(request.user, AuditEvent.Interface.API)
 
 
 class RepositoryImagesView(generics.ListAPIView):
@@ -36,6 +53,7 @@ class RepositoryImageTagsView(generics.ListAPIView):
     """Every recorded image tag change (GET, newest first, `?image=` filter); POST asks for a bump (202)."""
 
     serializer_class = s.ImageTagChangeSerializer
+    permission_classes = USER_OR_PIPELINE
 
     def get_queryset(self):
         changes = visible_repository(self.request, self.kwargs["pk"]).image_tag_changes.all()
@@ -45,16 +63,19 @@ class RepositoryImageTagsView(generics.ListAPIView):
 
     @extend_schema(parameters=[OpenApiParameter("image", str, description="only this image")])
     def get(self, request, *args, **kwargs):
+        if isinstance(request.auth, CiGrant):
+            raise PermissionDenied("a pipeline may request bumps here, not read the history")
         return super().get(request, *args, **kwargs)
 
     @extend_schema(request=s.ImageBumpRequestSerializer, responses={202: s.ImageBumpSerializer})
     def post(self, request, pk: int):
-        repository = visible_repository(request, pk)
+        repository, actor = granted_repository(request, pk)
         form = s.ImageBumpRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        pipeline = actor.user is None
         bump = image_tag_bump_request(
-            actor=Actor.for_user(request.user, AuditEvent.Interface.API), repository=repository,
-            trigger=Trigger.API, **form.validated_data,
+            actor=actor, repository=repository, trigger=Trigger.CI if pipeline else Trigger.API,
+            check_permission=not pipeline, **form.validated_data,
         )
         return Response(s.ImageBumpSerializer(bump).data, status=status.HTTP_202_ACCEPTED)
 
@@ -70,10 +91,12 @@ class BuiltImageView(APIView):
     """CI reports a freshly built image of an application repository: until an infra repository bumps it,
     the project shows a redeploy warning."""
 
+    permission_classes = USER_OR_PIPELINE
+
     @extend_schema(request=s.BuiltImageSerializer, responses={201: s.RedeployWarningSerializer(many=True)})
     def post(self, request, pk: int):
-        repository = visible_repository(request, pk)
-        if not has_project_role(request.user, repository.project, SYNC):
+        repository, actor = granted_repository(request, pk)
+        if actor.user is not None and not has_project_role(request.user, repository.project, SYNC):
             raise PermissionDenied("reporting a built image needs the developer role")
         return record_built_image(repository, request.data)
 

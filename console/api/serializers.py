@@ -115,9 +115,24 @@ class SyncRunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "repository", "trigger", "actor", "trigger_detail", "status", "queued_at", "started_at",
             "finished_at", "duration_seconds", "attempts", "joined_requests", "head_sha", "error_code",
-            "error_message", "ref_changes",
+            "error_message", "ref_changes", "image_scan",
         ]
         read_only_fields = fields
+
+
+class SyncRunDetailSerializer(SyncRunSerializer):
+    redeploy_warnings = serializers.SerializerMethodField()
+
+    class Meta(SyncRunSerializer.Meta):
+        fields = SyncRunSerializer.Meta.fields + ["redeploy_warnings"]
+        read_only_fields = fields
+
+    def get_redeploy_warnings(self, run) -> list[dict]:
+        """Images of the run's project that were built but not bumped: nothing will redeploy them."""
+        from console.api.image_serializers import RedeployWarningSerializer
+        from console.services.images import redeploy_warnings
+
+        return RedeployWarningSerializer(redeploy_warnings(run.repository.project), many=True).data
 
 
 class MembershipSerializer(serializers.ModelSerializer):

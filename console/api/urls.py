@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from console.api import ci_views, hooks, views
+from console.api import ci_views, hooks, image_views, views
 
 app_name = "api"
 
@@ -18,10 +18,16 @@ urlpatterns = [
     path("repositories/<int:pk>/ci-tokens/", ci_views.CiTokenListView.as_view(), name="repository-ci-tokens"),
     path("repositories/<int:pk>/ci-tokens/<int:token_id>/", ci_views.CiTokenDetailView.as_view(),
          name="repository-ci-token"),
-    path("repositories/<int:pk>/ci-tokens/<int:token_id>/revoke/", ci_views.CiTokenDetailView.as_view(),
+    path("repositories/<int:pk>/ci-tokens/<int:token_id>/revoke/", ci_views.CiTokenRevokeView.as_view(),
          name="repository-ci-token-revoke"),
     path("repositories/<int:pk>/ci-settings/", ci_views.CiSettingsView.as_view(), name="repository-ci-settings"),
     path("repositories/<int:pk>/webhook-secret/", ci_views.WebhookSecretView.as_view(),
          name="repository-webhook-secret"),
+    path("repositories/<int:pk>/images/", image_views.RepositoryImagesView.as_view(), name="repository-images"),
+    path("repositories/<int:pk>/images/built/", image_views.BuiltImageView.as_view(), name="repository-image-built"),
+    path("repositories/<int:pk>/image-tags/", image_views.RepositoryImageTagsView.as_view(),
+         name="repository-image-tags"),
+    path("image-bumps/<int:pk>/", image_views.ImageBumpView.as_view(), name="image-bump"),
+    path("projects/<int:pk>/warnings/", image_views.ProjectWarningsView.as_view(), name="project-warnings"),
     *router.urls,
 ]

@@ -208,6 +208,9 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.SyncRunSerializer
 
+    def get_serializer_class(self):
+        return s.SyncRunDetailSerializer if self.action == "retrieve" else s.SyncRunSerializer
+
     def get_queryset(self):
         runs = selectors.sync_runs_visible_to(self.request.user).order_by("-queued_at", "-id")
         if status_filter := self.request.query_params.get("status"):

@@ -24,6 +24,7 @@ urlpatterns = [
          name="member_remove"),
     path("projects/<int:pk>/repositories/", repositories.repository_new, name="repository_new"),
     path("repositories/<int:pk>/", repositories.repository_detail, name="repository"),
+    path("repositories/<int:pk>/images/bump/", repositories.image_bump, name="image_bump"),
     path("repositories/<int:pk>/sync/", syncs.sync_new, name="sync_new"),
     path("syncs/<int:pk>/partial/", syncs.sync_partial, name="sync_partial"),
 ]

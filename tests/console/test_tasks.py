@@ -6,6 +6,8 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.db import connections
 
 from console.celery import app
 from console.models import RunStatus, SyncRun, Trigger
@@ -32,8 +34,18 @@ def worker(settings):
     # Start from an empty queue so messages left by another run cannot interfere.
     with app.connection_for_write() as connection:
         connection.default_channel.queue_purge("dso") if _queue_exists(connection) else None
-    with start_worker(app, queues=["dso"], perform_ping_check=False, pool="solo", shutdown_timeout=30):
-        yield
+    # The worker runs in a thread of this process: close its database connection after each task, or the
+    # test database cannot be dropped at the end of the session.
+    task_postrun.connect(close_worker_connections)
+    try:
+        with start_worker(app, queues=["dso"], perform_ping_check=False, pool="solo", shutdown_timeout=30):
+            yield
+    finally:
+        task_postrun.disconnect(close_worker_connections)
+
+
+def close_worker_connections(**kwargs):
+    connections.close_all()
 
 
 def _queue_exists(connection) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from console.models import Project
 from console.models.organizations import ROLE_RANK
@@ -20,6 +21,14 @@ def portal_actor(request: HttpRequest) -> Actor:
 def wants_json(request: HttpRequest) -> bool:
     """The portal's JS asks for JSON; a plain form post gets a redirect."""
     return "application/json" in request.headers.get("Accept", "")
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    """Where a form posted from another page returns to: its ``next`` field when it stays on this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return default
 
 
 def apply_domain_error(form: forms.Form, error: DomainError) -> None:

@@ -27,13 +27,9 @@ def images_context(request, repository, *, bump_form: ImageBumpForm | None = Non
     if not repository.is_infra:
         return {}
     inventory = list(repository.image_inventory.all())
-    changes = repository.image_tag_changes.only(
-        "id", "sync_run_id", "bump_id", "file", "location", "image", "kind", "old_tag", "new_tag", "old_digest",
-        "new_digest", "commit_sha", "commit_author", "commit_email", "committed_at", "commit_subject",
-    )
     return {
         "image_inventory": inventory,
-        "tag_changes": Paginator(changes, TAG_CHANGES_PER_PAGE).get_page(request.GET.get("changes_page")),
+        "tag_changes": Paginator(repository.image_tag_changes.all(), TAG_CHANGES_PER_PAGE).get_page(request.GET.get("changes_page")),
         "image_bumps": list(repository.image_bumps.select_related("actor")[:RECENT_BUMPS]),
         "bump_form": bump_form or ImageBumpForm(prefix="bump", inventory=inventory),
     }

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from console.models import Project, SyncRun
 from console.portal.forms import MemberForm, RepositoryForm
 from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
+from console.portal.views.images import project_redeploy_warnings
 from console.selectors import project_members, projects_visible_to
 from console.services.errors import DomainError, PermissionDenied
 from console.services.memberships import membership_remove, membership_set
@@ -62,6 +63,7 @@ def render_project(request, project: Project, *, repository_form=None, member_fo
         "project": project,
         "can": ProjectAbilities(request.user, project),
         "provisioning_runs": runs,
+        "redeploy_warnings": project_redeploy_warnings(project),
         "repositories": project_repositories(project),
         "members": project_members(project),
         "repository_form": repository_form or RepositoryForm(prefix="repo"),

@@ -1,4 +1,5 @@
-"""Registering repositories and the repository page with its sync history."""
+"""Registering repositories, the repository page (sync history; images of an infra repository) and bumping
+an image tag from the portal."""
 
 from __future__ import annotations
 
@@ -6,13 +7,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from console.portal.forms import RepositoryForm
-from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
+from console.models import Trigger
+from console.portal.forms import ImageBumpForm, RepositoryForm, bump_target
+from console.portal.views.common import (
+    ProjectAbilities,
+    apply_domain_error,
+    forbidden,
+    portal_actor,
+    safe_next,
+)
+from console.portal.views.images import images_context
 from console.portal.views.projects import render_project, visible_project
 from console.selectors import repositories_visible_to, sync_runs_visible_to
 from console.services.errors import DomainError, PermissionDenied
+from console.services.image_bumps import image_tag_bump_request
 from console.services.repositories import repository_register
 
 SYNC_RUNS_PER_PAGE = 20
@@ -40,9 +51,11 @@ def repository_new(request, pk: int):
     return render_project(request, project, repository_form=form)
 
 
-@login_required
-def repository_detail(request, pk: int):
-    repository = get_object_or_404(repositories_visible_to(request.user), pk=pk)
+def visible_repository(request, pk: int):
+    return get_object_or_404(repositories_visible_to(request.user), pk=pk)
+
+
+def render_repository(request, repository, *, bump_form: ImageBumpForm | None = None, status: int = 200):
     runs = sync_runs_visible_to(request.user).filter(repository=repository)
     page = Paginator(runs, SYNC_RUNS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "portal/repository_detail.html", {
@@ -50,4 +63,38 @@ def repository_detail(request, pk: int):
         "project": repository.project,
         "can": ProjectAbilities(request.user, repository.project),
         "page": page,
-    })
+        **images_context(request, repository, bump_form=bump_form),
+    }, status=status)
+
+
+@login_required
+def repository_detail(request, pk: int):
+    return render_repository(request, visible_repository(request, pk))
+
+
+@login_required
+@require_POST
+def image_bump(request, pk: int):
+    """The bump form of the repository page and of the project page's redeploy warnings."""
+    repository = visible_repository(request, pk)
+    inventory = list(repository.image_inventory.all())
+    data = request.POST.copy()
+    if not data.get("bump-target") and data.get("bump-image"):
+        # Posted from a redeploy warning: preselect the same place, should the form be shown again.
+        target = bump_target(data["bump-image"], data.get("bump-file", ""), data.get("bump-location", ""))
+        if any(bump_target(e.image, e.file, e.location) == target for e in inventory):
+            data["bump-target"] = target
+    form = ImageBumpForm(data, prefix="bump", inventory=inventory)
+    if form.is_valid():
+        try:
+            bump = image_tag_bump_request(actor=portal_actor(request), repository=repository,
+                                          trigger=Trigger.PORTAL, **form.service_fields())
+        except PermissionDenied as error:
+            return forbidden(request, error)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            messages.success(request, f"Bump #{bump.pk} queued: {bump.image} → {bump.tag} in {repository.name}.")
+            default = reverse("portal:repository", args=[repository.pk]) + "#image-bumps"
+            return redirect(safe_next(request, default))
+    return render_repository(request, repository, bump_form=form)
