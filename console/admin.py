@@ -64,8 +64,23 @@ class ProjectAdmin(AuditedAdmin):
     list_display = ["slug", "organization", "name", "status", "namespace", "created_at"]
     list_filter = ["status", "organization"]
     search_fields = ["slug", "name", "organization__slug", "namespace"]
-    readonly_fields = ["status", "namespace", "created_at", "updated_at"]
+    readonly_fields = ["status", "namespace", "argocd_credentials", "created_at", "updated_at"]
+    exclude = ["argocd_username", "argocd_token"]
     actions = ["reprovision"]
+
+    @admin.display(description="Argo CD credentials")
+    def argocd_credentials(self, project):
+        from django.utils.html import format_html
+
+        from console.services.provisioning import project_argocd_credentials
+
+        if not project.pk:
+            return "-"
+        credentials = project_argocd_credentials(project)
+        if not credentials["password"]:
+            return "not created yet: provision the project"
+        return format_html("{} — username <code>{}</code>, password <code>{}</code> (for {})", credentials["kind"],
+                           credentials["username"], credentials["password"], credentials["url_prefix"])
 
     @admin.action(description="Re-provision selected projects")
     def reprovision(self, request, queryset):

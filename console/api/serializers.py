@@ -160,3 +160,10 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class ArgoCdCredentialsSerializer(serializers.Serializer):
+    url_prefix = serializers.CharField()
+    username = serializers.CharField()
+    password = serializers.CharField()
+    kind = serializers.CharField()

@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,7 +25,7 @@ from console.services.actors import Actor
 from console.services.memberships import membership_remove, membership_set
 from console.services.organizations import organization_create, organization_update
 from console.services.projects import project_archive, project_create, project_provision_request, project_update
-from console.services.provisioning import project_render_yaml
+from console.services.provisioning import project_argocd_credentials, project_render_yaml
 from console.services.repositories import repository_register, repository_update
 from console.services.ci_tokens import CiGrant
 from console.services.syncs import sync_request
@@ -111,6 +112,14 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def manifests(self, request, pk=None):
         """The namespace, quota, limits, network policy, AppProject and Applications, as multi-document YAML."""
         return Response(project_render_yaml(self.get_object()), content_type="application/yaml")
+
+    @extend_schema(responses=s.ArgoCdCredentialsSerializer)
+    @action(detail=True, methods=["get"], url_path="argocd-credentials")
+    def argocd_credentials(self, request, pk=None):
+        """Platform admins only: the read-only credential Argo CD clones this project's repositories with."""
+        if not request.user.is_staff:
+            raise DRFPermissionDenied("only platform admins can read Argo CD credentials")
+        return Response(project_argocd_credentials(self.get_object()), headers={"Cache-Control": "no-store"})
 
     @extend_schema(request=None, responses={202: s.ProvisioningRunSerializer})
     @action(detail=True, methods=["post"])

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from console.crypto import EncryptedTextField
 from console.models.validators import validate_dns_label
 
 
@@ -32,6 +33,9 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING)
     namespace = models.CharField(max_length=63, blank=True, help_text="Kubernetes namespace, set on creation")
+    # Read-only forge credential Argo CD clones the project's repositories with (GitLab deploy token).
+    argocd_username = models.CharField(max_length=200, blank=True)
+    argocd_token = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -104,6 +104,7 @@ def _provision(project: Project, forge) -> dict:
     platform_path = platform_repository_path()
     forge.ensure_group(platform_path.rsplit("/", 1)[0], name="Platform")
     platform = forge.ensure_repository(platform_path, description="GitOps manifests written by DSO Console")
+    deploy_token_created = _ensure_argocd_credentials(project, forge)
     spec = project_manifest_spec(project)
     delivery = get_delivery().deliver(
         delivery_directory(project),
@@ -111,6 +112,8 @@ def _provision(project: Project, forge) -> dict:
         message=f"Provision {project.full_slug}: namespace {manifests.namespace_name(project.organization.slug, project.slug)}",
     )
     created = [g.path for g in (org_group, project_group) if g.created] + ([platform.path] if platform.created else [])
+    if deploy_token_created:
+        created.append(f"deploy token {deploy_token_created}")
     return {
         "changed": bool(created) or delivery.changed,
         "created": created,
@@ -119,6 +122,26 @@ def _provision(project: Project, forge) -> dict:
         "modified": list(delivery.modified),
         "removed": list(delivery.removed),
     }
+
+
+def _ensure_argocd_credentials(project: Project, forge) -> str | None:
+    """A read-only deploy token for the project's group, created once (GitLab shows its secret only then)."""
+    if not hasattr(forge, "ensure_deploy_token") or project.argocd_token:
+        return None
+    remote = forge.ensure_deploy_token(project_forge_group(project), name="argocd")
+    project.argocd_username, project.argocd_token = remote.username or "", remote.password or ""
+    project.save(update_fields=["argocd_username", "argocd_token"])
+    return project.argocd_username
+
+
+def project_argocd_credentials(project: Project) -> dict:
+    """What an admin gives Argo CD so it can clone the project's internal repositories."""
+    if settings.FORGE_KIND == "local":
+        return {"url_prefix": f"{settings.LOCAL_FORGE_URL}/{project_forge_group(project)}/", "username": "argocd",
+                "password": settings.LOCAL_FORGE_READ_TOKEN, "kind": "local forge read token"}
+    return {"url_prefix": get_forge().clone_url(project_forge_group(project)).removesuffix(".git") + "/",
+            "username": project.argocd_username, "password": project.argocd_token,
+            "kind": "GitLab deploy token (read_repository)"}
 
 
 def _archive(project: Project, forge) -> dict:

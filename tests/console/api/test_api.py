@@ -231,3 +231,14 @@ def test_openapi_schema_and_docs_are_served():
     text = schema.content.decode()
     assert "/api/v1/repositories/{id}/sync/" in text
     assert api.get("/api/docs/").status_code == 200
+
+
+def test_argocd_credentials_are_for_platform_admins_only(settings):
+    project = make_project()
+    owner, admin = make_user(), make_user(staff=True)
+    make_member(owner, project, Role.OWNER)
+    assert client_for(owner).get(f"/api/v1/projects/{project.pk}/argocd-credentials/").status_code == 403
+    response = client_for(admin).get(f"/api/v1/projects/{project.pk}/argocd-credentials/")
+    assert response.status_code == 200
+    assert response.json()["password"] == settings.LOCAL_FORGE_READ_TOKEN
+    assert response["Cache-Control"] == "no-store"

@@ -38,6 +38,8 @@ def test_whole_flow_with_gitlab_as_the_forge(gitlab_forge, external_forge, execu
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.error_message
     assert gitlab_forge.state.group("dso/acme/shop").full_path == "dso/acme/shop"
+    project.refresh_from_db()
+    assert project.argocd_username and project.argocd_token  # the read-only deploy token for Argo CD
 
     app = external_forge.create("app")
     with django_capture_on_commit_callbacks(execute=True):
@@ -53,6 +55,13 @@ def test_whole_flow_with_gitlab_as_the_forge(gitlab_forge, external_forge, execu
 
     appproject = git("show", "main:projects/acme/shop/appproject.yaml", cwd=platform)
     assert gitlab_forge.clone_url("dso/acme/shop/backend") in appproject
+
+    # Argo CD's deploy token reads the mirror and cannot push to it.
+    from provisioning.forge.base import GitRemote
+    from provisioning.mirror import ls_remote
+
+    argocd = GitRemote(gitlab_forge.clone_url("dso/acme/shop/backend"), project.argocd_username, project.argocd_token)
+    assert ls_remote(argocd) == refs(app.bare)
 
     # A force-push upstream is mirrored by the bot through the protected branch.
     app.commit("will be rewritten")
