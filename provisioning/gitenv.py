@@ -7,7 +7,9 @@ switched off.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -29,6 +31,7 @@ def askpass_helper() -> Path:
     global _askpass_path
     if _askpass_path is None or not _askpass_path.exists():
         folder = Path(tempfile.mkdtemp(prefix="dso-askpass-"))
+        atexit.register(shutil.rmtree, folder, True)
         script = folder / "askpass.sh"
         script.write_text(_ASKPASS_SCRIPT)
         script.chmod(stat.S_IRWXU)

@@ -85,6 +85,8 @@ class ImageRelease(models.Model):
     image = models.CharField(max_length=500)
     tag = models.CharField(max_length=200, blank=True, help_text="empty when only new commits are known")
     commit_sha = models.CharField(max_length=64, blank=True)
+    # When the application commit was made: an infra commit after it is a bump for it (even if synced first).
+    committed_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=20, choices=Source.choices)
     reported_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.portal.views import organizations, projects, repositories, syncs
+from console.portal.views import ci, organizations, projects, repositories, syncs
 
 app_name = "portal"
 
@@ -26,5 +26,10 @@ urlpatterns = [
     path("repositories/<int:pk>/", repositories.repository_detail, name="repository"),
     path("repositories/<int:pk>/images/bump/", repositories.image_bump, name="image_bump"),
     path("repositories/<int:pk>/sync/", syncs.sync_new, name="sync_new"),
+    path("repositories/<int:pk>/ci-tokens/", ci.ci_token_new, name="repository_ci_token_new"),
+    path("repositories/<int:pk>/ci-tokens/<int:token_id>/revoke/", ci.ci_token_revoke_view,
+         name="repository_ci_token_revoke"),
+    path("repositories/<int:pk>/ci-settings/", ci.ci_settings_update, name="repository_ci_settings"),
+    path("repositories/<int:pk>/webhook-secret/", ci.webhook_secret_rotate, name="repository_webhook_secret"),
     path("syncs/<int:pk>/partial/", syncs.sync_partial, name="sync_partial"),
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from console.integrations import get_mirror
@@ -122,11 +121,29 @@ def _release_from_app_commits(*, repository: Repository, run: SyncRun) -> None:
     moved = run.ref_changes.filter(ref=branch).exclude(new_sha="").first()
     if moved is None:
         return
+    from console.services.syncs import mirror_cache_key
+
+    committed_at = None
+    try:
+        committed_at = _commit_time(get_mirror().cache_path(mirror_cache_key(repository)), moved.new_sha)
+    except ProvisioningError:
+        pass
     image_release_record(repository=repository, image=repository.image_name, tag="", commit_sha=moved.new_sha,
-                         source=ImageRelease.Source.APP_SYNC)
+                         source=ImageRelease.Source.APP_SYNC, committed_at=committed_at)
 
 
-def image_release_record(*, repository: Repository, image: str, tag: str, commit_sha: str, source: str) -> ImageRelease:
+def _commit_time(cache, sha: str):
+    import git
+
+    try:
+        with git.Repo(cache) as repo:
+            return repo.commit(sha).committed_datetime
+    except Exception:  # noqa: BLE001 - an unreadable commit only loses the precise time
+        raise ProvisioningError(f"commit {sha} not readable") from None
+
+
+def image_release_record(*, repository: Repository, image: str, tag: str, commit_sha: str, source: str,
+                         committed_at=None) -> ImageRelease:
     """A new build (or new commits) of ``image``: open a warning unless an infra repo already deploys it."""
     project_id = repository.project_id
     with transaction.atomic():
@@ -134,7 +151,7 @@ def image_release_record(*, repository: Repository, image: str, tag: str, commit
             resolved_at=timezone.now()
         )
         release = ImageRelease.objects.create(project_id=project_id, repository=repository, image=image, tag=tag,
-                                              commit_sha=commit_sha, source=source)
+                                              commit_sha=commit_sha, source=source, committed_at=committed_at)
         if tag and ImageInventoryEntry.objects.filter(
             repository__project_id=project_id, repository__is_infra=True, image=image, tag=tag
         ).exists():
@@ -151,7 +168,8 @@ def _resolve_releases(project_id: int) -> None:
         if release.tag:
             changes = changes.filter(new_tag=release.tag)
         else:
-            changes = changes.filter(Q(committed_at__gte=release.reported_at) | Q(recorded_at__gte=release.reported_at))
+            # Only new commits are known: a tag change committed after the application commit answers them.
+            changes = changes.filter(committed_at__gt=release.committed_at or release.reported_at)
             changes = changes.exclude(kind=ImageTagChange.Kind.REMOVED)
         change = changes.order_by("-committed_at").first()
         if change is not None:

@@ -39,6 +39,8 @@ class Command(BaseCommand):
             )
             threading.Thread(target=self._relay, args=(name, processes[name]), daemon=True).start()
         self.stdout.write(f"DSO Console on http://{options['addr']}/  (Ctrl-C stops everything)")
+        # `kill` (SIGTERM) must stop the children as Ctrl-C does: they run in sessions of their own.
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             while all(p.poll() is None for p in processes.values()):
                 time.sleep(0.5)
@@ -59,3 +61,7 @@ class Command(BaseCommand):
     def _relay(self, name: str, process: subprocess.Popen) -> None:
         for line in process.stdout:
             self.stdout.write(f"{name:>9} | {line.rstrip()}")
+
+
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt

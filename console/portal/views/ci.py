@@ -9,12 +9,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
-from console.selectors import repositories_visible_to, sync_runs_visible_to
+from console.selectors import repositories_visible_to
 from console.services.ci_tokens import (
     ci_snippet_context,
     ci_token_create,
@@ -61,14 +60,10 @@ def ci_context(request, repository, **extra) -> dict:
 
 
 def _render_repository(request, repository, status: int = 200, **extra):
-    runs = sync_runs_visible_to(request.user).filter(repository=repository)
-    response = render(request, "portal/repository_detail.html", {
-        "repository": repository,
-        "project": repository.project,
-        "can": ProjectAbilities(request.user, repository.project),
-        "page": Paginator(runs, SYNC_RUNS_PER_PAGE).get_page(1),
-        **ci_context(request, repository, **extra),
-    }, status=status)
+    from console.portal.views.repositories import render_repository
+
+    response = render_repository(request, repository, status=status, **extra)
+    # The response may hold a secret shown once: no cache may keep it.
     response["Cache-Control"] = "no-store"
     return response
 

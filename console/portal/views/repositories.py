@@ -55,7 +55,11 @@ def visible_repository(request, pk: int):
     return get_object_or_404(repositories_visible_to(request.user), pk=pk)
 
 
-def render_repository(request, repository, *, bump_form: ImageBumpForm | None = None, status: int = 200):
+def render_repository(request, repository, *, bump_form: ImageBumpForm | None = None, status: int = 200,
+                      **ci_extra):
+    """The repository page; ``ci_extra`` carries the CI section's forms and a just-created secret."""
+    from console.portal.views.ci import ci_context
+
     runs = sync_runs_visible_to(request.user).filter(repository=repository)
     page = Paginator(runs, SYNC_RUNS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "portal/repository_detail.html", {
@@ -64,6 +68,7 @@ def render_repository(request, repository, *, bump_form: ImageBumpForm | None = 
         "can": ProjectAbilities(request.user, repository.project),
         "page": page,
         **images_context(request, repository, bump_form=bump_form),
+        **ci_context(request, repository, **ci_extra),
     }, status=status)
 
 

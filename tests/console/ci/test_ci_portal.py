@@ -10,7 +10,7 @@ from console.models import AuditEvent, CiToken, Role
 from console.portal.views.ci import ci_context
 from tests.factories import make_member, make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.console.ci.urls")]
+pytestmark = pytest.mark.django_db
 
 
 def signed_in(user) -> Client:

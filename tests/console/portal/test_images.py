@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import time
 
 import pytest
 from django.utils import timezone
@@ -230,8 +231,10 @@ VALUES = """image:
 
 
 def test_bump_from_the_project_page_end_to_end(client_for, user, owner_project, forge_server, external_forge,
-                                               executed, django_capture_on_commit_callbacks):  # noqa: F811
+                                               executed, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
     """Real repositories: new app commits warn, the warning's button bumps the source, the sync records it."""
+    # Git dates have one-second resolution: date the history an hour back so the bump is clearly after it.
+    monkeypatch.setenv("GIT_COMMITTER_DATE", f"{int(time.time()) - 3600} +0000")
     actor = Actor.for_user(user, "portal")
     external_forge.create("deploy", {"chart/values.yaml": VALUES.format(tag="1.0.0")})
     app = external_forge.create("backend", {"app.py": "print(1)\n"})
@@ -243,6 +246,7 @@ def test_bump_from_the_project_page_end_to_end(client_for, user, owner_project, 
                                       external_url=external_forge.url("backend"), image_name=BACKEND)
     app.commit("feature", {"app.py": "print(2)\n"})
     app.publish(app.bare)
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
     with django_capture_on_commit_callbacks(execute=True):
         sync_request(actor=actor, repository=backend, trigger=Trigger.API)
     client = client_for(user)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from console.models import RunStatus, SyncRun, Trigger
@@ -92,10 +94,13 @@ def test_every_tag_change_is_recorded_with_the_commit_that_made_it(
 
 
 def test_new_app_commits_warn_until_the_infra_repo_bumps_and_the_console_can_bump(
-    project, external_forge, settings, django_capture_on_commit_callbacks
+    project, external_forge, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
+    # Git dates have one-second resolution: place the history clearly before the bump the console makes.
+    monkeypatch.setenv("GIT_COMMITTER_DATE", f"{int(time.time()) - 7200} +0000")
     infra = external_forge.create("deploy", {"chart/values.yaml": VALUES.format(tag="1.0.0", worker="0.1")})
     app = external_forge.create("backend", {"app.py": "print(1)\n"})
+    monkeypatch.setenv("GIT_COMMITTER_DATE", f"{int(time.time()) - 3600} +0000")
     with django_capture_on_commit_callbacks(execute=True):
         deploy = repository_register(
             actor=project.actor, project=project, name="deploy", external_url=external_forge.url("deploy"),
@@ -108,6 +113,7 @@ def test_new_app_commits_warn_until_the_infra_repo_bumps_and_the_console_can_bum
     # The first sync of the app is its import, which also counts as new commits waiting to be deployed.
     app.commit("feature", {"app.py": "print(2)\n"})
     app.publish(app.bare)
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
     sync(backend, django_capture_on_commit_callbacks)
     warnings = redeploy_warnings(project)
     assert len(warnings) == 1
