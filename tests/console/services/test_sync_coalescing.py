@@ -133,3 +133,31 @@ def test_sweeper_fails_runs_whose_worker_vanished_and_starts_the_next(enqueued, 
     assert stuck.error_code == "worker_lost"
     assert "request the run again" in stuck.error_message
     assert claim_run(SyncRun, run_id=follow_up.pk, task_id="next") is not None
+
+
+@pytest.mark.django_db
+def test_transient_failures_are_retried_with_backoff_then_fail_with_the_reason(enqueued, settings, forge_server):
+    from console.services import runs
+    from console.services.runs import RetryLater
+    from console.services.syncs import sync_execute
+    from tests.support.gitrepos import closed_port
+
+    repository = make_repository(make_project(), external_url=f"http://127.0.0.1:{closed_port()}/gone.git")
+    from console.services.provisioning import repository_forge_path
+
+    repository.internal_path = repository_forge_path(repository)
+    repository.save()
+    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API, check_permission=False).run
+    countdowns = []
+    for _ in range(runs.MAX_ATTEMPTS - 1):
+        with pytest.raises(RetryLater) as retry:
+            sync_execute(run_id=run.pk, task_id="task-1")  # a Celery retry keeps the task id
+        countdowns.append(retry.value.countdown)
+        run.refresh_from_db()
+        assert run.status == RunStatus.RUNNING
+    assert countdowns == sorted(countdowns) and countdowns[0] < countdowns[-1]  # backoff grows
+    sync_execute(run_id=run.pk, task_id="task-1")
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.error_code == "unreachable"
+    assert run.attempts == runs.MAX_ATTEMPTS

@@ -1,0 +1,72 @@
+"""The admin's actions call the same services as every other interface, and its edits are audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from console.models import AuditEvent, ProvisioningRun, SyncRun
+from tests.factories import make_project, make_repository, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(monkeypatch):
+    from console import tasks
+
+    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id: None)
+    monkeypatch.setattr(tasks, "enqueue_provisioning", lambda run_id: None)
+    admin = make_user("root", staff=True)
+    admin.is_superuser = True
+    admin.save()
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def test_sync_action_queues_through_the_service_and_joins(admin_client):
+    repository = make_repository(make_project())
+    for _ in range(2):
+        response = admin_client.post("/admin/console/repository/",
+                                     {"action": "sync", "_selected_action": [repository.pk]}, follow=True)
+        assert response.status_code == 200
+    run = SyncRun.objects.get(repository=repository)
+    assert run.trigger == "admin"
+    assert run.joined_requests == 1
+    assert "joined sync" in response.content.decode()
+
+
+def test_reprovision_action(admin_client):
+    project = make_project()
+    admin_client.post("/admin/console/project/", {"action": "reprovision", "_selected_action": [project.pk]})
+    assert ProvisioningRun.objects.get(project=project).trigger == "admin"
+
+
+def test_repository_change_page_never_shows_the_token_and_edits_are_audited(admin_client):
+    repository = make_repository(make_project(), is_private=True, username="ci", token="admin-secret-value")
+    page = admin_client.get(f"/admin/console/repository/{repository.pk}/change/")
+    assert page.status_code == 200
+    assert "admin-secret-value" not in page.content.decode()
+    form = page.context["adminform"].form
+    data = {name: form.initial.get(name, "") for name in form.fields}
+    data.update({"project": repository.project_id, "name": repository.name, "external_url": repository.external_url,
+                 "is_private": "on", "username": "ci", "token": "", "deploy_kind": "", "deploy_path": ".",
+                 "deploy_revision": "HEAD", "helm_value_files": "[]", "ci_allowed_project_paths": "[]",
+                 "ci_protected_refs_only": "on"})
+    data = {k: v for k, v in data.items() if v is not None and v is not False}
+    response = admin_client.post(f"/admin/console/repository/{repository.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    repository.refresh_from_db()
+    assert repository.token == "admin-secret-value"  # an empty field keeps the stored secret
+    event = AuditEvent.objects.get(action="repository.admin_change")
+    assert event.interface == "admin"
+    assert "admin-secret-value" not in str(event.before) + str(event.after)
+
+
+def test_run_history_is_read_only_in_the_admin(admin_client):
+    run = SyncRun.objects.create(repository=make_repository(make_project()), trigger="api")
+    assert admin_client.get("/admin/console/syncrun/add/").status_code == 403
+    page = admin_client.get(f"/admin/console/syncrun/{run.pk}/change/")
+    assert page.status_code == 200
+    assert admin_client.get("/admin/console/syncrun/?status__exact=queued&q=repo").status_code == 200
