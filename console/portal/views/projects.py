@@ -13,7 +13,7 @@ from console.models import Project, SyncRun
 from console.portal.forms import MemberForm, RepositoryForm
 from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
 from console.portal.views.images import project_redeploy_warnings
-from console.selectors import project_members, projects_visible_to
+from console.selectors import project_members, projects_visible_to, sync_runs_visible_to
 from console.services.errors import DomainError, PermissionDenied
 from console.services.memberships import membership_remove, membership_set
 from console.services.projects import project_archive, project_provision_request
@@ -55,6 +55,9 @@ def project_repositories(project: Project) -> list:
     return repositories
 
 
+RECENT_SYNC_RUNS = 10
+
+
 def render_project(request, project: Project, *, repository_form=None, member_form=None, status: int = 200):
     runs = list(project.provisioning_runs.select_related("actor")[:RECENT_PROVISIONING_RUNS])
     for run in runs:
@@ -66,6 +69,8 @@ def render_project(request, project: Project, *, repository_form=None, member_fo
         "redeploy_warnings": project_redeploy_warnings(project),
         "repositories": project_repositories(project),
         "members": project_members(project),
+        "recent_syncs": sync_runs_visible_to(request.user).filter(repository__project=project)
+        .order_by("-queued_at", "-id")[:RECENT_SYNC_RUNS],
         "repository_form": repository_form or RepositoryForm(prefix="repo"),
         "member_form": member_form or MemberForm(prefix="member"),
     }, status=status)

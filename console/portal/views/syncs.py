@@ -61,4 +61,4 @@ def _back(request, repository) -> str:
 def sync_partial(request, pk: int):
     run = get_object_or_404(sync_runs_visible_to(request.user), pk=pk)
     template = PARTIAL_TEMPLATES.get(request.GET.get("variant", "row"), PARTIAL_TEMPLATES["row"])
-    return render(request, template, {"run": run})
+    return render(request, template, {"run": run, "show_repository": request.GET.get("repository") == "1"})

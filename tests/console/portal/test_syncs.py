@@ -147,3 +147,18 @@ def test_repository_page_query_count_does_not_grow_with_runs(client_for, user, r
         add_run(index)
 
     assert count() == with_one
+
+
+def test_project_page_lists_recent_syncs_with_their_ref_changes(client_for, user, owner_project):
+    from console.models import RefChange, SyncRun
+    from tests.factories import make_repository
+
+    repository = make_repository(owner_project, "backend")
+    run = SyncRun.objects.create(repository=repository, trigger="ci", status="succeeded")
+    RefChange.objects.create(sync_run=run, ref="refs/heads/main", old_sha="a" * 40, new_sha="b" * 40, kind="forced")
+
+    page = client_for(user).get(f"/projects/{owner_project.pk}/").content.decode()
+
+    section = page[page.index('id="recent-syncs"'):]
+    assert f"#{run.pk}" in section and "backend" in section
+    assert "refs/heads/main" in section and "forced" in section and "aaaaaaaa" in section
