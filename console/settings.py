@@ -146,6 +146,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "console.models.runs.RunStatus",
+        "ProjectStatusEnum": "console.models.organizations.Project.Status",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------

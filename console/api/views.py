@@ -20,7 +20,7 @@ from console.api.ci_serializers import CiSyncRequestSerializer
 from console.api.ci_views import ci_sync_response
 from console.api.errors import error_response
 from console.api.renderers import YAMLTextRenderer
-from console.models import AuditEvent, Membership, Trigger
+from console.models import AuditEvent, Membership, Organization, Project, Repository, SyncRun, Trigger
 from console.services.actors import Actor
 from console.services.memberships import membership_remove, membership_set
 from console.services.organizations import organization_create, organization_update
@@ -57,6 +57,7 @@ class AuthTokenView(APIView):
 class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                           mixins.UpdateModelMixin, viewsets.GenericViewSet):
     serializer_class = s.OrganizationSerializer
+    queryset = Organization.objects.none()  # for the schema; get_queryset decides what a caller sees
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -76,6 +77,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
 
 class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ProjectSerializer
+    queryset = Project.objects.none()
 
     def get_queryset(self):
         projects = selectors.projects_visible_to(self.request.user).order_by("organization__slug", "slug")
@@ -181,6 +183,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.RepositorySerializer
+    queryset = Repository.objects.none()
 
     def get_queryset(self):
         return selectors.with_last_sync(selectors.repositories_visible_to(self.request.user))
@@ -216,6 +219,7 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
 class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.SyncRunSerializer
+    queryset = SyncRun.objects.none()
 
     def get_serializer_class(self):
         return s.SyncRunDetailSerializer if self.action == "retrieve" else s.SyncRunSerializer

@@ -16,6 +16,7 @@ from console.services.errors import Conflict, PermissionDenied
 from console.services.runs import (
     RunRequest, claim_run, enqueue_next_queued, finish_run, handle_failure, request_run, stuck_runs,
 )
+from provisioning.errors import ProvisioningError
 from provisioning.forge.base import GitRemote
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
     if run is None:
         return
     repository = Repository.objects.select_related("project__organization").get(pk=run.repository_id)
+    if repository.project.status == Project.Status.ARCHIVED:
+        finish_run(run, status=RunStatus.FAILED, error=ProvisioningError(
+            "the project was archived before this sync started; its repositories are no longer synced",
+            code="project_archived"))
+        return
     source = external_remote(repository)
     try:
         result = _mirror(repository, source)

@@ -242,3 +242,12 @@ def test_argocd_credentials_are_for_platform_admins_only(settings):
     assert response.status_code == 200
     assert response.json()["password"] == settings.LOCAL_FORGE_READ_TOKEN
     assert response["Cache-Control"] == "no-store"
+
+
+def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yaml"))
+    schema = (tmp_path / "schema.yaml").read_text()
+    for path in ("/api/v1/repositories/{id}/image-tags/", "/api/v1/hooks/gitlab/", "/api/v1/projects/{id}/warnings/"):
+        assert path in schema
