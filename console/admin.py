@@ -202,17 +202,31 @@ class TrustedGitLabInstanceAdmin(AuditedAdmin):
     list_filter = ["enabled"]
     search_fields = ["name", "issuer", "audience"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        enabled = TrustedGitLabInstance.objects.filter(enabled=True).count()
+        if enabled > 1:
+            # Bare 'group/project' entries fail closed from now on; say which repositories lose their pipelines.
+            bare = [repository for repository in Repository.objects.exclude(ci_allowed_project_paths=[])
+                    .select_related("project") if any(":" not in e for e in repository.ci_allowed_project_paths)]
+            if bare:
+                self.message_user(request, (
+                    f"{enabled} GitLab instances are enabled: id_tokens no longer match bare project paths, so "
+                    f"{len(bare)} repositories refuse them until a maintainer writes '<instance name>:group/project' "
+                    f"({', '.join(str(r) for r in bare[:10])}{', …' if len(bare) > 10 else ''})"
+                ), level=messages.WARNING)
+
 
 @admin.register(CiToken)
 class CiTokenAdmin(admin.ModelAdmin):
     """Tokens are created by maintainers (portal/API, secret shown once); admins may only revoke them."""
 
-    list_display = ["name", "prefix", "repository", "created_by", "created_at", "expires_at", "revoked_at",
-                    "last_used_at"]
+    list_display = ["name", "prefix", "repository", "scopes", "created_by", "created_at", "expires_at",
+                    "revoked_at", "last_used_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "repository__name", "repository__project__slug"]
-    readonly_fields = ["repository", "name", "prefix", "created_by", "created_at", "expires_at", "revoked_at",
-                       "last_used_at"]
+    readonly_fields = ["repository", "name", "prefix", "scopes", "created_by", "created_at", "expires_at",
+                       "revoked_at", "last_used_at"]
     actions = ["revoke"]
 
     def has_add_permission(self, request):

@@ -49,9 +49,10 @@ DATA_DIR = Path(env("DSO_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 
 SECRET_KEY = required("DSO_SECRET_KEY", "dev-only-insecure-secret-key-change-me")
 DEBUG = env_bool("DSO_DEBUG", not PRODUCTION)
-ALLOWED_HOSTS = env_list("DSO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+ALLOWED_HOSTS = required("DSO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
 CSRF_TRUSTED_ORIGINS = env_list("DSO_CSRF_TRUSTED_ORIGINS")
-PUBLIC_URL = (env("DSO_PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+# The console's own URL: shown in CI snippets and used as the id_token audience, so never guessed in production.
+PUBLIC_URL = required("DSO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -122,7 +123,20 @@ LOGOUT_REDIRECT_URL = "login"
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("DSO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_HSTS_SECONDS = int(env("DSO_HSTS_SECONDS", "0"))
+    SECURE_SSL_REDIRECT = env_bool("DSO_SSL_REDIRECT", False)
+# Only behind a proxy that sets X-Forwarded-Proto itself; otherwise a client could claim https.
+if env_bool("DSO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Login throttling counts in this cache: give production a shared one (DSO_CACHE_URL=redis://...).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("DSO_CACHE_URL")}
+        if env("DSO_CACHE_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # --- REST API -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -135,6 +149,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "console.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"login": env("DSO_LOGIN_RATE", "20/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DSO Console API",
@@ -217,6 +232,10 @@ DESTINATION_SERVER = env("DSO_DESTINATION_SERVER", "https://kubernetes.default.s
 ARGOCD_NAMESPACE = env("DSO_ARGOCD_NAMESPACE", "argocd")
 
 SYNC_STUCK_AFTER_SECONDS = int(env("DSO_SYNC_STUCK_AFTER_SECONDS", "3600"))
+# A queued run nobody has taken after this long is enqueued again (its message was lost).
+STALE_QUEUED_AFTER_SECONDS = int(env("DSO_STALE_QUEUED_AFTER_SECONDS", "600"))
+# One attempt of a task never runs longer than this, so "stuck" above is unambiguous.
+CELERY_TASK_TIME_LIMIT = int(env("DSO_TASK_TIME_LIMIT_SECONDS", str(max(60, SYNC_STUCK_AFTER_SECONDS - 300))))
 # Whether any signed-in user may create an organization (otherwise staff only).
 ORGANIZATION_SELF_SERVICE = env_bool("DSO_ORGANIZATION_SELF_SERVICE", True)
 

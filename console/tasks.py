@@ -27,10 +27,10 @@ def provisioning_execute_task(self, run_id: int) -> None:
 
 
 @shared_task(name="dso.runs.sweep_stuck", acks_late=True)
-def sweep_stuck_runs_task() -> int:
-    from console.services.syncs import runs_sweep_stuck
+def sweep_stuck_runs_task() -> dict:
+    from console.services.sweeper import runs_sweep
 
-    return runs_sweep_stuck()
+    return runs_sweep()
 
 
 def enqueue_sync(run_id: int) -> None:

@@ -24,6 +24,9 @@ def isolated_data(settings, tmp_path: Path):
     settings.LOCAL_FORGE_READ_TOKEN = "forge-read-" + secrets.token_hex(8)
     settings.FORGE_KIND = "local"
     settings.PUBLIC_URL = "http://testserver"
+    from django.core.cache import cache
+
+    cache.clear()  # login throttling counts live here
 
 
 @pytest.fixture

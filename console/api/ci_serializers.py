@@ -8,19 +8,25 @@ from console.models import CiToken
 
 
 class CiTokenSerializer(serializers.ModelSerializer):
+    scopes = serializers.ListField(child=serializers.CharField(), read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     is_active = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = CiToken
-        fields = ["id", "repository", "name", "prefix", "created_by", "created_at", "expires_at", "revoked_at",
-                  "last_used_at", "is_active"]
+        fields = ["id", "repository", "name", "prefix", "scopes", "created_by", "created_at", "expires_at",
+                  "revoked_at", "last_used_at", "is_active"]
         read_only_fields = fields
 
 
 class CiTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    # Checked by the model (one rule for API, portal and admin); only the shape is checked here.
+    scopes = serializers.ListField(
+        child=serializers.CharField(max_length=40), max_length=10, required=False,
+        help_text="what the token may do, among: sync, report_build, bump (default: [\"sync\"])",
+    )
 
 
 class CiTokenCreatedSerializer(CiTokenSerializer):
@@ -50,7 +56,9 @@ class CiSyncRequestSerializer(serializers.Serializer):
 
 class CiSettingsSerializer(serializers.Serializer):
     ci_allowed_project_paths = serializers.ListField(
-        child=serializers.CharField(max_length=300), max_length=100, required=False
+        child=serializers.CharField(max_length=400), max_length=100, required=False,
+        help_text="'<trusted GitLab instance name>:<group/project>', or a bare 'group/project' while a single "
+                  "instance is trusted",
     )
     ci_protected_refs_only = serializers.BooleanField(required=False)
     webhook_secret_is_set = serializers.SerializerMethodField()

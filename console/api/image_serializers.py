@@ -61,3 +61,12 @@ class RedeployWarningSerializer(serializers.Serializer):
     repository = serializers.CharField(allow_null=True)
     bump_candidates = serializers.ListField(child=serializers.DictField())
     message = serializers.CharField()
+
+
+class BuiltImageReceiptSerializer(serializers.Serializer):
+    """What a pipeline gets back for a built-image report: its own release only."""
+
+    image = serializers.CharField()
+    tag = serializers.CharField()
+    warning_open = serializers.BooleanField(help_text="no infra repository deploys this tag yet")
+    bump_candidates = serializers.IntegerField(help_text="how many places in infra repositories set this image")

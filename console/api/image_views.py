@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,10 +12,11 @@ from console import selectors
 from console.api import image_serializers as s
 from console.api.ci_auth import HasCiGrant
 from console.models import AuditEvent, Repository, Trigger
-from console.models.images import ImageBump, ImageRelease
+from console.models.ci import CiScope
+from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease
 from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
-from console.services.ci_tokens import CiGrant, ci_grant_check
+from console.services.ci_tokens import CiGrant, ci_grant_repository
 from console.services.errors import DomainError, PermissionDenied
 from console.services.image_bumps import image_tag_bump_request
 from console.services.images import image_release_record, redeploy_warnings
@@ -25,16 +26,17 @@ def visible_repository(request, repository_id: int):
     return get_object_or_404(selectors.repositories_visible_to(request.user), pk=repository_id)
 
 
-# A pipeline (CI token of the repository, or a GitLab id_token it allows) may write here, never read.
+# A pipeline (CI token of the repository, or a GitLab id_token it allows) may write here, never read; each
+# endpoint names the scope the pipeline's credential needs.
 USER_OR_PIPELINE = [permissions.IsAuthenticated | HasCiGrant]
 
 
-def granted_repository(request, repository_id: int) -> tuple[Repository, Actor]:
-    """The repository and who acts: a signed-in user who can see it, or a pipeline whose grant covers it."""
+def granted_repository(request, repository_id: int, scope: str) -> tuple[Repository, Actor]:
+    """The repository and who acts: a signed-in user who can see it, or a pipeline whose grant has `scope`
+    and covers it."""
     if isinstance(request.auth, CiGrant):
-        repository = Repository.objects.select_related("project__organization").filter(pk=repository_id).first()
-        repository = ci_grant_check(request.auth, repository, repository_id)
         grant = request.auth
+        repository = ci_grant_repository(grant=grant, repository_id=int(repository_id), scope=scope)
         return repository, Actor(user=None, interface=AuditEvent.Interface.CI, label=grant.label[:200],
                                  detail=dict(grant.detail))
     return visible_repository(request, repository_id), Actor.for_user(request.user, AuditEvent.Interface.API)
@@ -69,7 +71,7 @@ class RepositoryImageTagsView(generics.ListAPIView):
 
     @extend_schema(request=s.ImageBumpRequestSerializer, responses={202: s.ImageBumpSerializer})
     def post(self, request, pk: int):
-        repository, actor = granted_repository(request, pk)
+        repository, actor = granted_repository(request, pk, CiScope.BUMP)
         form = s.ImageBumpRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         pipeline = actor.user is None
@@ -89,28 +91,45 @@ class ImageBumpView(generics.RetrieveAPIView):
 
 class BuiltImageView(APIView):
     """CI reports a freshly built image of an application repository: until an infra repository bumps it,
-    the project shows a redeploy warning."""
+    the project shows a redeploy warning. A pipeline gets back only what it reported (and whether it waits
+    for a bump); a signed-in member gets the project's warnings."""
 
     permission_classes = USER_OR_PIPELINE
 
-    @extend_schema(request=s.BuiltImageSerializer, responses={201: s.RedeployWarningSerializer(many=True)})
+    @extend_schema(request=s.BuiltImageSerializer, responses={201: PolymorphicProxySerializer(
+        component_name="BuiltImageResult", resource_type_field_name=None,
+        serializers=[s.BuiltImageReceiptSerializer, s.RedeployWarningSerializer(many=True)],
+    )})
     def post(self, request, pk: int):
-        repository, actor = granted_repository(request, pk)
+        repository, actor = granted_repository(request, pk, CiScope.REPORT_BUILD)
         if actor.user is not None and not has_project_role(request.user, repository.project, SYNC):
             raise PermissionDenied("reporting a built image needs the developer role")
-        return record_built_image(repository, request.data)
+        release = record_built_image(repository, request.data)
+        if actor.user is None:
+            return Response(s.BuiltImageReceiptSerializer(built_image_receipt(release)).data,
+                            status=status.HTTP_201_CREATED)
+        warnings = redeploy_warnings(repository.project)
+        return Response(s.RedeployWarningSerializer(warnings, many=True).data, status=status.HTTP_201_CREATED)
 
 
-def record_built_image(repository, data) -> Response:
+def record_built_image(repository, data) -> ImageRelease:
     form = s.BuiltImageSerializer(data=data)
     form.is_valid(raise_exception=True)
     image = form.validated_data.get("image") or repository.image_name
     if not image:
         raise DomainError({"image": ["give the image, or set the repository's image name"]})
-    image_release_record(repository=repository, image=image, tag=form.validated_data["tag"],
-                         commit_sha=form.validated_data["commit_sha"], source=ImageRelease.Source.CI_REPORT)
-    warnings = redeploy_warnings(repository.project)
-    return Response(s.RedeployWarningSerializer(warnings, many=True).data, status=status.HTTP_201_CREATED)
+    return image_release_record(repository=repository, image=image, tag=form.validated_data["tag"],
+                                commit_sha=form.validated_data["commit_sha"], source=ImageRelease.Source.CI_REPORT)
+
+
+def built_image_receipt(release: ImageRelease) -> dict:
+    """What a pipeline learns about its own report: nothing about the project's other images."""
+    return {
+        "image": release.image, "tag": release.tag, "warning_open": release.resolved_at is None,
+        "bump_candidates": ImageInventoryEntry.objects.filter(
+            repository__project_id=release.project_id, image=release.image
+        ).count(),
+    }
 
 
 class ProjectWarningsView(APIView):

@@ -4,6 +4,7 @@ instances whose CI id_tokens (JWTs) are trusted."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -11,13 +12,48 @@ from django.utils import timezone
 from console.models.validators import validate_external_url
 
 
+class CiScope(models.TextChoices):
+    """What a CI credential may do on its repository. A token holds only the scopes it was created with."""
+
+    SYNC = "sync", "sync the mirror"
+    REPORT_BUILD = "report_build", "report a built image"
+    BUMP = "bump", "bump an image tag (commits to the repository)"
+
+
+def default_ci_token_scopes() -> list[str]:
+    return [CiScope.SYNC.value]
+
+
+KNOWN_SCOPES = ", ".join(CiScope.values)
+NO_SCOPE = f"give at least one scope among: {KNOWN_SCOPES}"
+
+
+def validate_ci_token_scopes(value) -> None:
+    known = KNOWN_SCOPES
+    if not isinstance(value, list) or not all(isinstance(scope, str) for scope in value):
+        raise ValidationError(f"must be a list of scopes among: {known}", code="invalid_scopes")
+    if not value:
+        raise ValidationError(NO_SCOPE, code="invalid_scopes")
+    unknown = sorted({scope for scope in value if scope not in CiScope.values})
+    if unknown:
+        raise ValidationError(
+            f"unknown scope{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"the scopes are: {known}", code="invalid_scopes",
+        )
+
+
 class CiToken(models.Model):
-    """A bearer secret a pipeline uses to sync one repository. Only a SHA-256 of the secret is stored."""
+    """A bearer secret a pipeline uses on one repository, for its scopes. Only a SHA-256 of the secret is
+    stored."""
 
     repository = models.ForeignKey("console.Repository", on_delete=models.CASCADE, related_name="ci_tokens")
     name = models.CharField(max_length=100, help_text="what uses it, e.g. 'gitlab-ci main pipeline'")
     prefix = models.CharField(max_length=16, help_text="first characters of the secret, to recognise it")
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(
+        default=default_ci_token_scopes, validators=[validate_ci_token_scopes], error_messages={"blank": NO_SCOPE},
+        help_text="what the token may do: sync, report_build, bump",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -46,6 +82,9 @@ class CiToken(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None and not self.is_expired
 
+    def has_scope(self, scope: str) -> bool:
+        return isinstance(self.scopes, list) and scope in self.scopes
+
 
 class TrustedGitLabInstance(models.Model):
     """A GitLab whose CI id_tokens are accepted; the issuer must equal the token's `iss` claim exactly."""
@@ -62,7 +101,11 @@ class TrustedGitLabInstance(models.Model):
     audience = models.CharField(
         max_length=200, help_text="the `aud` pipelines must request in `id_tokens`, usually the console URL"
     )
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(
+        default=True,
+        help_text="while more than one instance is enabled, repositories must name the instance in their allowed "
+                  "CI project paths ('<name>:group/project'); bare paths stop matching",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

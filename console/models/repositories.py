@@ -27,10 +27,19 @@ def default_ci_project_paths() -> list[str]:
 GITLAB_PROJECT_PATH = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)+$")
 
 
+def _is_ci_project_entry(entry) -> bool:
+    """'group/project', or '<trusted GitLab instance name>:group/project' (paths never hold a colon)."""
+    if not isinstance(entry, str):
+        return False
+    instance, colon, path = entry.rpartition(":")
+    return bool(GITLAB_PROJECT_PATH.match(path)) and (not colon or bool(instance.strip()))
+
+
 def validate_ci_project_paths(value) -> None:
-    if not isinstance(value, list) or not all(isinstance(p, str) and GITLAB_PROJECT_PATH.match(p) for p in value):
+    if not isinstance(value, list) or not all(_is_ci_project_entry(entry) for entry in value):
         raise ValidationError(
-            "must be a list of GitLab project paths such as 'acme/shop-backend'", code="invalid_project_paths"
+            "must be a list of GitLab project paths such as 'acme/shop-backend', or 'gitlab:acme/shop-backend' "
+            "to name the trusted GitLab instance", code="invalid_project_paths"
         )
 
 

@@ -2,8 +2,9 @@
 
 Only an instance an admin registered (TrustedGitLabInstance, enabled) can vouch for a pipeline; its keys are
 fetched from its JWKS URL, kept a few minutes, and fetched again when a token names a key we do not know
-(GitLab rotates keys). Authentication says *who* the pipeline is; `ci_identity_authorize` says whether that
-pipeline may sync one repository.
+(GitLab rotates keys). Fetches are single-flight per URL and a failed fetch is remembered for a few seconds,
+so a flood of requests while GitLab is down costs it at most one request per interval. Authentication says
+*who* the pipeline is; `ci_identity_authorize` says whether that pipeline may act on one repository.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ REQUIRED_CLAIMS = ["iss", "aud", "exp", "nbf", "iat", "sub", "project_path"]
 # An unknown kid triggers a refetch, but not more often than this: a flood of made-up kids must not
 # turn into a flood of requests to the GitLab instance.
 MIN_REFETCH_SECONDS = 10.0
+# A failed fetch is answered from memory (503) for this long instead of being retried by every request.
+FAILURE_MEMORY_SECONDS = 10.0
 
 
 class CiAuthenticationFailed(DomainError):
@@ -72,13 +75,22 @@ class _KeySet:
     keys: dict[str, Any]
 
 
+@dataclass
+class _Failure:
+    failed_at: float
+    message: str
+
+
 _key_sets: dict[str, _KeySet] = {}
-_key_sets_lock = threading.Lock()
+_failures: dict[str, _Failure] = {}
+_fetch_locks: dict[str, threading.Lock] = {}
+_key_sets_lock = threading.Lock()  # guards the three dicts, never held during a fetch
 
 
 def jwks_cache_clear() -> None:
     with _key_sets_lock:
         _key_sets.clear()
+        _failures.clear()
 
 
 def _fetch_keys(instance: TrustedGitLabInstance) -> dict[str, Any]:
@@ -99,20 +111,44 @@ def _unknown_key(kid: str) -> CiAuthenticationFailed:
     return CiAuthenticationFailed(f"the id_token was signed with a key ({kid}) the GitLab instance does not publish")
 
 
-def _signing_key(instance: TrustedGitLabInstance, kid: str):
-    url = instance.effective_jwks_url
+def _cached_key(url: str, kid: str):
+    """The key from what is known about the URL, None if a fetch is due; raises when a fetch is not allowed."""
     now = time.monotonic()
     with _key_sets_lock:
         cached = _key_sets.get(url)
+        failure = _failures.get(url)
     if cached is not None:
         age = now - cached.fetched_at
         if age < settings.CI_JWKS_CACHE_SECONDS and kid in cached.keys:
             return cached.keys[kid]
         if age < MIN_REFETCH_SECONDS:
             raise _unknown_key(kid)
-    keys = _fetch_keys(instance)
+    if failure is not None and now - failure.failed_at < FAILURE_MEMORY_SECONDS:
+        raise CiKeysUnavailable(failure.message)
+    return None
+
+
+def _signing_key(instance: TrustedGitLabInstance, kid: str):
+    url = instance.effective_jwks_url
+    key = _cached_key(url, kid)
+    if key is not None:
+        return key
     with _key_sets_lock:
-        _key_sets[url] = _KeySet(fetched_at=time.monotonic(), keys=keys)
+        fetch_lock = _fetch_locks.setdefault(url, threading.Lock())
+    with fetch_lock:
+        # Whoever held the lock before us may have just fetched (or failed): use that instead of fetching.
+        key = _cached_key(url, kid)
+        if key is not None:
+            return key
+        try:
+            keys = _fetch_keys(instance)
+        except CiKeysUnavailable as error:
+            with _key_sets_lock:
+                _failures[url] = _Failure(failed_at=time.monotonic(), message=str(error.message))
+            raise
+        with _key_sets_lock:
+            _key_sets[url] = _KeySet(fetched_at=time.monotonic(), keys=keys)
+            _failures.pop(url, None)
     if kid not in keys:
         raise _unknown_key(kid)
     return keys[kid]
@@ -186,18 +222,45 @@ def _identity(instance: TrustedGitLabInstance, claims: dict) -> CiIdentity:
     )
 
 
-def ci_identity_authorize(identity: CiIdentity, repository: Repository) -> None:
-    """May this pipeline sync this repository? The repository lists the GitLab projects it trusts."""
-    allowed = {path.casefold() for path in repository.ci_allowed_project_paths or []}
-    if identity.project_path.casefold() not in allowed:
-        raise PermissionDenied(
-            f"GitLab project {identity.project_path!r} may not sync repository {repository}: a maintainer must "
-            "add it to the repository's allowed CI project paths",
-            code="ci_project_not_allowed",
-        )
+def ci_identity_refusal(identity: CiIdentity, repository_id: int, doing: str = "sync") -> PermissionDenied:
+    """The one answer for a repository that does not exist and one that does not allow the project: it names
+    the id the caller sent, never the repository, so ids cannot be probed."""
+    return PermissionDenied(
+        f"GitLab project {identity.project_path!r} (instance {identity.instance!r}) may not {doing} repository "
+        f"#{repository_id}: a maintainer must add '{identity.instance}:{identity.project_path}' to the "
+        "repository's allowed CI project paths",
+        code="ci_project_not_allowed",
+    )
+
+
+def ci_identity_authorize(identity: CiIdentity, repository: Repository, doing: str = "sync") -> None:
+    """May this pipeline act on this repository? The repository lists the GitLab projects it trusts, each as
+    '<instance name>:<group/project>' (only that instance's tokens) or a bare 'group/project', which stands
+    for the one trusted instance and stops matching anything once a second one is enabled."""
+    wanted = identity.project_path.casefold()
+    listed_bare = False
+    for entry in repository.ci_allowed_project_paths or []:
+        instance, colon, path = entry.rpartition(":")
+        if path.strip().strip("/").casefold() != wanted:
+            continue
+        if colon and instance.strip() == identity.instance:
+            break
+        listed_bare = listed_bare or not colon
+    else:
+        if not listed_bare:
+            raise ci_identity_refusal(identity, repository.pk, doing)
+        enabled = TrustedGitLabInstance.objects.filter(enabled=True).count()
+        if enabled != 1:
+            # Fail closed: with two instances, 'acme/app' could be anyone's project of that name.
+            raise PermissionDenied(
+                f"repository #{repository.pk} allows GitLab project {identity.project_path!r} without naming its "
+                f"instance, and {enabled} GitLab instances are trusted: a maintainer must write the entry as "
+                f"'{identity.instance}:{identity.project_path}'",
+                code="ci_project_instance_ambiguous",
+            )
     if repository.ci_protected_refs_only and not identity.ref_protected:
         raise PermissionDenied(
-            f"only pipelines of protected branches or tags may sync repository {repository} "
+            f"only pipelines of protected branches or tags may {doing} repository #{repository.pk} "
             f"({identity.ref_type or 'ref'} {identity.ref!r} is not protected)",
             code="ci_ref_not_protected",
         )

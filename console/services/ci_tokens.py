@@ -2,8 +2,9 @@
 
 A token's secret (`dsoci_...`) is shown once, at creation; only its SHA-256 is stored, so the row is looked
 up by hash and a database leak yields no usable secret. A CI caller authenticates with either a token or a
-GitLab id_token (see ci_identity); either way it gets a CiGrant, and `ci_sync_request` checks that the grant
-covers the repository before calling the same `sync_request` every other interface calls.
+GitLab id_token (see ci_identity); either way it gets a CiGrant, and `ci_grant_repository` checks that the
+grant has the scope of the operation (sync, report_build, bump) and covers the repository before the caller
+runs the same service every other interface calls.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.models import AuditEvent, CiToken, Repository, RunStatus, SyncRun, Trigger
+from console.models import AuditEvent, CiToken, Repository, RunStatus, SyncRun, TrustedGitLabInstance, Trigger
+from console.models.ci import CiScope
 from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
-from console.services.ci_identity import CiIdentity, ci_identity_authorize
+from console.services.ci_identity import CiIdentity, ci_identity_authorize, ci_identity_refusal
 from console.services.errors import Conflict, DomainError, PermissionDenied
 from console.services.runs import RunRequest
 from console.services.validation import full_clean_or_raise
@@ -32,6 +34,10 @@ SECRET_PREFIX = "dsoci_"
 SHOWN_PREFIX_LENGTH = 12
 LAST_USED_PRECISION = timedelta(minutes=1)  # fewer writes on a hot token; precise enough for humans
 MAX_JOINED_RECORDED = 20
+# A GitLab id_token proves a pipeline of an allowed project; bumping (a commit to the repository) also needs
+# the pipeline to run on a protected ref, whatever the repository's ci_protected_refs_only says.
+ID_TOKEN_SCOPES = frozenset({CiScope.SYNC, CiScope.REPORT_BUILD, CiScope.BUMP})
+DOING = {CiScope.SYNC: "sync", CiScope.REPORT_BUILD: "report builds for", CiScope.BUMP: "bump image tags in"}
 
 
 def _hash(secret: str) -> str:
@@ -40,7 +46,7 @@ def _hash(secret: str) -> str:
 
 def _public_state(token: CiToken) -> dict:
     return {
-        "name": token.name, "prefix": token.prefix, "repository": token.repository_id,
+        "name": token.name, "prefix": token.prefix, "repository": token.repository_id, "scopes": token.scopes,
         "expires_at": token.expires_at.isoformat() if token.expires_at else None,
         "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
     }
@@ -57,16 +63,24 @@ def ci_tokens_for(*, actor: Actor, repository: Repository):
 
 
 def ci_token_create(
-    *, actor: Actor, repository: Repository, name: str, expires_at: datetime | None = None
+    *, actor: Actor, repository: Repository, name: str, expires_at: datetime | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[CiToken, str]:
-    """Create a token; the returned secret is never stored and cannot be shown again."""
+    """Create a token (scopes default to sync only); the returned secret is never stored and cannot be shown
+    again."""
     _require_manage(actor, repository, "creating a CI token")
     if expires_at is not None and expires_at <= timezone.now():
         raise DomainError({"expires_at": ["must be in the future"]})
+    if scopes is None:
+        scopes = [CiScope.SYNC.value]
+    elif isinstance(scopes, list | tuple) and all(isinstance(scope, str) for scope in scopes):
+        # One order, no repeats; anything unknown is left for the model's validator to name.
+        order = {scope: index for index, scope in enumerate(CiScope.values)}
+        scopes = sorted(set(scopes), key=lambda scope: (order.get(scope, len(order)), scope))
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     token = CiToken(
         repository=repository, name=(name or "").strip(), prefix=secret[:SHOWN_PREFIX_LENGTH],
-        secret_hash=_hash(secret), expires_at=expires_at,
+        secret_hash=_hash(secret), expires_at=expires_at, scopes=scopes,
         created_by=actor.user if actor.user is not None and actor.user.pk else None,
     )
     full_clean_or_raise(token, exclude=["secret_hash"])
@@ -142,19 +156,48 @@ class CiGrant:
         return cls(label=identity.subject or identity.project_path, identity=identity,
                    detail=identity.as_detail())
 
+    def allows(self, scope: str) -> bool:
+        """Whether the credential may do this kind of operation at all (the repository is checked apart)."""
+        if self.token is not None:
+            return self.token.has_scope(scope)
+        if self.identity is not None:
+            return scope in ID_TOKEN_SCOPES and (scope != CiScope.BUMP or self.identity.ref_protected)
+        return False
 
-def ci_grant_check(grant: CiGrant, repository: Repository | None, repository_id: int) -> Repository:
-    """The repository, if the grant covers it; refuse the same way whether or not it exists."""
+
+def _scope_refusal(grant: CiGrant, scope: str) -> PermissionDenied:
     if grant.token is not None:
-        if grant.token.repository_id != repository_id or repository is None:
-            raise PermissionDenied(
-                f"this CI token belongs to repository #{grant.token.repository_id} ({grant.token.repository}); "
-                f"it cannot sync repository #{repository_id}", code="ci_token_wrong_repository",
-            )
+        return PermissionDenied(
+            f"this CI token lacks the {scope!r} scope (it has: {', '.join(grant.token.scopes or []) or 'none'}); "
+            f"a maintainer can create a token with the {scope!r} scope", code="ci_scope_missing",
+        )
+    if grant.identity is not None and scope == CiScope.BUMP:
+        identity = grant.identity
+        return PermissionDenied(
+            f"a GitLab id_token has the 'bump' scope only in pipelines of protected branches or tags "
+            f"({identity.ref_type or 'ref'} {identity.ref!r} is not protected)", code="ci_scope_missing",
+        )
+    return PermissionDenied(f"this CI credential lacks the {scope!r} scope", code="ci_scope_missing")
+
+
+def ci_grant_repository(*, grant: CiGrant, repository_id: int, scope: str) -> Repository:
+    """The repository, if the grant has `scope` and covers it. The scope is checked first (it does not depend
+    on the repository), and a missing repository is refused exactly like one the grant does not cover."""
+    scope = str(scope)  # a CiScope member or its value
+    if not grant.allows(scope):
+        raise _scope_refusal(grant, scope)
+    doing = DOING.get(scope, scope)
+    repository = Repository.objects.select_related("project__organization").filter(pk=repository_id).first()
+    if grant.token is not None:
+        if repository is None or grant.token.repository_id != repository.pk:
+            raise PermissionDenied(f"this CI token may not {doing} repository #{repository_id}",
+                                   code="ci_token_wrong_repository")
         return repository
-    if grant.identity is None or repository is None:
-        raise PermissionDenied(f"this CI identity may not sync repository #{repository_id}")
-    ci_identity_authorize(grant.identity, repository)
+    if grant.identity is None:
+        raise PermissionDenied(f"this CI credential may not {doing} repository #{repository_id}")
+    if repository is None:
+        raise ci_identity_refusal(grant.identity, repository_id, doing)
+    ci_identity_authorize(grant.identity, repository, doing)
     return repository
 
 
@@ -163,8 +206,7 @@ def ci_sync_request(*, grant: CiGrant, repository_id: int, reported: dict | None
     commit); a verified id_token's own claims take precedence over it."""
     from console.services.syncs import sync_request
 
-    repository = Repository.objects.select_related("project__organization").filter(pk=repository_id).first()
-    repository = ci_grant_check(grant, repository, repository_id)
+    repository = ci_grant_repository(grant=grant, repository_id=repository_id, scope=CiScope.SYNC)
     detail = {key: value for key, value in (reported or {}).items() if value not in (None, "")}
     detail.update({key: value for key, value in grant.detail.items() if value not in (None, "")})
     actor = Actor(user=None, interface=AuditEvent.Interface.CI, label=grant.label[:200], detail=detail)
@@ -200,8 +242,7 @@ def repository_ci_settings_update(
     before = {"ci_allowed_project_paths": repository.ci_allowed_project_paths,
               "ci_protected_refs_only": repository.ci_protected_refs_only}
     if ci_allowed_project_paths is not None:
-        paths = {path.strip().strip("/") for path in ci_allowed_project_paths}
-        repository.ci_allowed_project_paths = sorted(path for path in paths if path)
+        repository.ci_allowed_project_paths = _allowed_project_entries(ci_allowed_project_paths)
     if ci_protected_refs_only is not None:
         repository.ci_protected_refs_only = ci_protected_refs_only
     full_clean_or_raise(repository)
@@ -212,6 +253,35 @@ def repository_ci_settings_update(
             "ci_protected_refs_only": repository.ci_protected_refs_only,
         })
     return repository
+
+
+def _allowed_project_entries(entries: list[str]) -> list[str]:
+    """Normalised entries ('<instance>:<group/project>' or 'group/project'); an instance must be a trusted one
+    (written with its exact name), and a bare path is accepted only while a single instance is enabled."""
+    instances = {instance.name.casefold(): instance.name for instance in TrustedGitLabInstance.objects.all()}
+    enabled = TrustedGitLabInstance.objects.filter(enabled=True).count()
+    normalised, errors = set(), []
+    for entry in entries:
+        if not isinstance(entry, str) or not entry.strip():
+            continue
+        instance, colon, path = entry.strip().rpartition(":")
+        path = path.strip().strip("/")
+        if colon:
+            name = instances.get(instance.strip().casefold())
+            if name is None:
+                known = ", ".join(sorted(instances.values())) or "none yet"
+                errors.append(f"{entry.strip()!r}: no trusted GitLab instance is named {instance.strip()!r} "
+                              f"(trusted instances: {known})")
+                continue
+            normalised.add(f"{name}:{path}")
+        elif enabled > 1:
+            errors.append(f"{path!r}: {enabled} GitLab instances are trusted, so name the project's instance: "
+                          f"'<instance name>:{path}'")
+        else:
+            normalised.add(path)
+    if errors:
+        raise DomainError({"ci_allowed_project_paths": errors}, code="invalid_project_paths")
+    return sorted(normalised)
 
 
 def ci_snippet_context(repository: Repository) -> dict[str, Any]:

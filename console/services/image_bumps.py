@@ -13,7 +13,8 @@ from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError, PermissionDenied
-from console.services.runs import claim_run, enqueue_next_queued, finish_run, handle_failure
+from console.services.runs import RetryLater, claim_run, enqueue_next_queued, finish_run, handle_failure
+from provisioning.errors import ProvisioningError
 from provisioning import image_tags
 
 log = logging.getLogger(__name__)
@@ -70,33 +71,46 @@ def image_bump_execute(*, bump_id: int, task_id: str) -> None:
     if bump is None:
         return
     repository = Repository.objects.select_related("project__organization").get(pk=bump.repository_id)
+    try:
+        _bump(bump, repository)
+    except RetryLater:
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure ends the bump with its reason, never "running"
+        log.info("image bump %s failed: %s", bump.pk, getattr(error, "code", type(error).__name__))
+        if isinstance(error, DomainError):
+            error = ProvisioningError(str(error.message), code=error.code)
+        handle_failure(bump, error, secrets=(repository.token,))
+    _enqueue_next(repository)
+
+
+def _bump(bump: ImageBump, repository: Repository) -> None:
     from console.services.images import deploy_config
     from console.services.syncs import external_remote, sync_request
 
-    try:
-        result = image_tags.bump_image_tag(
-            source=external_remote(repository), branch=bump_branch(repository), config=deploy_config(repository),
-            image=bump.image, tag=bump.tag, work_dir=settings.DATA_DIR / "bump-work" / f"repository-{repository.pk}",
-            file=bump.file or None, location=bump.location or None,
-            requested_by=bump.trigger_detail.get("by", "dso-console"), reason=bump.reason,
-        )
-    except Exception as error:  # noqa: BLE001 - every failure ends the bump with its reason
-        log.info("image bump %s failed: %s", bump.pk, getattr(error, "code", type(error).__name__))
-        handle_failure(bump, error, secrets=(repository.token,))
-        _enqueue_next(repository)
+    if repository.project.status == Project.Status.ARCHIVED:
+        raise ProvisioningError("the project was archived before this bump started; nothing was pushed",
+                                code="project_archived")
+    result = image_tags.bump_image_tag(
+        source=external_remote(repository), branch=bump_branch(repository), config=deploy_config(repository),
+        image=bump.image, tag=bump.tag, work_dir=settings.DATA_DIR / "bump-work" / f"repository-{repository.pk}",
+        file=bump.file or None, location=bump.location or None,
+        requested_by=bump.trigger_detail.get("by", "dso-console"), reason=bump.reason,
+    )
+    fields = {"old_tag": result.old_tag or "", "file": result.file, "location": result.location}
+    if not result.changed:
+        finish_run(bump, status=RunStatus.NO_CHANGE, **fields)
         return
     with transaction.atomic():
-        fields = {"old_tag": result.old_tag or "", "file": result.file, "location": result.location}
-        if result.changed:
+        finish_run(bump, status=RunStatus.SUCCEEDED, commit_sha=result.commit_sha or "", **fields)
+        try:
             # Sync at once so the internal copy (what Argo CD reads) gets the bump and the change is recorded.
             actor = Actor(user=bump.actor, interface="system", label=bump.trigger_detail.get("by", "dso-console"),
                           detail={"image_bump": bump.pk})
             queued = sync_request(actor=actor, repository=repository, trigger=bump.trigger, check_permission=False)
-            finish_run(bump, status=RunStatus.SUCCEEDED, commit_sha=result.commit_sha or "",
-                       sync_run=queued.run, **fields)
-        else:
-            finish_run(bump, status=RunStatus.NO_CHANGE, **fields)
-    _enqueue_next(repository)
+            ImageBump.objects.filter(pk=bump.pk).update(sync_run=queued.run)
+        except DomainError as error:
+            # The push landed; only the follow-up sync could not be asked for (e.g. archived meanwhile).
+            log.info("bump %s pushed but its sync was refused: %s", bump.pk, error.message)
 
 
 def _enqueue_next(repository: Repository) -> None:

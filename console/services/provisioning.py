@@ -89,11 +89,11 @@ def provisioning_execute(*, run_id: int, task_id: str) -> None:
         return
     with transaction.atomic():
         status = RunStatus.SUCCEEDED if result["changed"] else RunStatus.NO_CHANGE
-        finish_run(run, status=status, result=result)
-        new_status = (
-            Project.Status.ARCHIVED if run.action == ProvisioningRun.Action.ARCHIVE else Project.Status.READY
-        )
-        Project.objects.filter(pk=project.pk).update(status=new_status)
+        if finish_run(run, status=status, result=result):
+            new_status = (
+                Project.Status.ARCHIVED if run.action == ProvisioningRun.Action.ARCHIVE else Project.Status.READY
+            )
+            Project.objects.filter(pk=project.pk).update(status=new_status)
     _enqueue_next(project)
 
 

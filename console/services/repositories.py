@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.db import IntegrityError, transaction
 
 from console.models import Project, Repository, Trigger
@@ -64,6 +66,16 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
     if unknown:
         raise DomainError(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
     before = _public_state(repository)
+    if "external_url" in changes and repository.token and "token" not in changes:
+        old, new = urlsplit(repository.external_url), urlsplit(changes["external_url"] or "")
+        if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
+            # Otherwise whoever may edit the URL could point it at their own server and collect the stored
+            # token through git's credential prompt, without ever being able to read it.
+            raise DomainError(
+                {"token": ["moving the repository to another host needs its token again (or an empty one to "
+                           "drop it): the stored token is never sent to a new host"]},
+                code="token_required_for_new_host",
+            )
     for field, value in changes.items():
         setattr(repository, field, value)
     full_clean_or_raise(repository)

@@ -7,6 +7,7 @@ unique constraints in the database enforce this, so it holds across processes an
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
@@ -20,6 +21,8 @@ from console.models.runs import RunStatus
 from console.services.actors import Actor
 from provisioning.errors import ProvisioningError
 from provisioning.gitenv import redact
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 
@@ -60,7 +63,8 @@ def request_run(
                     trigger_detail={"by": actor.label, "interface": actor.interface, **actor.detail},
                     **(extra or {}),
                 )
-                transaction.on_commit(lambda: enqueue(run.pk))
+                # robust: a broker outage must not fail the request; the sweeper re-enqueues stale queued runs.
+                transaction.on_commit(lambda: enqueue(run.pk), robust=True)
                 return RunRequest(run, True)
         except IntegrityError:
             continue  # another request created the queued run between our read and our insert
@@ -82,6 +86,7 @@ def claim_run(run_model: type[models.Model], *, run_id: int, task_id: str):
                 .update(
                     status=RunStatus.RUNNING,
                     started_at=Coalesce(F("started_at"), Value(now)),
+                    claimed_at=now,
                     task_id=task_id,
                     attempts=F("attempts") + 1,
                 )
@@ -93,15 +98,18 @@ def claim_run(run_model: type[models.Model], *, run_id: int, task_id: str):
     return run_model.objects.get(pk=run_id)
 
 
-def finish_run(run, *, status: str, error: ProvisioningError | Exception | None = None, **fields) -> None:
-    run.status = status
-    run.finished_at = timezone.now()
+def finish_run(run, *, status: str, error: ProvisioningError | Exception | None = None, **fields) -> bool:
+    """End a run this task still owns. False when it no longer does (the sweeper failed it meanwhile):
+    the recorded outcome then stays as the sweeper wrote it rather than being overwritten."""
+    fields.update(status=status, finished_at=timezone.now())
     if error is not None:
-        run.error_code = getattr(error, "code", "internal_error")
-        run.error_message = str(error)[:4000]
+        fields.update(error_code=getattr(error, "code", "internal_error"), error_message=str(error)[:4000])
+    owned = type(run).objects.filter(pk=run.pk, status=RunStatus.RUNNING, task_id=run.task_id).update(**fields)
     for name, value in fields.items():
         setattr(run, name, value)
-    run.save()
+    if not owned:
+        log.warning("%s was no longer owned by task %s when it finished; outcome %s dropped", run, run.task_id, status)
+    return bool(owned)
 
 
 def handle_failure(run, error: Exception, *, secrets: tuple[str | None, ...] = ()) -> None:
@@ -127,9 +135,29 @@ def enqueue_next_queued(run_model: type[models.Model], *, resource_field: str, r
         .order_by("queued_at", "id").first()
     )
     if queued is not None:
-        transaction.on_commit(lambda: enqueue(queued.pk))
+        transaction.on_commit(lambda: enqueue(queued.pk), robust=True)
 
 
-def stuck_runs(run_model: type[models.Model], *, older_than_seconds: int):
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return run_model.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff)
+def sweep_runs(run_model: type[models.Model], *, resource_field: str, enqueue: Callable[[int], None],
+               stuck_after_seconds: int, stale_queued_after_seconds: int) -> dict[str, int]:
+    """Fail runs whose attempt has run too long (the worker died), and re-enqueue queued runs nobody took
+    (a broker outage lost their message). Re-enqueuing is safe: a run is claimed at most once."""
+    now = timezone.now()
+    failed = 0
+    for run in run_model.objects.filter(status=RunStatus.RUNNING,
+                                        claimed_at__lt=now - timedelta(seconds=stuck_after_seconds)):
+        failed += run_model.objects.filter(pk=run.pk, status=RunStatus.RUNNING, task_id=run.task_id).update(
+            status=RunStatus.FAILED, finished_at=now, error_code="worker_lost",
+            error_message="the worker running this stopped responding; request the run again",
+        )
+        enqueue_next_queued(run_model, resource_field=resource_field,
+                            resource=getattr(run, resource_field), enqueue=enqueue)
+    requeued = 0
+    stale = run_model.objects.filter(status=RunStatus.QUEUED,
+                                     queued_at__lt=now - timedelta(seconds=stale_queued_after_seconds))
+    busy = set(run_model.objects.filter(status=RunStatus.RUNNING).values_list(f"{resource_field}_id", flat=True))
+    for run in stale:
+        if getattr(run, f"{resource_field}_id") not in busy:
+            transaction.on_commit(lambda run_id=run.pk: enqueue(run_id), robust=True)
+            requeued += 1
+    return {"failed": failed, "requeued": requeued}

@@ -6,16 +6,13 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from console.integrations import get_forge, get_mirror
 from console.models import Project, RefChange, Repository, RunStatus, SyncRun
 from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
 from console.services.errors import Conflict, PermissionDenied
-from console.services.runs import (
-    RunRequest, claim_run, enqueue_next_queued, finish_run, handle_failure, request_run, stuck_runs,
-)
+from console.services.runs import RunRequest, claim_run, enqueue_next_queued, finish_run, handle_failure, request_run
 from provisioning.errors import ProvisioningError
 from provisioning.forge.base import GitRemote
 
@@ -54,6 +51,7 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
         finish_run(run, status=RunStatus.FAILED, error=ProvisioningError(
             "the project was archived before this sync started; its repositories are no longer synced",
             code="project_archived"))
+        _enqueue_next(repository)
         return
     source = external_remote(repository)
     try:
@@ -96,6 +94,9 @@ def _mirror(repository: Repository, source: GitRemote):
         # Called between pushing new refs and pruning old ones, so a renamed default branch can be deleted.
         set_default_branch=lambda branch: forge.set_default_branch(repository.internal_path, branch),
     )
+    if result.default_branch and result.default_branch != repository.default_branch and not result.changed:
+        # The source switched its default branch without moving a ref: nothing was pushed, so move it here.
+        forge.set_default_branch(repository.internal_path, result.default_branch)
     if result.default_branch and result.default_branch != internal.default_branch:
         if hasattr(forge, "protect_for_mirror") and settings.GITLAB_PROTECT_MIRRORS:
             # After the first push, so the branch exists; from then on only the bot may rewrite it.
@@ -125,23 +126,3 @@ def _enqueue_next(repository: Repository) -> None:
     from console import tasks
 
     enqueue_next_queued(SyncRun, resource_field="repository", resource=repository, enqueue=tasks.enqueue_sync)
-
-
-def runs_sweep_stuck() -> int:
-    """Fail runs whose worker vanished, and restart the queue behind them."""
-    from console.models import ProvisioningRun
-    from console.services import provisioning
-
-    failed = 0
-    for model in (SyncRun, ProvisioningRun):
-        for run in stuck_runs(model, older_than_seconds=settings.SYNC_STUCK_AFTER_SECONDS):
-            updated = model.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-                status=RunStatus.FAILED, finished_at=timezone.now(), error_code="worker_lost",
-                error_message="the worker running this stopped responding; request the run again",
-            )
-            failed += updated
-            if isinstance(run, SyncRun):
-                _enqueue_next(run.repository)
-            else:
-                provisioning._enqueue_next(run.project)
-    return failed

@@ -130,7 +130,7 @@ def webhook_receive_gitlab(*, headers: Mapping[str, str], body: bytes) -> Webhoo
     urls = [project.get("git_http_url"), project.get("web_url"), project.get("http_url"),
             legacy.get("git_http_url"), legacy.get("homepage")]
     matches = [r for r in _candidates(urls, project.get("path_with_namespace"))
-               if hmac.compare_digest(r.webhook_secret.encode(), token.encode())]
+               if hmac.compare_digest(r.webhook_secret.encode(), _header_bytes(token))]
     repository = _single(matches)
     event = headers.get("X-Gitlab-Event") or ""
     if event not in GITLAB_SYNC_EVENTS:
@@ -158,7 +158,8 @@ def webhook_receive_github(*, headers: Mapping[str, str], body: bytes) -> Webhoo
     matches = [
         r for r in _candidates(urls, remote.get("full_name"))
         if hmac.compare_digest(
-            "sha256=" + hmac.new(r.webhook_secret.encode(), body, hashlib.sha256).hexdigest(), signature
+            b"sha256=" + hmac.new(r.webhook_secret.encode(), body, hashlib.sha256).hexdigest().encode(),
+            _header_bytes(signature),
         )
     ]
     repository = _single(matches)
@@ -175,6 +176,11 @@ def webhook_receive_github(*, headers: Mapping[str, str], body: bytes) -> Webhoo
         "delivery": _bounded(headers.get("X-GitHub-Delivery"), 80),
     }
     return _sync(repository, "github webhook", detail)
+
+
+def _header_bytes(value: str) -> bytes:
+    """A header as bytes for compare_digest, which refuses str with non-ASCII characters (a 500, not a 401)."""
+    return value.encode("utf-8", "surrogateescape")
 
 
 def _single(matches: list[Repository]) -> Repository:

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
+from console.models.ci import CiScope
 from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
 from console.selectors import repositories_visible_to
 from console.services.ci_tokens import (
@@ -29,13 +30,19 @@ SYNC_RUNS_PER_PAGE = 20
 
 class CiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="what will use it, e.g. gitlab-ci")
+    scopes = forms.MultipleChoiceField(
+        choices=CiScope.choices, initial=[CiScope.SYNC], widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "choose at least one scope"},
+        help_text="give a pipeline only what it needs: bump commits image tags to this repository",
+    )
     expires_at = forms.DateTimeField(required=False, help_text="optional, e.g. 2027-01-31 00:00")
 
 
 class CiSettingsForm(forms.Form):
     ci_allowed_project_paths = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="GitLab project paths whose id_tokens may sync this repository, one per line",
+        help_text="GitLab projects whose id_tokens may act on this repository, one per line: "
+                  "<instance name>:<group/project>, or a bare group/project while a single instance is trusted",
     )
     ci_protected_refs_only = forms.BooleanField(required=False, help_text="only pipelines of protected refs")
 

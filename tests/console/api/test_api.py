@@ -251,3 +251,33 @@ def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
     schema = (tmp_path / "schema.yaml").read_text()
     for path in ("/api/v1/repositories/{id}/image-tags/", "/api/v1/hooks/gitlab/", "/api/v1/projects/{id}/warnings/"):
         assert path in schema
+
+
+def test_moving_a_repository_to_another_host_needs_its_token_again():
+    project = make_project()
+    maintainer = make_user()
+    make_member(maintainer, project, Role.MAINTAINER)
+    repository = make_repository(project, external_url="https://git.example.com/a/app.git", is_private=True,
+                                 username="ci", token="kept-secret")
+    api = client_for(maintainer)
+    url = f"/api/v1/repositories/{repository.pk}/"
+    moved = api.patch(url, {"external_url": "https://attacker.example.net/a/app.git"}, format="json")
+    assert moved.status_code == 400
+    assert moved.json()["code"] == "token_required_for_new_host"
+    repository.refresh_from_db()
+    assert repository.external_url == "https://git.example.com/a/app.git"
+    assert api.patch(url, {"external_url": "https://git.example.com/a/renamed.git"}, format="json").status_code == 200
+    with_token = api.patch(url, {"external_url": "https://other.example.org/a/app.git", "token": "new-one"},
+                           format="json")
+    assert with_token.status_code == 200
+    repository.refresh_from_db()
+    assert repository.token == "new-one"
+
+
+def test_token_endpoint_is_throttled():
+    user = make_user()
+    anonymous = APIClient()
+    statuses = [anonymous.post("/api/v1/auth/token/", {"username": user.username, "password": "wrong"}).status_code
+                for _ in range(25)]
+    assert statuses[:20] == [400] * 20
+    assert statuses[-1] == 429

@@ -18,6 +18,7 @@ from console.services.ci_identity import jwks_cache_clear
 from tests.factories import make_member, make_project, make_repository, make_user
 
 ISSUER = "https://gitlab.example.test"
+OTHER_ISSUER = "https://gitlab.other.test"
 AUDIENCE = "https://console.example.test"
 
 
@@ -32,16 +33,28 @@ def other_key():
 
 
 class JwksServer:
-    """Serves {"keys": [...]} like GitLab's /oauth/discovery/keys and counts the fetches."""
+    """Serves {"keys": [...]} like GitLab's /oauth/discovery/keys and counts the fetches; `status` other than
+    200 plays an instance that is down, `delay` a slow one."""
 
     def __init__(self):
         self.keys: dict[str, object] = {}
         self.fetches = 0
+        self.status = 200
+        self.delay = 0.0
+        self._count_lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                server.fetches += 1
+                with server._count_lock:
+                    server.fetches += 1
+                if server.delay:
+                    time.sleep(server.delay)
+                if server.status != 200:
+                    self.send_response(server.status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = json.dumps({"keys": [
                     {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), "kid": kid,
                      "use": "sig", "alg": "RS256"}

@@ -21,10 +21,13 @@ def signed_in(user) -> Client:
 
 def test_maintainer_creates_and_revokes_a_token(repo_a, maintainer):
     client = signed_in(maintainer)
-    response = client.post(f"/repositories/{repo_a.pk}/ci-tokens/", {"ci-name": "gitlab-ci"})
+    response = client.post(f"/repositories/{repo_a.pk}/ci-tokens/",
+                           {"ci-name": "gitlab-ci", "ci-scopes": ["sync", "report_build"]})
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     token = CiToken.objects.get(repository=repo_a)
+    assert token.scopes == ["sync", "report_build"]
+    assert "sync, report_build" in response.content.decode()
     assert response.context["ci_new_secret"].startswith(token.prefix)
     response = client.post(f"/repositories/{repo_a.pk}/ci-tokens/{token.pk}/revoke/")
     assert response.status_code == 302
@@ -32,6 +35,19 @@ def test_maintainer_creates_and_revokes_a_token(repo_a, maintainer):
     assert token.revoked_at is not None
     assert set(AuditEvent.objects.filter(interface="portal").values_list("action", flat=True)) >= {
         "ci_token.create", "ci_token.revoke"}
+
+
+def test_the_token_form_offers_scopes_and_refuses_none_or_unknown(repo_a, maintainer):
+    client = signed_in(maintainer)
+    page = client.get(f"/repositories/{repo_a.pk}/").content.decode()
+    for scope in ["sync", "report_build", "bump"]:
+        assert f'name="ci-scopes" value="{scope}"' in page
+    assert 'value="sync"\n' in page or 'value="sync" checked' in page or "checked" in page
+    none = client.post(f"/repositories/{repo_a.pk}/ci-tokens/", {"ci-name": "x"})
+    assert none.status_code == 400 and "choose at least one scope" in none.content.decode()
+    unknown = client.post(f"/repositories/{repo_a.pk}/ci-tokens/", {"ci-name": "x", "ci-scopes": ["deploy"]})
+    assert unknown.status_code == 400 and "deploy" in unknown.content.decode()
+    assert not CiToken.objects.exists()
 
 
 def test_developers_cannot_manage_ci(repo_a):

@@ -85,13 +85,20 @@ def test_token_syncs_its_repository_and_records_the_pipeline(repo_a, maintainer,
 
 
 def test_token_of_repository_a_cannot_sync_repository_b(repo_a, repo_b, maintainer, api_for, enqueued):
-    _, secret = create(repo_a, maintainer)
-    response = api_for(bearer=secret).post(sync_url(repo_b))
-    assert response.status_code == 403
-    assert response.json()["code"] == "ci_token_wrong_repository"
-    assert "cannot sync repository" in response.json()["detail"]
-    # A repository that does not exist answers the same: no probing of ids.
-    assert api_for(bearer=secret).post("/api/v1/repositories/999999/sync/").status_code == 403
+    _, secret = create(repo_a, maintainer, scopes=["sync", "report_build", "bump"])
+    ci = api_for(bearer=secret)
+    for action in ["sync/", "images/built/", "image-tags/"]:
+        body = {"image": "registry.example.test/x", "tag": "1"}
+        other = ci.post(f"/api/v1/repositories/{repo_b.pk}/{action}", body, format="json")
+        missing = ci.post(f"/api/v1/repositories/999999/{action}", body, format="json")
+        assert other.status_code == missing.status_code == 403, action
+        assert other.json()["code"] == missing.json()["code"] == "ci_token_wrong_repository"
+        # A repository that does not exist answers the same: no probing of ids, no names.
+        assert other.json()["detail"].replace(f"#{repo_b.pk}", "#N") == missing.json()["detail"].replace("#999999", "#N")
+        assert f"#{repo_b.pk}" in other.json()["detail"]
+        for name in [repo_a.name, repo_b.name, str(repo_a.project), str(repo_b.project)]:
+            assert name not in other.json()["detail"]
+    assert "may not sync repository" in ci.post(sync_url(repo_b)).json()["detail"]
     assert not SyncRun.objects.exists() and enqueued == []
 
 

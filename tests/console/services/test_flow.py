@@ -214,3 +214,29 @@ def test_archiving_removes_manifests_and_stops_syncs(forge_server, external_forg
 
     with pytest.raises(Conflict):
         sync_request(actor=actor, repository=repository, trigger=Trigger.PORTAL)
+
+
+def test_a_default_branch_switch_upstream_is_mirrored_even_when_no_ref_moved(
+    forge_server, external_forge, executed, actor, settings, django_capture_on_commit_callbacks
+):
+    from tests.support.gitrepos import git, head_branch
+
+    organization = organization_create(actor=actor, slug="acme", name="ACME")
+    with django_capture_on_commit_callbacks(execute=True):
+        project, _ = project_create(actor=actor, organization=organization, slug="shop")
+    app = external_forge.create("app")
+    app.branch("develop")
+    app.publish(app.bare)
+    with django_capture_on_commit_callbacks(execute=True):
+        repository = repository_register(actor=actor, project=project, name="app", external_url=external_forge.url("app"))
+    internal = settings.LOCAL_FORGE_ROOT / f"{repository.internal_path}.git"
+    assert head_branch(internal) == "main"
+
+    git("symbolic-ref", "HEAD", "refs/heads/develop", cwd=app.bare)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = sync_request(actor=actor, repository=repository, trigger=Trigger.API).run
+    run.refresh_from_db()
+    repository.refresh_from_db()
+    assert run.status == RunStatus.NO_CHANGE
+    assert repository.default_branch == "develop"
+    assert head_branch(internal) == "develop"

@@ -190,3 +190,25 @@ def test_bump_refuses_clearly(project, external_forge, django_capture_on_commit_
     with pytest.raises(DomainError) as refused:
         image_tag_bump_request(actor=project.actor, repository=app, image="x", tag="1")
     assert refused.value.code == "not_infra"
+
+
+def test_a_bump_queued_before_the_project_was_archived_pushes_nothing(project, external_forge,
+                                                                      django_capture_on_commit_callbacks):
+    from console.models import Project
+    from console.services.image_bumps import image_bump_execute
+
+    infra = external_forge.create("deploy", {"chart/values.yaml": VALUES.format(tag="1.0.0", worker="0.1")})
+    with django_capture_on_commit_callbacks(execute=True):
+        deploy = repository_register(
+            actor=project.actor, project=project, name="deploy", external_url=external_forge.url("deploy"),
+            is_infra=True, deploy_kind="helm", deploy_path="chart", username="ci", token=external_forge.token,
+        )
+    with django_capture_on_commit_callbacks(execute=False):
+        bump = image_tag_bump_request(actor=project.actor, repository=deploy,
+                                      image="registry.example.com/acme/shop-backend", tag="6.6.6")
+    before = infra.sha()
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.ARCHIVED)
+    image_bump_execute(bump_id=bump.pk, task_id="t")
+    bump.refresh_from_db()
+    assert bump.status == RunStatus.FAILED and bump.error_code == "project_archived"
+    assert git("rev-parse", "main", cwd=infra.bare).strip() == before

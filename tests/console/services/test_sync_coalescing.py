@@ -113,20 +113,20 @@ def test_sweeper_fails_runs_whose_worker_vanished_and_starts_the_next(enqueued, 
 
     from django.utils import timezone
 
-    from console.services.syncs import runs_sweep_stuck
+    from console.services.sweeper import runs_sweep
 
     repository = make_repository(make_project())
     stuck = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
                          check_permission=False).run
     claim_run(SyncRun, run_id=stuck.pk, task_id="lost-worker")
-    SyncRun.objects.filter(pk=stuck.pk).update(started_at=timezone.now() - timedelta(hours=2))
+    SyncRun.objects.filter(pk=stuck.pk).update(claimed_at=timezone.now() - timedelta(hours=2))
     follow_up = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
                              check_permission=False).run
     enqueued.clear()
     settings.SYNC_STUCK_AFTER_SECONDS = 3600
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert runs_sweep_stuck() == 1
+        assert runs_sweep()["syncs"] == {"failed": 1, "requeued": 0}
     assert enqueued == [follow_up.pk]
     stuck.refresh_from_db()
     assert stuck.status == RunStatus.FAILED
@@ -161,3 +161,59 @@ def test_transient_failures_are_retried_with_backoff_then_fail_with_the_reason(e
     assert run.status == RunStatus.FAILED
     assert run.error_code == "unreachable"
     assert run.attempts == runs.MAX_ATTEMPTS
+
+
+@pytest.mark.django_db
+def test_a_worker_finishing_after_the_sweeper_does_not_overwrite_the_failure(enqueued, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.services.runs import finish_run
+    from console.services.sweeper import runs_sweep
+
+    repository = make_repository(make_project())
+    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API, check_permission=False).run
+    claimed = claim_run(SyncRun, run_id=run.pk, task_id="slow-worker")
+    SyncRun.objects.filter(pk=run.pk).update(claimed_at=timezone.now() - timedelta(hours=2))
+    runs_sweep()
+    assert finish_run(claimed, status=RunStatus.SUCCEEDED) is False
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.error_code == "worker_lost"
+
+
+@pytest.mark.django_db
+def test_a_queued_run_whose_message_was_lost_is_enqueued_again(enqueued, settings,
+                                                               django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.services.sweeper import runs_sweep
+
+    repository = make_repository(make_project())
+    with django_capture_on_commit_callbacks(execute=False):  # the broker "lost" this message
+        run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
+                           check_permission=False).run
+    assert enqueued == []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runs_sweep()["syncs"]["requeued"] == 0  # not stale yet
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runs_sweep()["syncs"]["requeued"] == 1
+    assert enqueued == [run.pk]
+
+
+@pytest.mark.django_db
+def test_a_broken_broker_does_not_fail_the_request(monkeypatch, django_capture_on_commit_callbacks):
+    from console import tasks
+
+    def broker_down(run_id):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks, "enqueue_sync", broker_down)
+    repository = make_repository(make_project())
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
+                              check_permission=False)
+    assert queued.run.status == RunStatus.QUEUED  # kept, and picked up again by the sweeper
