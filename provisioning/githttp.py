@@ -114,7 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _BadRequest(403, "write access denied")
                 self._reject_unauthenticated()
                 return
-            self._run_backend(git, split.path, split.query, username, write=granted >= GitAccess.WRITE)
+            # The backend gets the path that was validated and authorized, never the raw (encoded) one.
+            self._run_backend(git, f"/{repo_path}/{endpoint}", split.query, username,
+                              write=granted >= GitAccess.WRITE)
         except _BadRequest as exc:
             self._simple(exc.status, exc.reason)
         except (BrokenPipeError, ConnectionResetError):
@@ -170,13 +172,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- CGI -------------------------------------------------------------------------------------------
 
-    def _run_backend(self, git: GitHttpServer, path: str, query: str, username: str | None, *,
+    def _run_backend(self, git: GitHttpServer, path_info: str, query: str, username: str | None, *,
                      write: bool) -> None:
         env = git._base_env()
         env.update(
             {
                 "GIT_PROJECT_ROOT": str(git.root),
-                "PATH_INFO": "/" + path[len(git.url_prefix):].lstrip("/"),
+                "PATH_INFO": path_info,
                 "REQUEST_METHOD": self.command,
                 "QUERY_STRING": query,
                 "REMOTE_ADDR": self.client_address[0],

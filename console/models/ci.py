@@ -15,9 +15,9 @@ from console.models.validators import validate_external_url
 class CiScope(models.TextChoices):
     """What a CI credential may do on its repository. A token holds only the scopes it was created with."""
 
-    SYNC = "sync", "sync the mirror"
-    REPORT_BUILD = "report_build", "report a built image"
-    BUMP = "bump", "bump an image tag (commits to the repository)"
+    SYNC = "sync", "sync: sync the mirror"
+    REPORT_BUILD = "report_build", "report_build: report a built image of this repository"
+    BUMP = "bump", "bump: commit a new image tag to this infra repository"
 
 
 def default_ci_token_scopes() -> list[str]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import jwt
 import pytest
 
 from console.models import SyncRun, Trigger, TrustedGitLabInstance
-from console.services.ci_identity import CiAuthenticationFailed, ci_identity_verify
-from tests.console.ci.conftest import AUDIENCE, ISSUER
+from console.services.ci_identity import CiAuthenticationFailed, CiKeysUnavailable, ci_identity_verify
+from tests.console.ci.conftest import AUDIENCE, ISSUER, OTHER_ISSUER
 
 pytestmark = pytest.mark.django_db
 
@@ -101,6 +102,88 @@ def test_a_project_not_allowed_on_the_repository_is_forbidden(gitlab_instance, r
     assert not SyncRun.objects.exists()
 
 
+def test_missing_and_not_allowed_repositories_are_refused_alike(gitlab_instance, repo_a, repo_b, mint, api_for):
+    token = mint()
+    for action in ["sync/", "images/built/", "image-tags/"]:
+        body = {"image": "registry.example.test/x", "tag": "1"}
+        ci = api_for(bearer=token)
+        other = ci.post(f"/api/v1/repositories/{repo_b.pk}/{action}", body, format="json")
+        missing = ci.post(f"/api/v1/repositories/999999/{action}", body, format="json")
+        assert other.status_code == missing.status_code == 403, action
+        assert other.json()["code"] == missing.json()["code"] == "ci_project_not_allowed"
+        assert other.json()["detail"].replace(f"#{repo_b.pk}", "#N") == missing.json()["detail"].replace("#999999", "#N")
+        for name in [repo_a.name, repo_b.name, str(repo_b.project)]:
+            assert name not in other.json()["detail"]
+    assert not SyncRun.objects.exists()
+
+
+@pytest.fixture
+def other_instance(gitlab_instance, jwks):
+    """A second trusted GitLab, whose pipelines may have the very same project paths."""
+    return TrustedGitLabInstance.objects.create(name="other-gitlab", issuer=OTHER_ISSUER, jwks_url=jwks.url,
+                                                audience=AUDIENCE)
+
+
+def test_a_prefixed_entry_accepts_only_its_instance(other_instance, repo_a, mint, api_for, enqueued):
+    repo_a.ci_allowed_project_paths = ["gitlab:acme/shop-backend"]
+    repo_a.save()
+    wrong = sync(api_for, repo_a, mint(iss=OTHER_ISSUER))
+    assert wrong.status_code == 403, wrong.content
+    assert wrong.json()["code"] == "ci_project_not_allowed"
+    assert "'other-gitlab:acme/shop-backend'" in wrong.json()["detail"]
+    assert not SyncRun.objects.exists()
+    assert sync(api_for, repo_a, mint()).status_code == 202
+
+
+def test_a_bare_entry_fails_closed_once_a_second_instance_is_enabled(gitlab_instance, repo_a, mint, api_for,
+                                                                      enqueued, jwks):
+    assert repo_a.ci_allowed_project_paths == ["acme/shop-backend"]
+    other = TrustedGitLabInstance.objects.create(name="other-gitlab", issuer=OTHER_ISSUER, jwks_url=jwks.url,
+                                                 audience=AUDIENCE, enabled=False)
+    # One instance enabled: the bare path stands for it; the disabled one's tokens are not even verified.
+    assert sync(api_for, repo_a, mint(iss=OTHER_ISSUER)).status_code == 401
+    assert sync(api_for, repo_a, mint()).status_code == 202
+    SyncRun.objects.all().delete()
+
+    TrustedGitLabInstance.objects.filter(pk=other.pk).update(enabled=True)
+    for token in (mint(), mint(iss=OTHER_ISSUER)):
+        refused = sync(api_for, repo_a, token)
+        assert refused.status_code == 403, refused.content
+        assert refused.json()["code"] == "ci_project_instance_ambiguous"
+        assert "2 GitLab instances are trusted" in refused.json()["detail"]
+        assert "must write the entry as" in refused.json()["detail"]
+    assert "'gitlab:acme/shop-backend'" in sync(api_for, repo_a, mint()).json()["detail"]
+    assert not SyncRun.objects.exists()
+
+
+def test_allowed_project_entries_are_validated_on_save(other_instance, repo_a, maintainer, api_for):
+    from django.test import Client
+
+    url = f"/api/v1/repositories/{repo_a.pk}/ci-settings/"
+    api = api_for(maintainer)
+    bare = api.patch(url, {"ci_allowed_project_paths": ["acme/app"]}, format="json")
+    assert bare.status_code == 400
+    assert "2 GitLab instances are trusted" in str(bare.json()["detail"])
+    assert "'<instance name>:acme/app'" in str(bare.json()["detail"])
+    unknown = api.patch(url, {"ci_allowed_project_paths": ["nope:acme/app"]}, format="json")
+    assert unknown.status_code == 400
+    assert "no trusted GitLab instance is named 'nope'" in str(unknown.json()["detail"])
+    bad_path = api.patch(url, {"ci_allowed_project_paths": ["gitlab:not a path"]}, format="json")
+    assert bad_path.status_code == 400
+    repo_a.refresh_from_db()
+    assert repo_a.ci_allowed_project_paths == ["acme/shop-backend"]
+    # The instance name is matched whatever its case and saved as the admin wrote it.
+    saved = api.patch(url, {"ci_allowed_project_paths": [" GitLab:/acme/app/ ", "other-gitlab:acme/app"]},
+                      format="json")
+    assert saved.status_code == 200, saved.content
+    assert saved.json()["ci_allowed_project_paths"] == ["gitlab:acme/app", "other-gitlab:acme/app"]
+    # The portal form goes through the same service.
+    client = Client()
+    client.force_login(maintainer)
+    portal = client.post(f"/repositories/{repo_a.pk}/ci-settings/", {"cis-ci_allowed_project_paths": "acme/app"})
+    assert portal.status_code == 400 and "name the project&#x27;s instance" in portal.content.decode()
+
+
 def test_unprotected_refs_are_forbidden_unless_the_repository_allows_them(gitlab_instance, repo_a, mint, api_for,
                                                                           enqueued):
     unprotected = mint(ref="feature", ref_protected="false")
@@ -139,3 +222,57 @@ def test_an_unreachable_jwks_is_a_503_not_a_blame_on_the_caller(db, repo_a, mint
     response = sync(api_for, repo_a, mint())
     assert response.status_code == 503
     assert response.json()["code"] == "ci_keys_unavailable"
+
+
+def test_a_failing_jwks_is_fetched_at_most_once_per_interval(gitlab_instance, jwks, repo_a, mint, api_for,
+                                                             monkeypatch):
+    """While GitLab's JWKS answers 500, a flood of pipelines costs it one request: concurrent callers wait for
+    the one fetch in flight, and later ones get the remembered failure."""
+    from console.services import ci_identity
+
+    jwks.status, jwks.delay = 500, 0.3
+    errors: list[Exception] = []
+    barrier = threading.Barrier(10)
+
+    def verify():
+        barrier.wait()
+        try:
+            ci_identity._signing_key(gitlab_instance, "key-1")
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=verify) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 10 and all(isinstance(error, CiKeysUnavailable) for error in errors)
+    assert jwks.fetches == 1
+    for _ in range(5):
+        response = sync(api_for, repo_a, mint())
+        assert response.status_code == 503 and response.json()["code"] == "ci_keys_unavailable"
+    assert jwks.fetches == 1
+
+    # Once the interval has passed, the next request tries again, and a recovered GitLab is used at once.
+    jwks.status, jwks.delay = 200, 0.0
+    monkeypatch.setattr(ci_identity, "FAILURE_MEMORY_SECONDS", 0)
+    assert ci_identity_verify(mint()).project_path == "acme/shop-backend"
+    assert jwks.fetches == 2
+
+
+def test_concurrent_first_requests_share_one_jwks_fetch(gitlab_instance, jwks, mint):
+    from console.services import ci_identity
+
+    jwks.delay = 0.3
+    keys, barrier = [], threading.Barrier(10)
+
+    def verify():
+        barrier.wait()
+        keys.append(ci_identity._signing_key(gitlab_instance, "key-1"))
+
+    threads = [threading.Thread(target=verify) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 10 and jwks.fetches == 1
