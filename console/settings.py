@@ -236,6 +236,9 @@ SYNC_STUCK_AFTER_SECONDS = int(env("DSO_SYNC_STUCK_AFTER_SECONDS", "3600"))
 STALE_QUEUED_AFTER_SECONDS = int(env("DSO_STALE_QUEUED_AFTER_SECONDS", "600"))
 # One attempt of a task never runs longer than this, so "stuck" above is unambiguous.
 CELERY_TASK_TIME_LIMIT = int(env("DSO_TASK_TIME_LIMIT_SECONDS", str(max(60, SYNC_STUCK_AFTER_SECONDS - 300))))
+if "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS:
+    # Redis redelivers an unacknowledged (acks_late) task after this: it must outlast the longest attempt.
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = CELERY_TASK_TIME_LIMIT + 600
 # Whether any signed-in user may create an organization (otherwise staff only).
 ORGANIZATION_SELF_SERVICE = env_bool("DSO_ORGANIZATION_SELF_SERVICE", True)
 
