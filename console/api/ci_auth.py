@@ -1,8 +1,9 @@
-"""`Authorization: Bearer <CI token | GitLab id_token>` for the sync endpoint, and nothing else.
+"""`Authorization: Bearer <CI token | GitLab id_token>` for the pipeline endpoints, and nothing else.
 
 The principal is not a user: it is not staff, not authenticated as far as IsAuthenticated is concerned
 (so every ordinary endpoint answers 403), and the only permission that accepts it is `HasCiGrant`, which
-the sync action lists. What the caller proved travels in `request.auth` as a CiGrant.
+only the sync action, the image-tag bump and the built-image report list. What the caller proved travels in
+`request.auth` as a CiGrant; each of those endpoints asks it for its own scope (sync, bump, report_build).
 """
 
 from __future__ import annotations
@@ -73,4 +74,5 @@ class CiAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer",
-                "description": "a CI token (dsoci_...) or a GitLab CI id_token; accepted only by the sync endpoint"}
+                "description": "a CI token (dsoci_...) or a GitLab CI id_token; accepted only by the sync "
+                               "(scope sync), image-tag bump (bump) and built-image (report_build) endpoints"}

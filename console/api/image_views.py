@@ -97,7 +97,7 @@ class BuiltImageView(APIView):
     permission_classes = USER_OR_PIPELINE
 
     @extend_schema(request=s.BuiltImageSerializer, responses={201: PolymorphicProxySerializer(
-        component_name="BuiltImageResult", resource_type_field_name=None,
+        component_name="BuiltImageResult", resource_type_field_name=None, many=False,
         serializers=[s.BuiltImageReceiptSerializer, s.RedeployWarningSerializer(many=True)],
     )})
     def post(self, request, pk: int):

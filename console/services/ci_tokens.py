@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.models import AuditEvent, CiToken, Repository, RunStatus, SyncRun, TrustedGitLabInstance, Trigger
+from console.models import AuditEvent, CiToken, Repository, RunStatus, SyncRun, Trigger, TrustedGitLabInstance
 from console.models.ci import CiScope
 from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor

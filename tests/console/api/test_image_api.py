@@ -59,14 +59,18 @@ def test_inventory_and_history(setup):
 def test_pipeline_reports_a_build_sees_the_warning_and_bumps_with_the_infra_repo_ci_token(
     setup, django_capture_on_commit_callbacks
 ):
-    app_token = ci_token_create(actor=setup["actor"], repository=setup["app"], name="build")[1]
-    deploy_token = ci_token_create(actor=setup["actor"], repository=setup["deploy"], name="deploy")[1]
+    app_token = ci_token_create(actor=setup["actor"], repository=setup["app"], name="build",
+                                scopes=["report_build"])[1]
+    deploy_token = ci_token_create(actor=setup["actor"], repository=setup["deploy"], name="deploy",
+                                   scopes=["bump"])[1]
     pipeline = APIClient()
 
     pipeline.credentials(HTTP_AUTHORIZATION=f"Bearer {app_token}")
     report = pipeline.post(f"/api/v1/repositories/{setup['app'].pk}/images/built/", {"tag": "1.2"}, format="json")
     assert report.status_code == 201, report.content
-    [warning] = report.json()
+    assert report.json() == {"image": "registry.example.com/acme/api", "tag": "1.2", "warning_open": True,
+                             "bump_candidates": 1}
+    [warning] = setup["api"].get(f"/api/v1/projects/{setup['project'].pk}/warnings/").json()
     assert warning["tag"] == "1.2"
     assert warning["bump_candidates"][0]["repository"] == "deploy"
     # The app's token cannot bump the infra repository; the infra repository's token can.
@@ -90,6 +94,47 @@ def test_pipeline_reports_a_build_sees_the_warning_and_bumps_with_the_infra_repo
     assert setup["api"].get(f"/api/v1/projects/{setup['project'].pk}/warnings/").json() == []
     detail = setup["api"].get(f"/api/v1/image-bumps/{bump.pk}/").json()
     assert detail["old_tag"] == "1.1" and detail["commit_sha"] == change.commit_sha
+
+
+def test_a_pipeline_report_answers_only_its_release_a_member_gets_the_warnings(setup):
+    """A pipeline learns nothing about the project's other images; a signed-in member sees them all."""
+    from console.models.images import ImageRelease
+    from console.services.images import image_release_record
+
+    image_release_record(repository=setup["app"], image="registry.example.com/acme/secret-worker", tag="9.9",
+                         commit_sha="", source=ImageRelease.Source.CI_REPORT)
+    app_token = ci_token_create(actor=setup["actor"], repository=setup["app"], name="build",
+                                scopes=["report_build"])[1]
+    pipeline = APIClient()
+    pipeline.credentials(HTTP_AUTHORIZATION=f"Bearer {app_token}")
+    url = f"/api/v1/repositories/{setup['app'].pk}/images/built/"
+    report = pipeline.post(url, {"tag": "1.2"}, format="json")
+    assert report.status_code == 201, report.content
+    assert report.json() == {"image": "registry.example.com/acme/api", "tag": "1.2", "warning_open": True,
+                             "bump_candidates": 1}
+    assert "secret-worker" not in report.content.decode()
+    # A tag an infra repository already deploys opens no warning.
+    deployed = pipeline.post(url, {"tag": "1.1"}, format="json").json()
+    assert deployed["warning_open"] is False and deployed["bump_candidates"] == 1
+
+    by_member = setup["api"].post(url, {"tag": "1.3"}, format="json")
+    assert by_member.status_code == 201
+    assert {w["image"] for w in by_member.json()} == {"registry.example.com/acme/api",
+                                                      "registry.example.com/acme/secret-worker"}
+
+
+def test_a_sync_only_token_can_neither_report_nor_bump(setup):
+    sync_only = ci_token_create(actor=setup["actor"], repository=setup["deploy"], name="sync")[1]
+    pipeline = APIClient()
+    pipeline.credentials(HTTP_AUTHORIZATION=f"Bearer {sync_only}")
+    bump = pipeline.post(f"/api/v1/repositories/{setup['deploy'].pk}/image-tags/",
+                         {"image": "registry.example.com/acme/api", "tag": "1.2"}, format="json")
+    assert bump.status_code == 403 and bump.json()["code"] == "ci_scope_missing"
+    assert "lacks the 'bump' scope" in bump.json()["detail"]
+    report = pipeline.post(f"/api/v1/repositories/{setup['deploy'].pk}/images/built/",
+                           {"image": "registry.example.com/acme/api", "tag": "1.2"}, format="json")
+    assert report.status_code == 403 and "lacks the 'report_build' scope" in report.json()["detail"]
+    assert not ImageBump.objects.exists()
 
 
 def test_bad_bumps_are_refused_with_a_reason(setup, django_capture_on_commit_callbacks):

@@ -82,29 +82,6 @@ def test_each_endpoint_needs_its_scope(repo_a, maintainer, api_for, enqueued):
     assert SyncRun.objects.count() == 1
 
 
-def test_tokens_created_before_scopes_existed_keep_sync(transactional_db):
-    """The migration gives every existing token ["sync"]: what it could do before, and nothing more."""
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    from tests.factories import make_repository
-
-    before, after = [("console", "0006_run_claimed_at")], [("console", "0007_ci_token_scopes")]
-    repository = make_repository()
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        old_token = executor.loader.project_state(before).apps.get_model("console", "CiToken")
-        old_token.objects.create(repository_id=repository.pk, name="legacy", prefix="dsoci_legacy",
-                                 secret_hash="0" * 64)
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
-    assert CiToken.objects.get(name="legacy").scopes == ["sync"]
-
-
 def test_id_tokens_sync_and_report_and_bump_only_from_protected_refs(gitlab_instance, repo_a, mint, api_for,
                                                                       enqueued):
     protected = CiGrant.for_identity(ci_identity_verify(mint()))

@@ -166,3 +166,19 @@ def test_a_webhook_push_mirrors_the_new_commit(mirrored, staff, settings, django
     assert run.status == RunStatus.SUCCEEDED, run.error_message
     repository.refresh_from_db()
     assert refs(settings.LOCAL_FORGE_ROOT / f"{repository.internal_path}.git") == refs(work.bare)
+
+
+def test_non_ascii_secrets_and_signatures_are_401_not_500(staff, enqueued):
+    """compare_digest refuses str with non-ASCII characters; the headers are compared as bytes."""
+    _, gitlab_secret = with_secret(GITLAB_URL, staff)
+    with_secret(GITHUB_URL, staff)
+    body = json.dumps(github_push()).encode()
+    for signature in ["sha256=" + "é" * 64, "sha256=" + "\u2603" * 64, "sha256=\udcff"]:
+        response = Client().post("/api/v1/hooks/github/", body, content_type="application/json",
+                                 HTTP_X_GITHUB_EVENT="push", HTTP_X_HUB_SIGNATURE_256=signature)
+        assert response.status_code == 401, (signature, response.content)
+        assert response.json()["code"] == "webhook_unauthorized"
+    for token in [gitlab_secret[:-1] + "é", "ünïcödé", "\udcff"]:
+        response = post_gitlab(gitlab_push(), token)
+        assert response.status_code == 401, (token, response.content)
+    assert not SyncRun.objects.exists() and enqueued == []
