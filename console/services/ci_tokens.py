@@ -57,6 +57,13 @@ def _require_manage(actor: Actor, repository: Repository, doing: str) -> None:
         raise PermissionDenied(f"{doing} needs the maintainer role on {repository.project}")
 
 
+def _refuse_if_archived(repository: Repository) -> None:
+    from console.models import Project
+
+    if repository.project.status == Project.Status.ARCHIVED:
+        raise Conflict("the project is archived: its repositories take no new CI credentials or settings")
+
+
 def ci_tokens_for(*, actor: Actor, repository: Repository):
     _require_manage(actor, repository, "seeing CI tokens")
     return repository.ci_tokens.select_related("created_by").order_by("-created_at", "-id")
@@ -69,6 +76,7 @@ def ci_token_create(
     """Create a token (scopes default to sync only); the returned secret is never stored and cannot be shown
     again."""
     _require_manage(actor, repository, "creating a CI token")
+    _refuse_if_archived(repository)
     if expires_at is not None and expires_at <= timezone.now():
         raise DomainError({"expires_at": ["must be in the future"]})
     if scopes is None:
@@ -239,6 +247,7 @@ def repository_ci_settings_update(
 ) -> Repository:
     """Which GitLab projects' pipelines may sync the repository with an id_token, and from which refs."""
     _require_manage(actor, repository, "changing CI settings")
+    _refuse_if_archived(repository)
     before = {"ci_allowed_project_paths": repository.ci_allowed_project_paths,
               "ci_protected_refs_only": repository.ci_protected_refs_only}
     if ci_allowed_project_paths is not None:

@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 
-from console.models import AuditEvent, Repository, SyncRun, Trigger
+from console.models import AuditEvent, Project, Repository, SyncRun, Trigger
 from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
-from console.services.errors import DomainError, PermissionDenied
+from console.services.errors import Conflict, DomainError, PermissionDenied
 
 SECRET_PREFIX = "dsowh_"
 MAX_CANDIDATES = 50
@@ -54,6 +54,8 @@ def repository_webhook_secret_rotate(*, actor: Actor, repository: Repository) ->
     """A new webhook secret, shown once; the previous one stops working at once."""
     if not has_project_role(actor.user, repository.project, MANAGE):
         raise PermissionDenied("setting the webhook secret needs the maintainer role")
+    if repository.project.status == Project.Status.ARCHIVED:
+        raise Conflict("the project is archived: its repositories take no new webhook secrets")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     before = {"webhook_secret_is_set": bool(repository.webhook_secret)}
     with transaction.atomic():

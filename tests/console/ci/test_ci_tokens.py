@@ -158,3 +158,19 @@ def test_users_still_sync_with_their_own_credentials(repo_a, maintainer, api_for
     assert response.status_code == 202
     assert SyncRun.objects.get().trigger == Trigger.API
     assert api_for().post(sync_url(repo_a)).status_code == 401
+
+
+def test_archived_projects_take_no_new_ci_credentials(db):
+    from console.models import Project
+    from console.services.actors import Actor
+    from console.services.ci_tokens import ci_token_create
+    from console.services.errors import Conflict
+    from console.services.webhooks import repository_webhook_secret_rotate
+    from tests.factories import make_project, make_repository, make_user
+
+    admin = Actor.for_user(make_user(staff=True), "api")
+    repository = make_repository(make_project(status=Project.Status.ARCHIVED))
+    with pytest.raises(Conflict):
+        ci_token_create(actor=admin, repository=repository, name="late")
+    with pytest.raises(Conflict):
+        repository_webhook_secret_rotate(actor=admin, repository=repository)
