@@ -47,26 +47,36 @@
   }
 
   // Poll the run fragment every second until the run has finished, swapping it in place each time.
+  // Polling is keyed by element id and always follows the poll URL the element carries *now*: on the
+  // project page one cell per repository shows its latest run, and a newer run may take it over meanwhile.
   function watch(element) {
-    var url = element.getAttribute("data-poll-url");
-    if (!url || polling[element.id]) return;
-    polling[element.id] = true;
+    var id = element.id;
+    if (!element.getAttribute("data-poll-url") || polling[id]) return;
+    polling[id] = true;
     var failures = 0;
+    function stop() {
+      delete polling[id];
+    }
     function tick() {
+      var current = document.getElementById(id);
+      var url = current && current.getAttribute("data-poll-url");
+      if (!url) return stop();
       getFragment(url)
         .then(function (html) {
           failures = 0;
-          var fresh = place(fragment(html));
-          if (ACTIVE.indexOf(fresh.getAttribute("data-run-status")) >= 0) {
-            setTimeout(tick, POLL_MS);
-          } else {
-            delete polling[element.id];
+          var shown = document.getElementById(id);
+          if (shown && shown.getAttribute("data-poll-url") !== url) {
+            // A newer run took this place while we fetched: never put the older one back over it.
+            return setTimeout(tick, POLL_MS);
           }
+          var fresh = place(fragment(html));
+          if (ACTIVE.indexOf(fresh.getAttribute("data-run-status")) >= 0) setTimeout(tick, POLL_MS);
+          else stop();
         })
         .catch(function () {
           failures += 1;
           if (failures < MAX_FAILURES) setTimeout(tick, POLL_MS * 2 * failures);
-          else delete polling[element.id];
+          else stop();
         });
     }
     setTimeout(tick, POLL_MS);
