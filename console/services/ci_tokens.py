@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.models import AuditEvent, CiToken, Repository, RunStatus, SyncRun, Trigger, TrustedGitLabInstance
+from console.models import AuditEvent, CiToken, Repository, Trigger, TrustedGitLabInstance
 from console.models.ci import CiScope
 from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
@@ -33,7 +33,6 @@ from console.services.validation import full_clean_or_raise
 SECRET_PREFIX = "dsoci_"
 SHOWN_PREFIX_LENGTH = 12
 LAST_USED_PRECISION = timedelta(minutes=1)  # fewer writes on a hot token; precise enough for humans
-MAX_JOINED_RECORDED = 20
 # A GitLab id_token proves a pipeline of an allowed project; bumping (a commit to the repository) also needs
 # the pipeline to run on a protected ref, whatever the repository's ci_protected_refs_only says.
 ID_TOKEN_SCOPES = frozenset({CiScope.SYNC, CiScope.REPORT_BUILD, CiScope.BUMP})
@@ -218,27 +217,7 @@ def ci_sync_request(*, grant: CiGrant, repository_id: int, reported: dict | None
     detail = {key: value for key, value in (reported or {}).items() if value not in (None, "")}
     detail.update({key: value for key, value in grant.detail.items() if value not in (None, "")})
     actor = Actor(user=None, interface=AuditEvent.Interface.CI, label=grant.label[:200], detail=detail)
-    outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.CI, check_permission=False)
-    if not outcome.created:
-        record_joined_request(outcome.run, actor)
-    return outcome
-
-
-def record_joined_request(run: SyncRun, actor: Actor) -> None:
-    """Keep who joined a queued run (capped), so a CI or webhook trigger is never invisible.
-
-    Only while the run is still queued, under its row lock: once a worker has claimed it, the worker's copy
-    of trigger_detail would overwrite ours when the run finishes."""
-    entry = {"by": actor.label, "interface": actor.interface, **actor.detail}
-    with transaction.atomic():
-        current = SyncRun.objects.select_for_update().filter(pk=run.pk, status=RunStatus.QUEUED).first()
-        if current is None:
-            return
-        joined = list(current.trigger_detail.get("joined", []))
-        if len(joined) >= MAX_JOINED_RECORDED:
-            return
-        current.trigger_detail = {**current.trigger_detail, "joined": [*joined, entry]}
-        SyncRun.objects.filter(pk=run.pk).update(trigger_detail=current.trigger_detail)
+    return sync_request(actor=actor, repository=repository, trigger=Trigger.CI, check_permission=False)
 
 
 def repository_ci_settings_update(

@@ -25,6 +25,7 @@ from provisioning.gitenv import redact
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+MAX_JOINED_RECORDED = 20
 
 
 class RetryLater(Exception):
@@ -51,16 +52,18 @@ def request_run(
                 # Serialises concurrent requests for one resource (a no-op on SQLite, where the
                 # unique constraint below still holds and the retry loop catches the loser).
                 type(resource).objects.select_for_update().filter(pk=resource.pk).exists()
-                queued = run_model.objects.filter(**{resource_field: resource}, status=RunStatus.QUEUED).first()
+                queued = (
+                    run_model.objects.select_for_update()
+                    .filter(**{resource_field: resource}, status=RunStatus.QUEUED).first()
+                )
                 if queued is not None:
-                    run_model.objects.filter(pk=queued.pk).update(joined_requests=F("joined_requests") + 1)
-                    queued.refresh_from_db()
+                    _join(queued, actor)
                     return RunRequest(queued, False)
                 run = run_model.objects.create(
                     **{resource_field: resource},
                     trigger=trigger,
                     actor=actor.user if actor.user is not None and actor.user.pk else None,
-                    trigger_detail={"by": actor.label, "interface": actor.interface, **actor.detail},
+                    trigger_detail=_requester(actor),
                     **(extra or {}),
                 )
                 # robust: a broker outage must not fail the request; the sweeper re-enqueues stale queued runs.
@@ -69,6 +72,21 @@ def request_run(
         except IntegrityError:
             continue  # another request created the queued run between our read and our insert
     raise RuntimeError("could not queue a run after three attempts")  # pragma: no cover
+
+
+def _requester(actor: Actor) -> dict:
+    return {"by": actor.label, "interface": actor.interface, **actor.detail}
+
+
+def _join(queued, actor: Actor) -> None:
+    """Count the request on the run it joined, and keep who asked (capped), so no trigger is invisible."""
+    joined = queued.trigger_detail.get("joined", [])
+    if len(joined) < MAX_JOINED_RECORDED:
+        queued.trigger_detail = {**queued.trigger_detail, "joined": [*joined, _requester(actor)]}
+    type(queued).objects.filter(pk=queued.pk).update(
+        joined_requests=F("joined_requests") + 1, trigger_detail=queued.trigger_detail
+    )
+    queued.refresh_from_db()
 
 
 def claim_run(run_model: type[models.Model], *, run_id: int, task_id: str):

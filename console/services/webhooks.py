@@ -194,14 +194,11 @@ def _single(matches: list[Repository]) -> Repository:
 
 
 def _sync(repository: Repository, label: str, detail: dict) -> WebhookOutcome:
-    from console.services.ci_tokens import record_joined_request
     from console.services.syncs import sync_request
 
     actor = Actor(user=None, interface=AuditEvent.Interface.WEBHOOK, label=label,
                   detail={key: value for key, value in detail.items() if value})
     outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.WEBHOOK,
                            check_permission=False)
-    if not outcome.created:
-        record_joined_request(outcome.run, actor)
     return WebhookOutcome("joined" if not outcome.created else "queued", f"sync #{outcome.run.pk} requested",
                           run=outcome.run, repository=repository)

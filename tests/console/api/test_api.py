@@ -111,7 +111,9 @@ def test_sync_answers_202_and_joins_a_queued_run():
     assert first.status_code == second.status_code == 202
     assert first.json()["id"] == second.json()["id"]
     assert first["Location"].endswith(f"/api/v1/syncs/{first.json()['id']}/")
-    assert api.get(f"/api/v1/syncs/{first.json()['id']}/").json()["joined_requests"] == 1
+    run = api.get(f"/api/v1/syncs/{first.json()['id']}/").json()
+    assert run["joined_requests"] == 1
+    assert run["trigger_detail"]["joined"] == [{"by": user.username, "interface": "api"}]
     history = api.get(f"/api/v1/repositories/{repository.pk}/syncs/").json()
     assert history["count"] == 1
 

@@ -3,10 +3,7 @@ kept, and running the queue mirrors the newest commit. Needs a server database (
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from console.models import RunStatus, SyncRun, Trigger
@@ -14,40 +11,25 @@ from console.services.actors import Actor
 from console.services.ci_tokens import ci_token_create
 from console.services.runs import claim_run
 from console.services.syncs import sync_execute, sync_request
+from tests.support.concurrency import run_concurrently, skip_on_sqlite
 from tests.support.gitrepos import refs
 
 CONCURRENT = 20
 
 
 def trigger_concurrently(repository, secret: str) -> list:
-    responses, errors = [], []
-    barrier = threading.Barrier(CONCURRENT)
-
     def trigger(number: int):
-        try:
-            client = APIClient()
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-            barrier.wait()
-            responses.append(client.post(f"/api/v1/repositories/{repository.pk}/sync/",
-                                         {"pipeline_id": str(5000 + number)}, format="json"))
-        except Exception as error:  # noqa: BLE001 - collected and asserted below
-            errors.append(error)
-        finally:
-            connection.close()
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return client.post(f"/api/v1/repositories/{repository.pk}/sync/", {"pipeline_id": str(5000 + number)},
+                           format="json")
 
-    threads = [threading.Thread(target=trigger, args=(n,)) for n in range(CONCURRENT)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    return responses
+    return run_concurrently(trigger, CONCURRENT)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_ci_triggers_coalesce_and_the_newest_commit_is_mirrored(mirrored, monkeypatch, settings):
-    if connection.vendor == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the race needs a server database")
+    skip_on_sqlite()
     from console import tasks
 
     repository, work, actor = mirrored

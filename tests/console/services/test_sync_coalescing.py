@@ -3,16 +3,14 @@ and no request lost. Runs against the configured database (PostgreSQL in `make t
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from console.models import RunStatus, SyncRun, Trigger
 from console.services.actors import Actor
 from console.services.runs import claim_run
 from console.services.syncs import sync_request
 from tests.factories import make_project, make_repository, make_user
+from tests.support.concurrency import run_concurrently, skip_on_sqlite
 
 
 @pytest.fixture
@@ -26,32 +24,15 @@ def enqueued(monkeypatch):
 
 def request_concurrently(repository, count: int) -> list:
     actor = Actor.system("ci-test")
-    results, errors = [], []
-    barrier = threading.Barrier(count)
-
-    def request():
-        try:
-            barrier.wait()
-            results.append(sync_request(actor=actor, repository=repository, trigger=Trigger.CI,
-                                        check_permission=False))
-        except Exception as error:  # noqa: BLE001 - collected and asserted below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=request) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    return results
+    return run_concurrently(
+        lambda _: sync_request(actor=actor, repository=repository, trigger=Trigger.CI, check_permission=False),
+        count,
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_join_one_queued_run(enqueued):
-    if connection.vendor == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the race needs a server database")
+    skip_on_sqlite()
     repository = make_repository(make_project())
     results = request_concurrently(repository, 12)
 
@@ -65,8 +46,7 @@ def test_concurrent_requests_join_one_queued_run(enqueued):
 
 @pytest.mark.django_db(transaction=True)
 def test_requests_while_running_queue_exactly_one_follow_up(enqueued):
-    if connection.vendor == "sqlite":
-        pytest.skip("SQLite serialises writers with a file lock; the race needs a server database")
+    skip_on_sqlite()
     repository = make_repository(make_project())
     first = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
                          check_permission=False).run
