@@ -15,7 +15,7 @@ from console.integrations import get_mirror
 from console.models import Repository, SyncRun
 from console.models.images import ImageInventoryEntry, ImageRelease, ImageTagChange
 from provisioning import image_tags
-from provisioning.errors import ProvisioningError
+from provisioning.errors import InvalidInput, ProvisioningError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,11 @@ def _scan_infra_repository(*, repository: Repository, run: SyncRun) -> dict:
     if revision == "HEAD" and repository.default_branch:
         revision = repository.default_branch
     try:
-        new_sha = _commit_of(cache, revision)
+        try:
+            new_sha = image_tags.commit_info(cache, revision).sha
+        except InvalidInput:
+            raise ProvisioningError(f"deploy revision {revision!r} does not exist in the repository",
+                                    code="revision_not_found") from None
         if new_sha == repository.images_scanned_sha:
             return {"commit": new_sha, "commits_scanned": 0, "changes": 0, "unchanged": True}
         result = image_tags.scan(
@@ -83,17 +87,6 @@ def _scan_infra_repository(*, repository: Repository, run: SyncRun) -> dict:
     }
 
 
-def _commit_of(cache, revision: str) -> str:
-    import git
-
-    try:
-        with git.Repo(cache) as repo:
-            return repo.commit(revision).hexsha
-    except Exception:  # noqa: BLE001 - BadName, BadObject, ValueError all mean "no such revision"
-        raise ProvisioningError(f"deploy revision {revision!r} does not exist in the repository",
-                                code="revision_not_found") from None
-
-
 def _record_changes(repository: Repository, run: SyncRun, changes) -> int:
     from console.models.images import ImageBump
 
@@ -125,21 +118,12 @@ def _release_from_app_commits(*, repository: Repository, run: SyncRun) -> None:
 
     committed_at = None
     try:
-        committed_at = _commit_time(get_mirror().cache_path(mirror_cache_key(repository)), moved.new_sha)
+        committed_at = image_tags.commit_info(get_mirror().cache_path(mirror_cache_key(repository)),
+                                              moved.new_sha).committed_at
     except ProvisioningError:
-        pass
+        pass  # an unreadable commit only loses the precise time: the report time stands in
     image_release_record(repository=repository, image=repository.image_name, tag="", commit_sha=moved.new_sha,
                          source=ImageRelease.Source.APP_SYNC, committed_at=committed_at)
-
-
-def _commit_time(cache, sha: str):
-    import git
-
-    try:
-        with git.Repo(cache) as repo:
-            return repo.commit(sha).committed_datetime
-    except Exception:  # noqa: BLE001 - an unreadable commit only loses the precise time
-        raise ProvisioningError(f"commit {sha} not readable") from None
 
 
 def image_release_record(*, repository: Repository, image: str, tag: str, commit_sha: str, source: str,

@@ -97,10 +97,17 @@ def provisioning_execute(*, run_id: int, task_id: str) -> None:
     _enqueue_next(project)
 
 
+def ensure_project_groups(project: Project, forge) -> list[str]:
+    """The organization's and the project's forge groups; returns the paths this call created."""
+    groups = [
+        forge.ensure_group(forge.group_path_for(project.organization.slug), name=project.organization.name),
+        forge.ensure_group(project_forge_group(project), name=project.name, description=project.description),
+    ]
+    return [group.path for group in groups if group.created]
+
+
 def _provision(project: Project, forge) -> dict:
-    org_group = forge.ensure_group(forge.group_path_for(project.organization.slug), name=project.organization.name)
-    project_group = forge.ensure_group(project_forge_group(project), name=project.name,
-                                       description=project.description)
+    created = ensure_project_groups(project, forge)
     platform_path = platform_repository_path()
     forge.ensure_group(platform_path.rsplit("/", 1)[0], name="Platform")
     platform = forge.ensure_repository(platform_path, description="GitOps manifests written by DSO Console")
@@ -111,7 +118,8 @@ def _provision(project: Project, forge) -> dict:
         manifests.render_files(spec),
         message=f"Provision {project.full_slug}: namespace {manifests.namespace_name(project.organization.slug, project.slug)}",
     )
-    created = [g.path for g in (org_group, project_group) if g.created] + ([platform.path] if platform.created else [])
+    if platform.created:
+        created.append(platform.path)
     if deploy_token_created:
         created.append(f"deploy token {deploy_token_created}")
     return {

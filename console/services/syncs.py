@@ -79,11 +79,11 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
 
 
 def _mirror(repository: Repository, source: GitRemote):
+    from console.services.provisioning import ensure_project_groups
+
     forge = get_forge()
-    project = repository.project
     # Groups first: a sync may run before the project's provisioning has (both are idempotent).
-    forge.ensure_group(forge.group_path_for(project.organization.slug), name=project.organization.name)
-    forge.ensure_group(forge.group_path_for(project.organization.slug, project.slug), name=project.name)
+    ensure_project_groups(repository.project, forge)
     internal = forge.ensure_repository(
         repository.internal_path, description=f"Mirror of {repository.external_url} (managed by DSO Console)"
     )

@@ -8,7 +8,7 @@ Plain Python: callers never see ruamel or GitPython types, errors are ``provisio
 
 from provisioning.image_tags.bump import bump_image_tag
 from provisioning.image_tags.history import scan
-from provisioning.image_tags.inventory import inventory_at
+from provisioning.image_tags.inventory import commit_info, inventory_at
 from provisioning.image_tags.model import (
     HELM,
     KUSTOMIZE,
@@ -36,6 +36,7 @@ __all__ = [
     "ScanProblem",
     "ScanResult",
     "bump_image_tag",
+    "commit_info",
     "inventory_at",
     "scan",
 ]

@@ -15,7 +15,7 @@ import git
 
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.image_tags import helm, kustomize
-from provisioning.image_tags.model import HELM, KUSTOMIZE, DeployConfig, ImageRef, Limits, ScanProblem
+from provisioning.image_tags.model import HELM, KUSTOMIZE, CommitInfo, DeployConfig, ImageRef, Limits, ScanProblem
 from provisioning.image_tags.reference import Hit
 from provisioning.image_tags.safe_yaml import Budget, YamlProblem, compose, decode
 
@@ -249,6 +249,17 @@ def resolve_commit(repo: git.Repo, sha: str) -> str:
         return repo.commit(sha).hexsha
     except Exception:  # noqa: BLE001 - BadName, BadObject, ValueError: all mean "no such commit"
         raise InvalidInput(f"commit {sha} not found in the repository") from None
+
+
+def commit_info(repo_path, revision: str) -> CommitInfo:
+    """The commit a revision (branch, tag or sha) names; InvalidInput when there is none."""
+    repo = open_repo(repo_path)
+    try:
+        commit = repo.commit(resolve_commit(repo, revision))
+        return CommitInfo(commit.hexsha, commit.author.name or "", commit.author.email or "",
+                          commit.committed_datetime, commit.summary if isinstance(commit.summary, str) else "")
+    finally:
+        repo.close()
 
 
 def sorted_refs(refs) -> tuple[ImageRef, ...]:

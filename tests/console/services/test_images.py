@@ -212,3 +212,17 @@ def test_a_bump_queued_before_the_project_was_archived_pushes_nothing(project, e
     bump.refresh_from_db()
     assert bump.status == RunStatus.FAILED and bump.error_code == "project_archived"
     assert git("rev-parse", "main", cwd=infra.bare).strip() == before
+
+
+def test_a_deploy_revision_that_does_not_exist_is_reported_not_fatal(project, external_forge,
+                                                                     django_capture_on_commit_callbacks):
+    external_forge.create("deploy", {"chart/values.yaml": VALUES.format(tag="1.0.0", worker="0.1")})
+    with django_capture_on_commit_callbacks(execute=True):
+        deploy = repository_register(
+            actor=project.actor, project=project, name="deploy", external_url=external_forge.url("deploy"),
+            is_infra=True, deploy_kind="helm", deploy_path="chart", deploy_revision="v9",
+        )
+    run = SyncRun.objects.get(repository=deploy)
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.image_scan == {"error": "deploy revision 'v9' does not exist in the repository",
+                              "code": "revision_not_found"}
