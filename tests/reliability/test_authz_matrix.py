@@ -1,0 +1,303 @@
+"""The authorization matrix: every route × method × actor, over real HTTP against a live server.
+
+Routes come from the URLconf (tests/reliability/routes.py), so a new endpoint without a rule here fails
+`test_every_route_has_a_rule`. Each rule names the weakest actor allowed; every other actor must be refused
+(401/403/404, or the login page for the portal), every allowed one must get past authorization, and nobody
+may get a 5xx. After an unsafe request that went through, the next request gets a new world, so that an archive or a
+revoke by one actor cannot change what the next one sees.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+import requests
+from django.test import Client
+from django.utils import timezone
+
+from console.models import Membership, Organization, Project, Repository, Role, SyncRun, Trigger
+from console.models.images import ImageBump
+from console.models.organizations import ROLE_RANK
+from console.services.actors import Actor
+from console.services.ci_tokens import ci_token_create, ci_token_revoke
+from tests.factories import make_user
+from tests.reliability.figures import record_figures
+from tests.reliability.routes import ALL_METHODS, console_routes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Who may do what, per (route name, method): the weakest actor allowed.
+#   anyone            public, or the endpoint authenticates the request itself (a signature, a password):
+#                     only the absence of 5xx is checked here, the endpoint's own tests check the rest
+#   signed_in         any signed-in person (what they see is filtered by membership)
+#   staff             platform admins only
+#   org:visible       a member of the organization or of one of its projects
+#   org:<role>        that role or stronger, held on the organization itself
+#   project:<role>    that role or stronger on the project, directly or through its organization
+# "+ci:<scope>" adds a pipeline whose CI credential covers the repository and carries the scope.
+RULES: dict[tuple[str, str], str] = {
+    ("api:auth-token", "POST"): "anyone",
+    ("api:hook-gitlab", "POST"): "anyone",
+    ("api:hook-github", "POST"): "anyone",
+    ("schema", "GET"): "anyone",
+    ("api-docs", "GET"): "anyone",
+    ("api:api-root", "GET"): "signed_in",
+    ("api:organization-list", "GET"): "signed_in",
+    ("api:organization-list", "POST"): "signed_in",
+    ("api:organization-detail", "GET"): "org:visible",
+    ("api:organization-detail", "PATCH"): "org:owner",
+    ("api:organization-detail", "PUT"): "org:owner",
+    ("api:project-list", "GET"): "signed_in",
+    ("api:project-list", "POST"): "signed_in",  # the organization in the body decides; see the service test
+    ("api:project-detail", "GET"): "project:reader",
+    ("api:project-detail", "PATCH"): "project:maintainer",
+    ("api:project-archive", "POST"): "project:owner",
+    ("api:project-argocd-credentials", "GET"): "staff",
+    ("api:project-manifests", "GET"): "project:reader",
+    ("api:project-members", "GET"): "project:reader",
+    ("api:project-members", "POST"): "project:owner",
+    ("api:project-remove-member", "DELETE"): "project:owner",
+    ("api:project-provision", "POST"): "project:maintainer",
+    ("api:project-provisioning-runs", "GET"): "project:reader",
+    ("api:project-repositories", "GET"): "project:reader",
+    ("api:project-repositories", "POST"): "project:maintainer",
+    ("api:project-warnings", "GET"): "project:reader",
+    ("api:repository-detail", "GET"): "project:reader",
+    ("api:repository-detail", "PATCH"): "project:maintainer",
+    ("api:repository-detail", "DELETE"): "project:maintainer",
+    ("api:repository-sync", "POST"): "project:developer+ci:sync",
+    ("api:repository-syncs", "GET"): "project:reader",
+    ("api:repository-images", "GET"): "project:reader",
+    ("api:repository-image-built", "POST"): "project:developer+ci:report_build",
+    ("api:repository-image-tags", "GET"): "project:reader",
+    ("api:repository-image-tags", "POST"): "project:developer+ci:bump",
+    ("api:repository-ci-tokens", "GET"): "project:maintainer",
+    ("api:repository-ci-tokens", "POST"): "project:maintainer",
+    ("api:repository-ci-token", "DELETE"): "project:maintainer",
+    ("api:repository-ci-token-revoke", "POST"): "project:maintainer",
+    ("api:repository-ci-settings", "GET"): "project:maintainer",
+    ("api:repository-ci-settings", "PATCH"): "project:maintainer",
+    ("api:repository-webhook-secret", "POST"): "project:maintainer",
+    ("api:image-bump", "GET"): "project:reader",
+    ("api:syncrun-list", "GET"): "signed_in",
+    ("api:syncrun-detail", "GET"): "project:reader",
+    ("portal:home", "GET"): "signed_in",
+    ("portal:organization_new", "GET"): "signed_in",
+    ("portal:organization_new", "POST"): "signed_in",
+    ("portal:organization", "GET"): "org:visible",
+    ("portal:organization_project_new", "GET"): "org:visible",
+    ("portal:organization_project_new", "POST"): "org:maintainer",
+    ("portal:project_new", "GET"): "signed_in",
+    ("portal:project_new", "POST"): "signed_in",
+    ("portal:project", "GET"): "project:reader",
+    ("portal:project_provision", "POST"): "project:maintainer",
+    ("portal:project_archive", "POST"): "project:owner",
+    ("portal:project_manifests", "GET"): "project:reader",
+    ("portal:project_manifests_yaml", "GET"): "project:reader",
+    ("portal:member_add", "POST"): "project:owner",
+    ("portal:member_remove", "POST"): "project:owner",
+    ("portal:repository_new", "POST"): "project:maintainer",
+    ("portal:repository", "GET"): "project:reader",
+    ("portal:image_bump", "POST"): "project:developer",
+    ("portal:sync_new", "POST"): "project:developer",
+    ("portal:repository_ci_token_new", "POST"): "project:maintainer",
+    ("portal:repository_ci_token_revoke", "POST"): "project:maintainer",
+    ("portal:repository_ci_settings", "POST"): "project:maintainer",
+    ("portal:repository_webhook_secret", "POST"): "project:maintainer",
+    ("portal:sync_partial", "GET"): "project:reader",
+}
+
+USER_ACTORS = ("anonymous", "outsider", "reader", "developer", "maintainer", "owner",
+               "org_maintainer", "org_owner", "staff")
+CI_ACTORS = ("ci_sync", "ci_all", "ci_other_repository", "ci_expired", "ci_revoked", "ci_forged")
+CSRF = "a" * 32  # any 32-character secret: the cookie and the header only have to agree
+
+
+@dataclass
+class World:
+    organization: Organization
+    project: Project
+    repository: Repository
+    sync_run: SyncRun
+    bump: ImageBump
+    membership: Membership  # a victim membership the owner may remove
+    ci_token_id: int
+    ci_secrets: dict[str, str]
+
+    def values(self) -> dict[str, object]:
+        return {"pk": "?", "slug": self.organization.slug, "membership_id": self.membership.pk,
+                "token_id": self.ci_token_id, "format": "json"}
+
+
+def build_world(users: dict) -> World:
+    tag = secrets.token_hex(3)
+    organization = Organization.objects.create(slug=f"org-{tag}", name="Org")
+    project = Project.objects.create(organization=organization, slug="shop", name="Shop",
+                                     namespace=f"org-{tag}-shop")
+    for role in (Role.READER, Role.DEVELOPER, Role.MAINTAINER, Role.OWNER):
+        Membership.objects.create(user=users[role.value], organization=organization, project=project, role=role)
+    Membership.objects.create(user=users["org_maintainer"], organization=organization, role=Role.MAINTAINER)
+    Membership.objects.create(user=users["org_owner"], organization=organization, role=Role.OWNER)
+    victim = Membership.objects.create(user=users["victim"], organization=organization, project=project,
+                                       role=Role.DEVELOPER)
+    repository = Repository.objects.create(project=project, name="infra", is_infra=True, deploy_kind="helm",
+                                           external_url="https://git.example.com/team/infra.git")
+    other_org = Organization.objects.create(slug=f"other-{tag}", name="Other")
+    other_project = Project.objects.create(organization=other_org, slug="shop", name="Shop",
+                                           namespace=f"other-{tag}-shop")
+    Membership.objects.create(user=users["outsider"], organization=other_org, project=other_project,
+                              role=Role.OWNER)
+    other_repository = Repository.objects.create(project=other_project, name="infra",
+                                                 external_url="https://git.example.com/other/infra.git")
+    run = SyncRun.objects.create(repository=repository, trigger=Trigger.API, status="succeeded")
+    bump = ImageBump.objects.create(repository=repository, image="registry.example.com/shop/web", tag="1.2.3")
+    maker = Actor.for_user(users["staff"], "api")
+    scopes_all = ["sync", "report_build", "bump"]
+    ci = {}
+    _, ci["ci_sync"] = ci_token_create(actor=maker, repository=repository, name="sync", scopes=["sync"])
+    _, ci["ci_all"] = ci_token_create(actor=maker, repository=repository, name="all", scopes=scopes_all)
+    _, ci["ci_other_repository"] = ci_token_create(actor=maker, repository=other_repository, name="other",
+                                                   scopes=scopes_all)
+    expired, ci["ci_expired"] = ci_token_create(actor=maker, repository=repository, name="expired",
+                                                scopes=scopes_all,
+                                                expires_at=timezone.now() + timedelta(seconds=1))
+    revoked, ci["ci_revoked"] = ci_token_create(actor=maker, repository=repository, name="revoked",
+                                                scopes=scopes_all)
+    ci_token_revoke(actor=maker, token=revoked)
+    type(expired).objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    # A JWT-shaped credential signed by nobody the console trusts.
+    ci["ci_forged"] = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2V2aWwifQ." + "x" * 40
+    victim_token, _ = ci_token_create(actor=maker, repository=repository, name="victim", scopes=["sync"])
+    return World(organization, project, repository, run, bump, victim, victim_token.pk, ci)
+
+
+def pk_for(route_name: str, world: World) -> object:
+    resource = route_name.rpartition(":")[2]
+    if resource.startswith(("project", "member")):
+        return world.project.pk
+    if resource.startswith("organization"):
+        return world.organization.pk
+    if resource.startswith("syncrun") or resource == "sync_partial":
+        return world.sync_run.pk
+    if resource.startswith("image-bump"):
+        return world.bump.pk
+    return world.repository.pk
+
+
+def allowed(rule: str, actor: str) -> bool:
+    user_rule, _, ci_scope = rule.partition("+ci:")
+    if user_rule == "anyone":
+        return True
+    if actor.startswith("ci_"):
+        if not ci_scope:
+            return False
+        return actor == "ci_all" or (actor == "ci_sync" and ci_scope == "sync")
+    if actor == "anonymous":
+        return False
+    if user_rule == "signed_in" or actor == "staff":
+        return True
+    if user_rule == "staff":
+        return False
+    scope, _, needed = user_rule.partition(":")
+    org_level = {"org_maintainer": Role.MAINTAINER, "org_owner": Role.OWNER}
+    project_level = {"reader": Role.READER, "developer": Role.DEVELOPER, "maintainer": Role.MAINTAINER,
+                     "owner": Role.OWNER}
+    if scope == "org":
+        if needed == "visible":
+            return actor in org_level or actor in project_level
+        return actor in org_level and ROLE_RANK[org_level[actor]] >= ROLE_RANK[needed]
+    role = org_level.get(actor) or project_level.get(actor)
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
+
+
+def refused(response: requests.Response, *, portal: bool) -> bool:
+    if response.status_code in (401, 403, 404):
+        return True
+    return portal and response.status_code == 302 and "/accounts/login" in response.headers.get("Location", "")
+
+
+@pytest.fixture
+def users(db):
+    names = [*USER_ACTORS[1:], "victim"]
+    return {name: make_user(f"matrix-{name}", staff=(name == "staff")) for name in names}
+
+
+def sessions_for(users, live_server) -> dict[str, requests.Session]:
+    result = {}
+    for actor in (*USER_ACTORS, *CI_ACTORS):
+        session = requests.Session()
+        session.cookies.set("csrftoken", CSRF)
+        session.headers["X-CSRFToken"] = CSRF
+        if actor in users:
+            client = Client()
+            client.force_login(users[actor])
+            session.cookies.set("sessionid", client.cookies["sessionid"].value)
+        result[actor] = session
+    return result
+
+
+def test_every_route_has_a_rule():
+    missing, unknown = [], set(RULES)
+    for route in console_routes():
+        if route.has_format_suffix:
+            continue
+        methods = route.methods or [m for (name, m) in RULES if name == route.name]
+        if not methods:
+            missing.append(f"{route.name} (a function view: name its methods in RULES)")
+        for method in methods:
+            if (route.name, method) in RULES:
+                unknown.discard((route.name, method))
+            else:
+                missing.append(f"{method} {route.name}")
+    assert not missing, "routes without an authorization rule: " + ", ".join(missing)
+    assert not unknown, f"rules for routes that no longer exist: {sorted(unknown)}"
+
+
+@pytest.mark.timeout(1200)
+def test_authorization_matrix(live_server, users):
+    sessions = sessions_for(users, live_server)
+    shared = build_world(users)
+    violations, counted, stale = [], 0, False
+    for route in console_routes():
+        if route.has_format_suffix:
+            continue
+        declared = {m for (name, m) in RULES if name == route.name}
+        for method in ALL_METHODS:
+            rule = RULES.get((route.name, method))
+            for actor in (*USER_ACTORS, *CI_ACTORS):
+                if rule is None and actor not in ("anonymous", "staff"):
+                    continue  # an undeclared method only needs showing refused to the weakest and strongest
+                if actor.startswith("ci_") and not route.is_api:
+                    continue  # the portal knows only sessions; a bearer credential there is anonymous
+                if stale:
+                    shared, stale = build_world(users), False
+                world = shared
+                path = route.path({**world.values(), "pk": pk_for(route.name, world)})
+                headers = {}
+                if actor.startswith("ci_"):
+                    headers["Authorization"] = f"Bearer {world.ci_secrets[actor]}"
+                response = sessions[actor].request(method, live_server.url + path, json={} if route.is_api
+                                                   else None, data=None if route.is_api else {},
+                                                   headers=headers, allow_redirects=False, timeout=30)
+                counted += 1
+                # An unsafe request that went through may have archived, revoked or removed something.
+                stale = method != "GET" and response.status_code < 400
+                label = f"{actor} {method} {path} -> {response.status_code}"
+                if response.status_code >= 500:
+                    violations.append(f"server error: {label}")
+                elif rule is None:
+                    if response.status_code < 400 and method not in declared:
+                        violations.append(f"undeclared method answered: {label}")
+                elif rule == "anyone":
+                    pass
+                elif allowed(rule, actor):
+                    if refused(response, portal=not route.is_api):
+                        violations.append(f"wrongly refused ({rule}): {label}")
+                elif not refused(response, portal=not route.is_api):
+                    violations.append(f"wrongly allowed ({rule}): {label}")
+    record_figures("authorization matrix", {"routes": len(console_routes()), "requests": counted,
+                                            "violations": len(violations)})
+    assert not violations, f"{len(violations)} of {counted} requests broke the rules:\n" + "\n".join(violations)
