@@ -24,6 +24,8 @@ def isolated_data(settings, tmp_path: Path):
     settings.LOCAL_FORGE_READ_TOKEN = "forge-read-" + secrets.token_hex(8)
     settings.FORGE_KIND = "local"
     settings.PUBLIC_URL = "http://testserver"
+    # Hashing a password properly takes ~0.3 s of CPU; tests make hundreds of users and prove nothing by it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 
     cache.clear()  # login throttling counts live here
