@@ -152,8 +152,9 @@ class RunAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(RunAdmin):
-    list_display = ["id", "repository", "trigger", "actor", "status", "queued_at", "started_at", "finished_at",
-                    "error_code"]
+    list_display = ["id", "repository", "trigger", "actor", "status", "image_scan_status", "queued_at", "started_at",
+                    "finished_at", "error_code"]
+    list_filter = ["status", "image_scan_status", "trigger"]
     search_fields = ["repository__name", "repository__project__slug", "error_message", "head_sha"]
     inlines = [RefChangeInline]
 

@@ -54,4 +54,5 @@ def with_last_sync(repositories: QuerySet[Repository]) -> QuerySet[Repository]:
         last_sync_id=Subquery(latest.values("id")[:1]),
         last_sync_status=Subquery(latest.values("status")[:1]),
         last_sync_finished_at=Subquery(latest.values("finished_at")[:1]),
+        last_sync_image_scan_status=Subquery(latest.values("image_scan_status")[:1]),
     )

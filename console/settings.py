@@ -97,15 +97,30 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"), conn_max_age=60
-    )
+# SQLite (the embedded default) is one file that portal requests and the worker write concurrently.
+SQLITE_OPTIONS = {
+    # Seconds to wait for another connection's write lock instead of failing at once.
+    "timeout": 30,
+    # Every transaction takes the write lock when it begins. With SQLite's default (DEFERRED) a transaction
+    # that reads and then writes must upgrade its lock, and if another connection wrote in between SQLite
+    # refuses at once with "database is locked": the busy timeout cannot help, since waiting would deadlock
+    # or write on a stale read. Taking the lock up front turns that failure into a wait.
+    "transaction_mode": "IMMEDIATE",
+    # WAL: readers neither block the writer nor wait for it. NORMAL is safe with WAL (no corruption; a power
+    # cut may lose the last commits), and saves an fsync per commit.
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
 }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Portal requests and the worker write concurrently; wait for the lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+def database_config(url: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=60)
+    if config["ENGINE"].endswith("sqlite3"):
+        config["OPTIONS"] = {**config.get("OPTIONS", {}), **SQLITE_OPTIONS}
+        config["CONN_MAX_AGE"] = 0
+    return config
+
+
+DATABASES = {"default": database_config(env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [

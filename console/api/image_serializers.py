@@ -60,6 +60,9 @@ class RedeployWarningSerializer(serializers.Serializer):
     reported_at = serializers.DateTimeField()
     repository = serializers.CharField(allow_null=True)
     bump_candidates = serializers.ListField(child=serializers.DictField())
+    image_scans = serializers.ListField(
+        child=serializers.DictField(), required=False,
+        help_text="with no bump candidate: infra repositories never scanned (pending) or whose last scan failed")
     message = serializers.CharField()
 
 

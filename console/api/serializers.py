@@ -89,7 +89,8 @@ class RepositorySerializer(serializers.ModelSerializer):
         run_id = getattr(repository, "last_sync_id", None)
         if run_id is None:
             return None
-        return {"id": run_id, "status": repository.last_sync_status, "finished_at": repository.last_sync_finished_at}
+        return {"id": run_id, "status": repository.last_sync_status, "finished_at": repository.last_sync_finished_at,
+                "image_scan_status": repository.last_sync_image_scan_status}
 
 
 class RepositoryUpdateSerializer(RepositorySerializer):
@@ -115,7 +116,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "repository", "trigger", "actor", "trigger_detail", "status", "queued_at", "started_at",
             "finished_at", "duration_seconds", "attempts", "joined_requests", "head_sha", "error_code",
-            "error_message", "ref_changes", "image_scan",
+            "error_message", "ref_changes", "image_scan_status", "image_scan",
         ]
         read_only_fields = fields
 

@@ -32,6 +32,16 @@ class Trigger(models.TextChoices):
     INITIAL = "initial"
 
 
+class ImageScanStatus(models.TextChoices):
+    """The image scan step of a sync. It never changes the run's status (the mirror is what that reports), so
+    a failed scan is its own visible outcome beside it, and the next sync scans again from the last success."""
+
+    NONE = "", "no scan"
+    SUCCEEDED = "succeeded", "scanned"
+    UNCHANGED = "unchanged", "nothing new to scan"
+    FAILED = "failed", "image scan failed"
+
+
 class RunBase(models.Model):
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     actor = models.ForeignKey(
@@ -70,8 +80,9 @@ class RunBase(models.Model):
 class SyncRun(RunBase):
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="sync_runs")
     head_sha = models.CharField(max_length=64, blank=True)
-    # What image tag detection found for an infra repository: counts and problems (it never fails the sync).
+    # What image tag detection found for an infra repository: counts and problems, or why it failed.
     image_scan = models.JSONField(default=dict, blank=True)
+    image_scan_status = models.CharField(max_length=20, choices=ImageScanStatus.choices, blank=True, default="")
 
     class Meta(RunBase.Meta):
         constraints = [
@@ -87,6 +98,10 @@ class SyncRun(RunBase):
 
     def __str__(self) -> str:
         return f"sync #{self.pk} of {self.repository} ({self.status})"
+
+    @property
+    def image_scan_failed(self) -> bool:
+        return self.image_scan_status == ImageScanStatus.FAILED
 
 
 class RefChangeKind(models.TextChoices):

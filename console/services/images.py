@@ -1,11 +1,14 @@
 """Image tags: record every change after a sync, keep the inventory, warn while a release waits for a bump.
 
-Detection runs inside a sync of an infra repository on the mirror cache the sync just fetched, and never
-fails the sync: what it could not read is kept on the run (``SyncRun.image_scan``) as problems with reasons.
+Detection runs inside a sync of an infra repository on the mirror cache the sync just fetched. It never
+fails the mirror, but its own outcome is the run's image scan step (``SyncRun.image_scan_status``): files
+it could not read are problems of a scan that succeeded; a scan that could not run is a failed step with its
+reason, and since ``Repository.images_scanned_sha`` only advances on success, the next sync scans again.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.db import transaction
@@ -14,6 +17,8 @@ from django.utils import timezone
 from console.integrations import get_mirror
 from console.models import Repository, SyncRun
 from console.models.images import ImageInventoryEntry, ImageRelease, ImageTagChange
+from console.models.runs import ImageScanStatus
+from console.services.image_scans import image_scans_in_doubt, image_scans_message
 from provisioning import image_tags
 from provisioning.errors import InvalidInput, ProvisioningError
 
@@ -34,7 +39,9 @@ def images_after_sync(*, repository: Repository, run: SyncRun) -> None:
     """Called by the sync once the mirror cache holds the new commits."""
     if repository.is_infra:
         summary = _scan_infra_repository(repository=repository, run=run)
-        SyncRun.objects.filter(pk=run.pk).update(image_scan=summary)
+        status = (ImageScanStatus.FAILED if "error" in summary
+                  else ImageScanStatus.UNCHANGED if summary.get("unchanged") else ImageScanStatus.SUCCEEDED)
+        SyncRun.objects.filter(pk=run.pk).update(image_scan=summary, image_scan_status=status)
     elif repository.image_name and run.ref_changes.exists():
         _release_from_app_commits(repository=repository, run=run)
 
@@ -58,8 +65,8 @@ def _scan_infra_repository(*, repository: Repository, run: SyncRun) -> dict:
             cache, config=deploy_config(repository), old_sha=repository.images_scanned_sha or None, new_sha=new_sha
         )
     except ProvisioningError as error:
-        # The sync itself succeeded; say why detection could not run (e.g. the revision does not exist).
-        log.info("image scan of %s skipped: %s", repository, error)
+        # The mirror succeeded; the scan step failed: say why (e.g. the revision does not exist).
+        log.info("image scan of %s failed: %s", repository, error)
         return {"error": str(error), "code": error.code}
     with transaction.atomic():
         recorded = _record_changes(repository, run, result.changes)
@@ -166,6 +173,8 @@ def redeploy_warnings(project) -> list[dict]:
     """What the project page, the API and sync runs show: images built but not bumped in any infra repo."""
     warnings = []
     open_releases = ImageRelease.objects.filter(project=project, resolved_at__isnull=True).select_related("repository")
+    # Read only when a warning would otherwise say no infra repository sets the image.
+    in_doubt = functools.cache(lambda: image_scans_in_doubt(project))
     for release in open_releases:
         places = list(
             ImageInventoryEntry.objects.filter(repository__project=project, image=release.image)
@@ -176,6 +185,9 @@ def redeploy_warnings(project) -> list[dict]:
             where = "; ".join(f"{p.repository.name}: {p.file} {p.location} (now {p.tag or p.digest})" for p in places)
             message = (f"{release.image}: {waiting} is waiting, but no infra repository changed its tag since; "
                        f"Argo CD will redeploy nothing until you bump it in {where}")
+        elif scans := in_doubt():
+            # An incomplete inventory cannot show that no infra repository sets the image: say what is missing.
+            message = f"{release.image}: {waiting} is waiting, but {image_scans_message(scans)}"
         else:
             message = (f"{release.image}: {waiting} is waiting, and no infra repository of this project sets this "
                        f"image; add it to a Helm values file or kustomization")
@@ -188,6 +200,7 @@ def redeploy_warnings(project) -> list[dict]:
                  "location": p.location, "current_tag": p.tag}
                 for p in places
             ],
+            "image_scans": in_doubt() if not places else [],
             "message": message,
         })
     return warnings

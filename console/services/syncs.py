@@ -9,6 +9,7 @@ from django.db import transaction
 
 from console.integrations import get_forge, get_mirror
 from console.models import Project, RefChange, Repository, RunStatus, SyncRun
+from console.models.runs import ImageScanStatus
 from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
 from console.services.errors import Conflict, PermissionDenied
@@ -109,13 +110,16 @@ def _detect_images(repository: Repository, run: SyncRun) -> None:
 
     try:
         images_after_sync(repository=repository, run=run)
-    except Exception:  # noqa: BLE001 - detection must never fail a sync that mirrored fine
+    except Exception as error:  # noqa: BLE001 - the mirror stands; the scan step fails visibly instead
+        # Its transaction rolled back, so the repository's scanned-up-to marker did not move: the next sync
+        # scans the same commits again.
         log.exception("image detection after sync run %s failed", run.pk)
         SyncRun.objects.filter(pk=run.pk).update(
-            image_scan={"error": "image detection failed unexpectedly; the platform team can see the worker log",
-                        "code": "internal_error"}
+            image_scan={"error": f"image detection failed unexpectedly ({type(error).__name__}); the platform "
+                                 "team can see the worker log", "code": "internal_error"},
+            image_scan_status=ImageScanStatus.FAILED,
         )
-    run.refresh_from_db(fields=["image_scan"])
+    run.refresh_from_db(fields=["image_scan", "image_scan_status"])
 
 
 def mirror_cache_key(repository: Repository) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.test import Client
 
@@ -70,3 +72,20 @@ def test_run_history_is_read_only_in_the_admin(admin_client):
     page = admin_client.get(f"/admin/console/syncrun/{run.pk}/change/")
     assert page.status_code == 200
     assert admin_client.get("/admin/console/syncrun/?status__exact=queued&q=repo").status_code == 200
+
+
+def test_a_failed_image_scan_is_listed_filterable_and_its_reason_shown(admin_client):
+    repository = make_repository(make_project(), is_infra=True, deploy_kind="helm")
+    failed = SyncRun.objects.create(repository=repository, trigger="api", status="succeeded",
+                                    image_scan_status="failed",
+                                    image_scan={"error": "deploy revision 'v9' does not exist", "code": "revision_not_found"})
+    other = SyncRun.objects.create(repository=repository, trigger="api", status="no_change",
+                                   image_scan_status="unchanged")
+
+    listed = admin_client.get("/admin/console/syncrun/?image_scan_status__exact=failed").content.decode()
+    detail = html.unescape(admin_client.get(f"/admin/console/syncrun/{failed.pk}/change/").content.decode())
+
+    assert '<td class="field-image_scan_status">image scan failed</td>' in listed
+    assert f"/admin/console/syncrun/{failed.pk}/change/" in listed
+    assert f"/admin/console/syncrun/{other.pk}/change/" not in listed
+    assert "deploy revision 'v9' does not exist" in detail

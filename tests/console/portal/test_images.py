@@ -206,13 +206,16 @@ def test_sync_rows_show_image_scan_results(client_for, user, deploy):
         "problems": [{"file": "chart/values-broken.yaml", "commit": "ab" * 20, "reason": "not valid YAML"}],
     })
     SyncRun.objects.create(repository=deploy, trigger=Trigger.API, status=RunStatus.SUCCEEDED,
-                           image_scan={"error": "deploy revision 'v9' does not exist", "code": "revision_not_found"})
+                           image_scan={"error": "deploy revision 'v9' does not exist", "code": "revision_not_found"},
+                           image_scan_status="failed")
 
     page = html.unescape(client_for(user).get(f"/repositories/{deploy.pk}/").content.decode())
 
     assert "2 image tag changes" in page
     assert "<code>chart/values-broken.yaml</code>: not valid YAML" in page
-    assert "Image scan skipped: deploy revision 'v9' does not exist" in page
+    assert ("<strong>Image scan failed:</strong> deploy revision 'v9' does not exist. "
+            "The next sync scans these commits again.") in page
+    assert '<span class="badge badge-failed">image scan failed</span>' in page
 
 
 def test_register_form_accepts_the_image_name(client_for, user, owner_project):
