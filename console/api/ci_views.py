@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from console import selectors
 from console.api import ci_serializers as cs
+from console.api.responses import accepted_run
 from console.api.serializers import SyncRunSerializer
 from console.models import AuditEvent
 from console.services.actors import Actor
@@ -39,7 +40,7 @@ def ci_sync_response(request, repository_id: int) -> Response:
     form.is_valid(raise_exception=True)
     queued = ci_sync_request(grant=grant, repository_id=int(repository_id), reported=form.validated_data)
     body = SyncRunSerializer(queued.run, context={"request": request}).data
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+    return accepted_run(body)
 
 
 class CiTokenListView(APIView):

@@ -21,6 +21,7 @@ from console.api.ci_serializers import CiSyncRequestSerializer
 from console.api.ci_views import ci_sync_response
 from console.api.errors import error_response
 from console.api.renderers import YAMLTextRenderer
+from console.api.responses import accepted_run
 from console.models import AuditEvent, Membership, Organization, Project, Repository, SyncRun, Trigger
 from console.services.actors import Actor
 from console.services.memberships import membership_remove, membership_set
@@ -210,7 +211,7 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             return ci_sync_response(request, pk)
         queued = sync_request(actor=api_actor(request), repository=self.get_object(), trigger=Trigger.API)
         body = s.SyncRunSerializer(queued.run, context={"request": request}).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        return accepted_run(body)
 
     @extend_schema(responses=s.SyncRunSerializer(many=True))
     @action(detail=True, methods=["get"])
