@@ -77,7 +77,8 @@ class Outcome:
 
     def describe(self) -> str:
         calls = "\n".join(f"  {c.status} {' '.join(c.args)}" for c in self.calls)
-        return f"exit {self.returncode}\ncalls:\n{calls}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+        text = f"exit {self.returncode}\ncalls:\n{calls}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+        return re.sub(r"(Authorization: \w+) \S+", r"\1 <redacted>", text)  # the tokens stay out of reports
 
 
 def run_documented(script: str, env: dict[str, str], calls_dir: Path) -> Outcome:

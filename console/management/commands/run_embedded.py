@@ -60,7 +60,10 @@ class Command(BaseCommand):
             # A second Ctrl-C must not cut the shutdown short and leave children running.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            _stop(processes.values())
+            # The worker first: its warm shutdown finishes the running tasks, which still need the forge and
+            # the demo repositories; stopped together, those tasks fail with "unreachable" on every Ctrl-C.
+            _stop([processes[name] for name in processes if name == "worker"])
+            _stop([process for name, process in processes.items() if name != "worker"])
             for relay in relays:
                 relay.join(timeout=2)  # print what the children said while stopping
 
