@@ -86,8 +86,8 @@ def run_documented(script: str, env: dict[str, str], calls_dir: Path) -> Outcome
     calls_dir.mkdir(parents=True, exist_ok=True)
     for old in calls_dir.iterdir():
         old.unlink()
-    done = subprocess.run(["sh", "-ec", CURL_RECORDER + script], env={**env, "DSO_SMOKE_CALLS": str(calls_dir)},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["sh", "-ec", CURL_RECORDER + script], capture_output=True, text=True, timeout=60,
+                          env={**env, "DSO_SMOKE_CALLS": str(calls_dir)})
     calls = []
     for args_file in sorted(calls_dir.glob("*.args")):
         headers_file = args_file.with_suffix(".headers")

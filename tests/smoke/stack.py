@@ -105,8 +105,8 @@ class EmbeddedStack:
         assignments, argv = split_assignments(serve)
         self.env.update(assignments)
         self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(argv, cwd=REPO, env=self.env, stdin=subprocess.DEVNULL,
+                                        stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_until_ready()
         self.children = _descendants(self.process.pid)
 

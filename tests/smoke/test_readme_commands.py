@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,8 +31,10 @@ DEMO = ("demo", "demo-password")
 ADMIN = ("admin", "admin-password")
 REPOSITORY_ID = 1  # the demo's first repository in a fresh database, as the README's example says
 CI_PROJECT_PATH = "acme/shop-backend"
-CI_VARIABLES = {"CI_PIPELINE_ID": "1001", "CI_JOB_URL": "https://gitlab.smoke.test/acme/shop-backend/-/jobs/5005",
-                "CI_COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567", "CI_COMMIT_REF_PROTECTED": "true"}
+CI_VARIABLES = {
+    "CI_PIPELINE_ID": "1001", "CI_JOB_URL": "https://gitlab.smoke.test/acme/shop-backend/-/jobs/5005",
+    "CI_COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567", "CI_COMMIT_REF_PROTECTED": "true",
+}
 
 
 def working_tree_state() -> tuple[set[str], str]:
@@ -47,7 +48,8 @@ def working_tree_state() -> tuple[set[str], str]:
             files.add(str(relative))
     git = ""
     if (REPO / ".git").exists() and shutil.which("git"):
-        git = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
+        git = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True,
+                             text=True).stdout
     return files, git
 
 
@@ -95,7 +97,8 @@ def gitlab(stack, user_token) -> Iterator[GitLabKeys]:
         assert status == 302, body.decode()[-3000:]
         status, _, body = Http(stack.base_url).request(
             "PATCH", f"/api/v1/repositories/{REPOSITORY_ID}/ci-settings/",
-            json_body={"ci_allowed_project_paths": [CI_PROJECT_PATH]}, headers={"Authorization": f"Token {user_token}"})
+            json_body={"ci_allowed_project_paths": [CI_PROJECT_PATH]},
+            headers={"Authorization": f"Token {user_token}"})
         assert status == 200, body
         yield keys
     finally:
@@ -110,10 +113,6 @@ def repository_page(stack) -> str:
     return body.decode()
 
 
-def shell_env(stack, **variables) -> dict[str, str]:
-    return clean_environment(**variables)
-
-
 def assert_sync_accepted(stack, outcome, user_token) -> None:
     """Every call answered below 400 (so never 500), the last one 202 with the run's URL in Location, and
     that run ends well."""
@@ -122,7 +121,8 @@ def assert_sync_accepted(stack, outcome, user_token) -> None:
     assert all(call.status and call.status < 400 for call in outcome.calls), outcome.describe()
     sync = outcome.calls[-1]
     assert sync.status == 202, outcome.describe()
-    assert re.fullmatch(rf"{re.escape(stack.base_url)}/api/v1/syncs/\d+/", sync.location or ""), outcome.describe()
+    run_url = rf"{re.escape(stack.base_url)}/api/v1/syncs/\d+/"
+    assert re.fullmatch(run_url, sync.location or ""), outcome.describe()
     wait_for_run(stack.base_url, sync.location, user_token)
 
 
@@ -138,12 +138,13 @@ def test_pages_have_a_favicon(stack):
     assert status == 200 and headers["Content-Type"].startswith("image/svg+xml")
 
 
-@pytest.mark.skipif(shutil.which("jq") is None, reason="the README's command pipes into jq (.ci/run installs it)")
+@pytest.mark.skipif(shutil.which("jq") is None,
+                    reason="the README's command pipes into jq (.ci/run installs it)")
 def test_readme_rest_commands(stack, user_token, tmp_path):
     (block, *_) = fenced_blocks(readme_section("REST API"), "sh")
     script = block.replace("localhost:8000", f"127.0.0.1:{stack.port}")
     assert "TOKEN=$(curl" in script and "/sync/" in script, script
-    outcome = run_documented(script, shell_env(stack), tmp_path / "calls")
+    outcome = run_documented(script, clean_environment(), tmp_path / "calls")
     assert [call.status for call in outcome.calls] == [200, 200, 202], outcome.describe()
     assert_sync_accepted(stack, outcome, user_token)
 
@@ -155,7 +156,7 @@ def test_page_ci_token_snippets(stack, user_token, ci_token, tmp_path):
     assert len(with_token) == 2, blocks  # the GitLab job and the shell line
     job_block, shell_line = with_token
     (job,) = gitlab_jobs(job_block).values()
-    env = shell_env(stack, DSO_CONSOLE_TOKEN=ci_token, **CI_VARIABLES)
+    env = clean_environment(DSO_CONSOLE_TOKEN=ci_token, **CI_VARIABLES)
     for script in (job_script(job), shell_line + "\n"):
         assert sync_url in script, script
         outcome = run_documented(script, env, tmp_path / "calls")
@@ -169,7 +170,7 @@ def test_page_id_token_snippet(stack, user_token, gitlab, tmp_path):
     audience = job["id_tokens"]["DSO_ID_TOKEN"]["aud"]
     assert audience == stack.base_url  # the trusted instance's audience, as registered
     id_token = gitlab.mint(audience=audience, project_path=CI_PROJECT_PATH)
-    outcome = run_documented(job_script(job), shell_env(stack, DSO_ID_TOKEN=id_token, **CI_VARIABLES),
+    outcome = run_documented(job_script(job), clean_environment(DSO_ID_TOKEN=id_token, **CI_VARIABLES),
                              tmp_path / "calls")
     assert_sync_accepted(stack, outcome, user_token)
 
@@ -189,14 +190,14 @@ def readme_script(job: dict) -> str:
 
 def test_readme_ci_token_job(stack, user_token, ci_token, tmp_path):
     (job,) = [job for job in readme_ci_jobs() if "id_tokens" not in job]
-    env = shell_env(stack, DSO_CONSOLE_URL=stack.base_url, DSO_CONSOLE_TOKEN=ci_token, **CI_VARIABLES)
+    env = clean_environment(DSO_CONSOLE_URL=stack.base_url, DSO_CONSOLE_TOKEN=ci_token, **CI_VARIABLES)
     assert_sync_accepted(stack, run_documented(readme_script(job), env, tmp_path / "calls"), user_token)
 
 
 def test_readme_id_token_job(stack, user_token, gitlab, tmp_path):
     (job,) = [job for job in readme_ci_jobs() if "id_tokens" in job]
     id_token = gitlab.mint(audience=stack.base_url, project_path=CI_PROJECT_PATH)
-    env = shell_env(stack, DSO_CONSOLE_URL=stack.base_url, DSO_ID_TOKEN=id_token, **CI_VARIABLES)
+    env = clean_environment(DSO_CONSOLE_URL=stack.base_url, DSO_ID_TOKEN=id_token, **CI_VARIABLES)
     assert_sync_accepted(stack, run_documented(readme_script(job), env, tmp_path / "calls"), user_token)
 
 
@@ -222,4 +223,5 @@ def test_documented_gitlab_jobs_are_valid_gitlab_ci(document):
     assert blocks, f"{document} shows no GitLab job"
     for block in blocks:
         for name, job in gitlab_jobs(block).items():
-            assert all(isinstance(line, str) for line in job["script"]), f"{document}: job {name}: {job['script']}"
+            script = job["script"]
+            assert all(isinstance(line, str) for line in script), f"{document}: job {name}: {script}"

@@ -18,7 +18,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default=settings.EMBEDDED_ADDR, help="default: DSO_EMBEDDED_ADDR")
-        parser.add_argument("--no-demo", action="store_true", help="do not serve the demo external repositories")
+        parser.add_argument("--no-demo", action="store_true",
+                            help="do not serve the demo external repositories")
 
     def handle(self, *args, **options):
         python = sys.executable
@@ -43,8 +44,8 @@ class Command(BaseCommand):
                 # Own sessions: a terminal's Ctrl-C reaches only this command, which stops each child in turn.
                 # cwd is the project so `celery -A console` imports it wherever `make run` was started from.
                 processes[name] = subprocess.Popen(
-                    command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
-                    cwd=settings.BASE_DIR, start_new_session=True,
+                    command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                    env=os.environ.copy(), cwd=settings.BASE_DIR, start_new_session=True,
                 )
                 relay = threading.Thread(target=self._relay, args=(name, processes[name]), daemon=True)
                 relay.start()
