@@ -53,6 +53,8 @@ ALLOWED_HOSTS = required("DSO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testser
 CSRF_TRUSTED_ORIGINS = env_list("DSO_CSRF_TRUSTED_ORIGINS")
 # The console's own URL: shown in CI snippets and used as the id_token audience, so never guessed in production.
 PUBLIC_URL = required("DSO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `manage.py run_embedded` (`make run`) serves the portal; keep DSO_PUBLIC_URL pointing at it.
+EMBEDDED_ADDR = env("DSO_EMBEDDED_ADDR", "127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -187,13 +189,16 @@ SPECTACULAR_SETTINGS = {
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's filesystem transport: a real worker process with no broker server to run.
-    for folder in ("queue", "processed"):
+    # kombu's filesystem transport: a real worker process with no broker server to run. Every folder it
+    # writes is named here: control_folder (the exchange tables, e.g. celery's pidbox) defaults to
+    # ./control in the working directory, which is how those files ended up in the repository.
+    for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:

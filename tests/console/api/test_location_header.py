@@ -45,7 +45,9 @@ def test_user_token_sync_answers_a_plain_location(repository_and_maintainer):
 @pytest.mark.parametrize("body", [None, {"pipeline_id": "7", "job_url": "https://gitlab.example.test/j/1"}])
 def test_ci_token_sync_answers_a_plain_location(repository_and_maintainer, body):
     repository, maintainer = repository_and_maintainer
-    _, secret = ci_token_create(actor=Actor.for_user(maintainer, "api"), repository=repository, name="gitlab-ci")
+    actor = Actor.for_user(maintainer, "api")
+    _, secret = ci_token_create(actor=actor, repository=repository, name="gitlab-ci")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    assert_location_is_a_plain_run_url(api.post(f"/api/v1/repositories/{repository.pk}/sync/", body, format="json"))
+    response = api.post(f"/api/v1/repositories/{repository.pk}/sync/", body, format="json")
+    assert_location_is_a_plain_run_url(response)
