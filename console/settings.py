@@ -188,8 +188,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "dso"
 CELERY_TASK_ALWAYS_EAGER = env_bool("DSO_TASKS_EAGER", False)
+# A working task renews its run's lease every third of this; a run whose lease lapsed (its worker died) is
+# redone by another worker at the next sweep, so a dead worker costs seconds, not the stuck deadline.
+RUN_LEASE_SECONDS = int(env("DSO_RUN_LEASE_SECONDS", "30"))
+RUN_SWEEP_INTERVAL_SECONDS = float(env("DSO_RUN_SWEEP_INTERVAL_SECONDS", "10"))
 CELERY_BEAT_SCHEDULE = {
-    "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": 300.0},
+    "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": RUN_SWEEP_INTERVAL_SECONDS},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
