@@ -54,7 +54,8 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
         _enqueue_next(repository)
         return
     source = external_remote(repository)
-    recorded = recorded_refs(repository)
+    snapshot = _recorded_snapshot(repository)
+    recorded = snapshot if snapshot is not None else _replayed_refs(repository)
     try:
         result = _mirror(repository, source, recorded)
     except Exception as error:  # noqa: BLE001 - every failure ends the run with its reason
@@ -69,26 +70,41 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
             Repository.objects.filter(pk=repository.pk).update(default_branch=result.default_branch)
             repository.default_branch = result.default_branch
     _detect_images(repository, run)
-    # The refs are kept when they differ from the last recorded state (or nothing was recorded yet), so
-    # the next sync reports its changes against them.
-    snapshot = {"refs": result.refs} if result.changed or recorded is None else {}
+    # The refs are kept when they differ from the last snapshot (or there is none yet), so the next sync
+    # reports its changes against them.
+    keep = {"refs": result.refs} if result.changed or snapshot is None else {}
     finish_run(
         run,
         status=RunStatus.SUCCEEDED if result.changed else RunStatus.NO_CHANGE,
         head_sha=result.head_sha or "",
-        **snapshot,
+        **keep,
     )
     _enqueue_next(repository)
 
 
-def recorded_refs(repository: Repository) -> dict[str, str] | None:
-    """The internal repository's refs as the console recorded them after its last successful sync (None
-    before the first one, or for history older than this record: the forge's refs are the base then)."""
+def _recorded_snapshot(repository: Repository) -> dict[str, str] | None:
+    """The internal repository's refs as the console recorded them after its last successful sync."""
     return (
         SyncRun.objects.filter(repository=repository, status__in=(RunStatus.SUCCEEDED, RunStatus.NO_CHANGE),
                                refs__isnull=False)
         .order_by("-finished_at", "-id").values_list("refs", flat=True).first()
     )
+
+
+def _replayed_refs(repository: Repository) -> dict[str, str]:
+    """The same state rebuilt from the recorded ref changes, for history older than the snapshots (and
+    empty before the first successful sync): needed once, after which the run keeps a snapshot."""
+    state: dict[str, str] = {}
+    changes = (
+        RefChange.objects.filter(sync_run__repository=repository, sync_run__status=RunStatus.SUCCEEDED)
+        .order_by("sync_run__finished_at", "sync_run_id", "id").values_list("ref", "new_sha")
+    )
+    for ref, new_sha in changes:
+        if new_sha:
+            state[ref] = new_sha
+        else:
+            state.pop(ref, None)
+    return state
 
 
 def _record_ref_changes(run: SyncRun, changes) -> bool:
