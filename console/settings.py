@@ -200,7 +200,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("DSO_TASKS_EAGER", False)
 RUN_LEASE_SECONDS = int(env("DSO_RUN_LEASE_SECONDS", "30"))
 RUN_SWEEP_INTERVAL_SECONDS = float(env("DSO_RUN_SWEEP_INTERVAL_SECONDS", "10"))
 CELERY_BEAT_SCHEDULE = {
-    "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": RUN_SWEEP_INTERVAL_SECONDS},
+    # A sweep nobody ran before the next one is due is dropped, so busy workers do not find a backlog of them.
+    "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": RUN_SWEEP_INTERVAL_SECONDS,
+                        "options": {"expires": RUN_SWEEP_INTERVAL_SECONDS}},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

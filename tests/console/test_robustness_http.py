@@ -79,6 +79,22 @@ def test_deeply_nested_json_is_refused_without_a_server_error(live_server, token
     assert server_errors() == []
 
 
+def test_a_bearer_jwt_nested_too_deep_is_refused_without_a_server_error(live_server, token, server_errors):
+    import base64
+
+    def segment(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    deep = '{"alg": "RS256", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    for header, payload in ((deep, '{"iss": "x"}'), ('{"alg": "RS256", "kid": "k"}', deep)):
+        jwt = f"{segment(header)}.{segment(payload)}.c2ln"
+        assert jwt.startswith("eyJ")
+        response = requests.post(f"{live_server.url}/api/v1/repositories/{token['repository'].pk}/sync/",
+                                 headers={"Authorization": f"Bearer {jwt}"}, timeout=30)
+        assert_json_error(response, 401)
+    assert server_errors() == []
+
+
 def test_options_on_the_api_docs_is_not_a_server_error(live_server, server_errors):
     response = requests.options(f"{live_server.url}/api/docs/", timeout=30)
     assert response.status_code in (200, 405), response.text[:500]
