@@ -134,5 +134,5 @@ def test_bodies_over_the_upload_limit_get_a_json_413(live_server, token, setting
         ("/api/v1/hooks/github/", {"X-GitHub-Event": "push"}),
     ]:
         body = assert_json_error(post(f"{url}{path}", TEN_MB, **headers), 413, "payload_too_large")
-        assert str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE) in body["detail"] or "limit" in body["detail"]
+        assert f"limited to {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes" in body["detail"]
     assert server_errors() == []
