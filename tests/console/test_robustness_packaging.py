@@ -54,6 +54,10 @@ def run(*args, cwd: Path, env: dict | None = None, timeout: float = 240) -> subp
 
 def copy_source(target: Path) -> None:
     """The files git knows (committed or not yet), symlinks kept as links: what a release build sees."""
+    if not (ROOT / ".git").exists():  # an unpacked source archive: everything but local state
+        shutil.copytree(ROOT, target, symlinks=True, ignore=shutil.ignore_patterns(
+            ".venv", "var", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
+        return
     listed = run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
