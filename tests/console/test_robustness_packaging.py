@@ -20,6 +20,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
+LOCAL_STATE = {".venv", "var", "build", "dist"}
 
 CHECK = r"""
 import json, sys
@@ -56,10 +57,12 @@ def copy_source(target: Path) -> None:
     """The files git knows (committed or not yet), symlinks kept as links: what a release build sees."""
     if not (ROOT / ".git").exists():  # an unpacked source archive: everything but local state
         shutil.copytree(ROOT, target, symlinks=True, ignore=shutil.ignore_patterns(
-            ".venv", "var", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
+            *LOCAL_STATE, "*.egg-info", "__pycache__", ".pytest_cache"))
         return
     listed = run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
     for name in filter(None, listed.split("\0")):
+        if name.split("/")[0] in LOCAL_STATE:
+            continue  # e.g. a `.venv` symlink, which the `.venv/` ignore pattern does not match
         source = ROOT / name
         if not source.exists() and not source.is_symlink():
             continue  # deleted in the work tree
