@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "console.request_guards.RejectNullCharactersMiddleware",
+    "console.api.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -163,6 +164,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's JSON parser recurses per nesting level: this one refuses deep documents with a 400 instead.
+    "DEFAULT_PARSER_CLASSES": [
+        "console.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -209,8 +216,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "dso"
 CELERY_TASK_ALWAYS_EAGER = env_bool("DSO_TASKS_EAGER", False)
+# A working task renews its run's lease every third of this; a run whose lease lapsed (its worker died) is
+# redone by another worker at the next sweep, so a dead worker costs seconds, not the stuck deadline.
+RUN_LEASE_SECONDS = int(env("DSO_RUN_LEASE_SECONDS", "30"))
+RUN_SWEEP_INTERVAL_SECONDS = float(env("DSO_RUN_SWEEP_INTERVAL_SECONDS", "10"))
 CELERY_BEAT_SCHEDULE = {
-    "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": 300.0},
+    # A sweep nobody ran before the next one is due is dropped, so busy workers do not find a backlog of them.
+    "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": RUN_SWEEP_INTERVAL_SECONDS,
+                        "options": {"expires": RUN_SWEEP_INTERVAL_SECONDS}},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,9 +59,14 @@ class RefChange:
 
 @dataclass(frozen=True)
 class MirrorResult:
+    # Against ``recorded_refs`` when the caller gave them, otherwise against what the target held.
     changes: tuple[RefChange, ...]
     default_branch: str | None
     head_sha: str | None
+    # The target's branches and tags after the sync (the source's), for the caller to record.
+    refs: dict[str, str] = field(default_factory=dict)
+    # Whether this sync pushed: false when the target already matched (e.g. an earlier attempt's push landed).
+    pushed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -197,12 +202,17 @@ class Mirror:
         return _CacheLock(self.cache_root / f"{self.cache_path(cache_key).stem}.lock")
 
     def sync(self, *, cache_key: str, source: GitRemote, target: GitRemote,
-             set_default_branch: Callable[[str], None] | None = None) -> MirrorResult:
+             set_default_branch: Callable[[str], None] | None = None,
+             recorded_refs: dict[str, str] | None = None) -> MirrorResult:
         """Make ``target``'s branches and tags equal to ``source``'s.
 
         ``set_default_branch`` (e.g. the forge's) is called with the source's default branch once new
         branches are pushed and before deletions: a forge refuses to delete its current default branch, so
         a source that renamed ``master`` to ``main`` can only be mirrored if the target's HEAD moves first.
+
+        What is pushed follows the target's refs; the changes reported follow ``recorded_refs`` (the target
+        as the caller last recorded it) when given: an attempt that died after its push landed left the
+        target equal to the source, and its changes must still be reported by the attempt that redoes it.
         """
         cache = self.cache_path(cache_key)
         secrets = (source.password, target.password)
@@ -214,15 +224,17 @@ class Mirror:
             _git([*fetch, source.url, *REFSPECS], remote=source, cwd=cache, timeout=self.timeout_seconds,
                  secrets=secrets, operation="fetch")
             new = self._local_refs(cache)
-            changes = self._diff(cache, old, new)
+            to_push = self._diff(cache, old, new)
+            changes = to_push if recorded_refs is None else self._diff(cache, recorded_refs, new)
             known_branch = default_branch if f"refs/heads/{default_branch}" in new else None
             if known_branch:
                 head_sha = new[f"refs/heads/{known_branch}"]
                 # Keeps the cache browsable and lets a later clone from it pick the same default.
                 self._local(cache, "symbolic-ref", "HEAD", f"refs/heads/{known_branch}")
-            if changes:
-                self._push(cache, target, changes, known_branch, set_default_branch, secrets)
-        return MirrorResult(changes=changes, default_branch=default_branch, head_sha=head_sha)
+            if to_push:
+                self._push(cache, target, to_push, known_branch, set_default_branch, secrets)
+        return MirrorResult(changes=changes, default_branch=default_branch, head_sha=head_sha, refs=new,
+                            pushed=bool(to_push))
 
     def _push(self, cache: Path, target: GitRemote, changes: tuple[RefChange, ...], default_branch: str | None,
               set_default_branch: Callable[[str], None] | None, secrets: tuple[str | None, ...]) -> None:

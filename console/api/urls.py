@@ -5,7 +5,13 @@ from console.api import ci_views, hooks, image_views, views
 
 app_name = "api"
 
-router = DefaultRouter()
+# No format-suffix routes (`projects.json`): content negotiation uses the Accept header, and half of the
+# suffixed routes failed with a 500 (views that do not take a `format` argument).
+class _Router(DefaultRouter):
+    include_format_suffixes = False
+
+
+router = _Router()
 router.register("organizations", views.OrganizationViewSet, basename="organization")
 router.register("projects", views.ProjectViewSet, basename="project")
 router.register("repositories", views.RepositoryViewSet, basename="repository")

@@ -54,6 +54,9 @@ class RunBase(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     # When the current attempt was claimed: the stuck-run sweeper measures from here, not from the first start.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Renewed every few seconds by the task working on the run: once it lapses, the worker is gone and the
+    # sweeper hands the run to another worker within seconds instead of waiting for the stuck deadline.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
     error_message = models.TextField(blank=True)
@@ -83,6 +86,10 @@ class SyncRun(RunBase):
     # What image tag detection found for an infra repository: counts and problems, or why it failed.
     image_scan = models.JSONField(default=dict, blank=True)
     image_scan_status = models.CharField(max_length=20, choices=ImageScanStatus.choices, blank=True, default="")
+    # The internal repository's branches and tags ({ref: sha}) as this run left them, kept when it recorded
+    # changes: the next sync reports its changes against this, not against what the forge holds, so a push
+    # that landed before its worker died is still recorded (by the run that redoes it).
+    refs = models.JSONField(null=True, blank=True)
 
     class Meta(RunBase.Meta):
         constraints = [

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -105,6 +106,7 @@ def claim_run(run_model: type[models.Model], *, run_id: int, task_id: str):
                     status=RunStatus.RUNNING,
                     started_at=Coalesce(F("started_at"), Value(now)),
                     claimed_at=now,
+                    lease_expires_at=now + timedelta(seconds=settings.RUN_LEASE_SECONDS),
                     task_id=task_id,
                     attempts=F("attempts") + 1,
                 )

@@ -55,31 +55,80 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
         _enqueue_next(repository)
         return
     source = external_remote(repository)
+    snapshot = _recorded_snapshot(repository)
+    recorded = snapshot if snapshot is not None else _replayed_refs(repository)
     try:
-        result = _mirror(repository, source)
+        result = _mirror(repository, source, recorded)
     except Exception as error:  # noqa: BLE001 - every failure ends the run with its reason
         log.warning("sync run %s of %s failed: %s", run.pk, repository, getattr(error, "code", type(error)))
         handle_failure(run, error, secrets=(repository.token,))
         _enqueue_next(repository)
         return
+    if not _record_ref_changes(run, result.changes):
+        return  # the sweeper gave this run to another worker, which records and finishes it
     with transaction.atomic():
-        RefChange.objects.bulk_create(
-            RefChange(sync_run=run, ref=c.ref, old_sha=c.old_sha or "", new_sha=c.new_sha or "", kind=c.kind)
-            for c in result.changes
-        )
         if result.default_branch and result.default_branch != repository.default_branch:
             Repository.objects.filter(pk=repository.pk).update(default_branch=result.default_branch)
             repository.default_branch = result.default_branch
     _detect_images(repository, run)
+    # The refs are kept when they differ from the last snapshot (or there is none yet), so the next sync
+    # reports its changes against them.
+    keep = {"refs": result.refs} if result.changed or snapshot is None else {}
     finish_run(
         run,
         status=RunStatus.SUCCEEDED if result.changed else RunStatus.NO_CHANGE,
         head_sha=result.head_sha or "",
+        **keep,
     )
     _enqueue_next(repository)
 
 
-def _mirror(repository: Repository, source: GitRemote):
+def _recorded_snapshot(repository: Repository) -> dict[str, str] | None:
+    """The internal repository's refs as the console recorded them after its last successful sync."""
+    return (
+        SyncRun.objects.filter(repository=repository, status__in=(RunStatus.SUCCEEDED, RunStatus.NO_CHANGE),
+                               refs__isnull=False)
+        .order_by("-finished_at", "-id").values_list("refs", flat=True).first()
+    )
+
+
+def _replayed_refs(repository: Repository) -> dict[str, str]:
+    """The same state rebuilt from the recorded ref changes, for history older than the snapshots (and
+    empty before the first successful sync): needed once, after which the run keeps a snapshot."""
+    state: dict[str, str] = {}
+    changes = (
+        RefChange.objects.filter(sync_run__repository=repository, sync_run__status=RunStatus.SUCCEEDED)
+        .order_by("sync_run__finished_at", "sync_run_id", "id").values_list("ref", "new_sha")
+    )
+    for ref, new_sha in changes:
+        if new_sha:
+            state[ref] = new_sha
+        else:
+            state.pop(ref, None)
+    return state
+
+
+def _record_ref_changes(run: SyncRun, changes) -> bool:
+    """Write this attempt's ref changes while it still owns the run; False when it no longer does.
+
+    An earlier attempt of the same run may have recorded them before its worker died: they are replaced,
+    since every attempt computes them against the same recorded base, so each change is kept exactly once.
+    """
+    with transaction.atomic():
+        owned = SyncRun.objects.select_for_update().filter(
+            pk=run.pk, status=RunStatus.RUNNING, task_id=run.task_id).exists()
+        if not owned:
+            log.warning("%s was handed to another task before %s recorded its changes", run, run.task_id)
+            return False
+        RefChange.objects.filter(sync_run=run).delete()
+        RefChange.objects.bulk_create(
+            RefChange(sync_run=run, ref=c.ref, old_sha=c.old_sha or "", new_sha=c.new_sha or "", kind=c.kind)
+            for c in changes
+        )
+    return True
+
+
+def _mirror(repository: Repository, source: GitRemote, recorded: dict[str, str] | None):
     from console.services.provisioning import ensure_project_groups
 
     forge = get_forge()
@@ -94,8 +143,9 @@ def _mirror(repository: Repository, source: GitRemote):
         cache_key=mirror_cache_key(repository), source=source, target=forge.push_remote(repository.internal_path),
         # Called between pushing new refs and pruning old ones, so a renamed default branch can be deleted.
         set_default_branch=lambda branch: forge.set_default_branch(repository.internal_path, branch),
+        recorded_refs=recorded,
     )
-    if result.default_branch and result.default_branch != repository.default_branch and not result.changed:
+    if result.default_branch and result.default_branch != repository.default_branch and not result.pushed:
         # The source switched its default branch without moving a ref: nothing was pushed, so move it here.
         forge.set_default_branch(repository.internal_path, result.default_branch)
     if result.default_branch and result.default_branch != internal.default_branch:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 
+from console import jsonsafe
 from console.models import AuditEvent, Project, Repository, SyncRun, Trigger
 from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
@@ -107,7 +107,7 @@ def _candidates(urls: list[Any], path_with_namespace: Any = None) -> list[Reposi
 
 def _payload(body: bytes) -> dict:
     try:
-        payload = json.loads(body)
+        payload = jsonsafe.loads(body)  # bounded nesting: a hostile body is a refusal, not a RecursionError
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookUnauthorized("the payload is not JSON; cannot tell which repository it is for") from exc
     if not isinstance(payload, dict):

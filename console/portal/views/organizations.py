@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
 
 from console.permissions import MANAGE, has_organization_role
 from console.portal.forms import OrganizationForm, ProjectForm
@@ -14,8 +15,12 @@ from console.services.errors import DomainError, PermissionDenied
 from console.services.organizations import organization_create
 from console.services.projects import project_create
 
+# A form page: shown with GET, submitted with POST; any other method is a 405, not the form again.
+require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
+
 
 @login_required
+@require_safe
 def home(request):
     organizations = list(organizations_visible_to(request.user))
     projects_by_org: dict[int, list] = {org.pk: [] for org in organizations}
@@ -27,6 +32,7 @@ def home(request):
 
 
 @login_required
+@require_form_methods
 def organization_new(request):
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -43,6 +49,7 @@ def organization_new(request):
 
 
 @login_required
+@require_safe
 def organization_detail(request, slug: str):
     organization = get_object_or_404(organizations_visible_to(request.user), slug=slug)
     projects = projects_visible_to(request.user).filter(organization=organization)
@@ -54,6 +61,7 @@ def organization_detail(request, slug: str):
 
 
 @login_required
+@require_form_methods
 def project_new(request, slug: str | None = None):
     """Create a project in the organization named by the URL, or in one chosen from a list."""
     visible = organizations_visible_to(request.user)

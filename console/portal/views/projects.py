@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from console.models import Project, SyncRun
 from console.portal.forms import MemberForm, RepositoryForm
@@ -77,6 +77,7 @@ def render_project(request, project: Project, *, repository_form=None, member_fo
 
 
 @login_required
+@require_safe
 def project_detail(request, pk: int):
     return render_project(request, visible_project(request, pk))
 
@@ -115,6 +116,7 @@ def project_archive_view(request, pk: int):
 
 
 @login_required
+@require_safe
 def project_manifests(request, pk: int):
     project = visible_project(request, pk)
     try:
@@ -127,6 +129,7 @@ def project_manifests(request, pk: int):
 
 
 @login_required
+@require_safe
 def project_manifests_download(request, pk: int):
     project = visible_project(request, pk)
     try:

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from console.models import Trigger
 from console.portal.forms import ImageBumpForm, RepositoryForm, bump_target
@@ -73,6 +73,7 @@ def render_repository(request, repository, *, bump_form: ImageBumpForm | None = 
 
 
 @login_required
+@require_safe
 def repository_detail(request, pk: int):
     return render_repository(request, visible_repository(request, pk))
 

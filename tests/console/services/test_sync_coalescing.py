@@ -106,7 +106,7 @@ def test_sweeper_fails_runs_whose_worker_vanished_and_starts_the_next(enqueued, 
     settings.SYNC_STUCK_AFTER_SECONDS = 3600
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert runs_sweep()["syncs"] == {"failed": 1, "requeued": 0}
+        assert runs_sweep()["syncs"] == {"failed": 1, "requeued": 0, "relaunched": 0}
     assert enqueued == [follow_up.pk]
     stuck.refresh_from_db()
     assert stuck.status == RunStatus.FAILED
