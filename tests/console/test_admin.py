@@ -51,7 +51,7 @@ def test_repository_change_page_never_shows_the_token_and_edits_are_audited(admi
     form = page.context["adminform"].form
     data = {name: form.initial.get(name, "") for name in form.fields}
     data.update({"project": repository.project_id, "name": repository.name, "external_url": repository.external_url,
-                 "is_private": "on", "username": "ci", "token": "", "deploy_kind": "", "deploy_path": ".",
+                 "is_private": "on", "username": "ci-bot", "token": "", "deploy_kind": "", "deploy_path": ".",
                  "deploy_revision": "HEAD", "helm_value_files": "[]", "ci_allowed_project_paths": "[]",
                  "ci_protected_refs_only": "on"})
     data = {k: v for k, v in data.items() if v is not None and v is not False}
@@ -59,8 +59,11 @@ def test_repository_change_page_never_shows_the_token_and_edits_are_audited(admi
     assert response.status_code == 302, response.content.decode()[:2000]
     repository.refresh_from_db()
     assert repository.token == "admin-secret-value"  # an empty field keeps the stored secret
-    event = AuditEvent.objects.get(action="repository.admin_change")
+    assert repository.username == "ci-bot"
+    # The admin edits through the same service as the portal and the API.
+    event = AuditEvent.objects.get(action="repository.update")
     assert event.interface == "admin"
+    assert event.after["changed"] == ["username"]
     assert "admin-secret-value" not in str(event.before) + str(event.after)
 
 
