@@ -142,7 +142,14 @@ def render_repository(request, repository, *, bump_form: ImageBumpForm | None = 
 
 @login_required
 def repository_detail(request, pk: int):
-    return render_repository(request, visible_repository(request, pk))
+    from console.portal.views.ci import pop_new_secret
+
+    repository = visible_repository(request, pk)
+    secret = pop_new_secret(request, repository)
+    response = render_repository(request, repository, **secret)
+    if secret:
+        response["Cache-Control"] = "no-store"  # the page holds a secret shown once: no cache may keep it
+    return response
 
 
 @login_required
