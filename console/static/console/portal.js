@@ -92,7 +92,8 @@
   function liveSwap(html) {
     var template = document.createElement("template");
     template.innerHTML = html;
-    Array.prototype.forEach.call(template.content.children, function (fresh) {
+    // A copy: moving a section into the page removes it from the live `children` collection.
+    Array.prototype.slice.call(template.content.children).forEach(function (fresh) {
       var shown = fresh.id && document.getElementById(fresh.id);
       if (!shown) return;
       // Never pull a form from under someone typing in it; the next answer brings it.
