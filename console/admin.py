@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.forms.models import model_to_dict
+from django.shortcuts import redirect
 
 from console.models import (
     AuditEvent, Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun, Trigger,
@@ -13,7 +14,13 @@ from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import DomainError
 from console.services.projects import project_provision_request
+from console.services.repositories import EDITABLE_FIELDS, repository_register, repository_remove, repository_update
 from console.services.syncs import sync_request
+
+
+# The navigation sidebar takes 275 px from every list; at 1280 px the run lists need them (the
+# breadcrumbs and the index page still lead everywhere).
+admin.site.enable_nav_sidebar = False
 
 
 def admin_actor(request) -> Actor:
@@ -87,9 +94,11 @@ class ProjectAdmin(AuditedAdmin):
         for project in queryset.select_related("organization"):
             try:
                 queued = project_provision_request(actor=admin_actor(request), project=project, trigger=Trigger.ADMIN)
-                self.message_user(request, f"{project}: provisioning run #{queued.run.pk} queued")
+                verb = "queued" if queued.created else "joined"
+                # The admin capitalizes every message: start with a word, not with the project's path.
+                self.message_user(request, f"Project {project}: {verb} provisioning run #{queued.run.pk}")
             except DomainError as error:
-                self.message_user(request, f"{project}: {error.message}", level=messages.ERROR)
+                self.message_user(request, f"Project {project}: {error.message}", level=messages.ERROR)
 
 
 class RepositoryAdminForm(forms.ModelForm):
@@ -109,12 +118,73 @@ class RepositoryAdminForm(forms.ModelForm):
 
 @admin.register(Repository)
 class RepositoryAdmin(AuditedAdmin):
+    """Adding, editing and deleting go through the same services as the portal and the API."""
+
     form = RepositoryAdminForm
     list_display = ["name", "project", "external_url", "is_infra", "deploy_kind", "is_private", "created_at"]
     list_filter = ["is_infra", "deploy_kind", "is_private", "project__organization"]
     search_fields = ["name", "external_url", "project__slug", "internal_path"]
-    readonly_fields = ["internal_path", "internal_url", "default_branch", "created_at"]
-    actions = ["sync"]
+    readonly_fields = ["internal_path", "internal_url", "default_branch", "images_scanned_sha", "created_at"]
+    actions = ["sync", "remove"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The name and project make the internal path: fixed once registered.
+        return [*self.readonly_fields, "project", "name"] if obj is not None else self.readonly_fields
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "remove" below archives the mirror through the service
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        actor, data = admin_actor(request), form.cleaned_data
+        fields = {name: data[name] for name in EDITABLE_FIELDS if name in data}
+        if not form.data.get(form.add_prefix("token")):
+            fields.pop("token", None)  # empty means "keep the stored token", so it is not a change
+        if change:
+            repository = Repository.objects.select_related("project__organization").get(pk=obj.pk)
+            repository = repository_update(actor=actor, repository=repository, **fields)
+            ci_changes = {name: data[name] for name in ("ci_allowed_project_paths", "ci_protected_refs_only")
+                          if name in form.changed_data}
+            if ci_changes:
+                from console.services.ci_tokens import repository_ci_settings_update
+
+                repository_ci_settings_update(actor=actor, repository=repository, **ci_changes)
+        else:
+            repository = repository_register(actor=actor, project=data["project"], name=data["name"], **fields)
+        obj.pk, obj._state.adding = repository.pk, False
+        obj.refresh_from_db()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as error:
+            # The service said no (e.g. a new host without the token): show why and keep nothing.
+            self.message_user(request, f"Repository not saved: {error.message}", level=messages.ERROR)
+            return redirect(request.get_full_path())
+
+    def delete_model(self, request, obj):
+        try:
+            queued = repository_remove(actor=admin_actor(request), repository=obj)
+        except DomainError as error:
+            request._repository_removal_error = error.message
+        else:
+            request._repository_removal_run = queued.run.pk
+
+    def get_deleted_objects(self, objs, request):
+        # Its history goes with the repository through the service: the run models' read-only admin must
+        # not block the removal.
+        deleted, model_count, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, set(), protected
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "_repository_removal_error", None):
+            self.message_user(request, f"Repository {obj_display} not removed: "
+                                       f"{request._repository_removal_error}", level=messages.ERROR)
+            return redirect("admin:console_repository_change", obj_id)
+        self.message_user(request, f"Repository {obj_display} removed; provisioning run "
+                                   f"#{request._repository_removal_run} archives its internal mirror.")
+        return redirect("admin:console_repository_changelist")
 
     @admin.action(description="Sync selected repositories")
     def sync(self, request, queryset):
@@ -122,9 +192,20 @@ class RepositoryAdmin(AuditedAdmin):
             try:
                 queued = sync_request(actor=admin_actor(request), repository=repository, trigger=Trigger.ADMIN)
                 verb = "queued" if queued.created else "joined"
-                self.message_user(request, f"{repository}: {verb} sync #{queued.run.pk}")
+                self.message_user(request, f"Repository {repository}: {verb} sync #{queued.run.pk}")
             except DomainError as error:
-                self.message_user(request, f"{repository}: {error.message}", level=messages.ERROR)
+                self.message_user(request, f"Repository {repository}: {error.message}", level=messages.ERROR)
+
+    @admin.action(description="Remove selected repositories (archives their internal mirrors)",
+                  permissions=["delete"])
+    def remove(self, request, queryset):
+        for repository in queryset.select_related("project__organization"):
+            try:
+                queued = repository_remove(actor=admin_actor(request), repository=repository)
+                self.message_user(request, f"Repository {repository} removed; provisioning run "
+                                           f"#{queued.run.pk} archives its internal mirror")
+            except DomainError as error:
+                self.message_user(request, f"Repository {repository}: {error.message}", level=messages.ERROR)
 
 
 class RefChangeInline(admin.TabularInline):
@@ -138,10 +219,22 @@ class RefChangeInline(admin.TabularInline):
 
 
 class RunAdmin(admin.ModelAdmin):
-    """Runs are history: readable, filterable, never edited by hand."""
+    """Runs are history: readable, filterable, never edited or deleted by hand."""
 
     list_filter = ["status", "trigger"]
     date_hierarchy = "queued_at"
+
+    class Media:
+        css = {"all": ["console/admin.css"]}
+
+    @admin.display(description="queued", ordering="queued_at")
+    def queued(self, run):
+        return run.queued_at.strftime("%Y-%m-%d %H:%M:%S") if run.queued_at else "-"
+
+    @admin.display(description="duration")
+    def duration(self, run):
+        seconds = run.duration_seconds
+        return f"{seconds:.1f} s" if seconds is not None else "-"
 
     def has_add_permission(self, request):
         return False
@@ -149,11 +242,14 @@ class RunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(SyncRun)
 class SyncRunAdmin(RunAdmin):
-    list_display = ["id", "repository", "trigger", "actor", "status", "image_scan_status", "queued_at", "started_at",
-                    "finished_at", "error_code"]
+    # Compact enough for 1280 px beside the admin's filters.
+    list_display = ["id", "repository", "trigger", "status", "image_scan_status", "queued", "duration", "error_code"]
     list_filter = ["status", "image_scan_status", "trigger"]
     search_fields = ["repository__name", "repository__project__slug", "error_message", "head_sha"]
     inlines = [RefChangeInline]
@@ -161,9 +257,12 @@ class SyncRunAdmin(RunAdmin):
 
 @admin.register(ProvisioningRun)
 class ProvisioningRunAdmin(RunAdmin):
-    list_display = ["id", "project", "action", "trigger", "actor", "status", "queued_at", "finished_at",
-                    "error_code"]
-    list_filter = ["status", "trigger", "action"]
+    list_display = ["id", "project", "action", "cause_display", "trigger", "status", "queued", "error_code"]
+    list_filter = ["status", "trigger", "action", "cause"]
+
+    @admin.display(description="cause", ordering="cause")
+    def cause_display(self, run):
+        return run.cause_summary
     search_fields = ["project__slug", "project__organization__slug", "error_message"]
 
 

@@ -22,15 +22,23 @@ class OrganizationUpdateSerializer(serializers.Serializer):
 class ProvisioningRunSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    # Why: the first request's cause, every cause the run serves (joined requests too), and a readable line.
+    cause_summary = serializers.CharField(read_only=True)
+    causes = serializers.SerializerMethodField()
 
     class Meta:
         model = ProvisioningRun
         fields = [
-            "id", "project", "action", "trigger", "actor", "trigger_detail", "status", "queued_at", "started_at",
+            "id", "project", "action", "cause", "causes", "cause_summary", "trigger", "actor", "trigger_detail",
+            "status", "queued_at", "started_at",
             "finished_at", "duration_seconds", "attempts", "joined_requests", "error_code", "error_message",
             "result",
         ]
         read_only_fields = fields
+
+    def get_causes(self, run) -> list[dict]:
+        # The rest of an entry is the worker's bookkeeping (what to archive), not part of the API.
+        return [{"cause": entry.get("cause"), "subject": entry.get("subject", "")} for entry in run.causes or []]
 
 
 class ProjectSerializer(serializers.ModelSerializer):

@@ -28,7 +28,7 @@ from console.services.memberships import membership_remove, membership_set
 from console.services.organizations import organization_create, organization_update
 from console.services.projects import project_archive, project_create, project_provision_request, project_update
 from console.services.provisioning import project_argocd_credentials, project_render_yaml
-from console.services.repositories import repository_register, repository_update
+from console.services.repositories import repository_register, repository_remove, repository_update
 from console.services.ci_tokens import CiGrant
 from console.services.syncs import sync_request
 
@@ -199,6 +199,13 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         form.is_valid(raise_exception=True)
         repository_update(actor=api_actor(request), repository=repository, **form.validated_data)
         return Response(s.RepositorySerializer(self.get_queryset().get(pk=repository.pk)).data)
+
+    @extend_schema(request=None, responses={202: s.ProvisioningRunSerializer})
+    def destroy(self, request, pk=None):
+        """Remove the repository: no more syncs; a provisioning run (202) drops it from the manifests and
+        archives its internal mirror as `<name>-removed-<id>`."""
+        queued = repository_remove(actor=api_actor(request), repository=self.get_object())
+        return Response(s.ProvisioningRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=CiSyncRequestSerializer, responses={202: s.SyncRunSerializer})
     @action(detail=True, methods=["post"], permission_classes=[permissions.IsAuthenticated | HasCiGrant])

@@ -3,9 +3,10 @@ from console.models.ci import CiToken, TrustedGitLabInstance
 from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease, ImageTagChange
 from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
-from console.models.runs import ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
+from console.models.runs import ACTIVE_STATUSES, ProvisioningCause, ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
 
 __all__ = [
+    "ACTIVE_STATUSES",
     "AuditEvent",
     "CiToken",
     "DeployKind",
@@ -16,6 +17,7 @@ __all__ = [
     "Membership",
     "Organization",
     "Project",
+    "ProvisioningCause",
     "ProvisioningRun",
     "RefChange",
     "RefChangeKind",

@@ -8,12 +8,12 @@ class AuditEvent(models.Model):
     """One change made through any interface: who, through what, what, and before/after where it matters."""
 
     class Interface(models.TextChoices):
-        PORTAL = "portal"
-        API = "api"
-        ADMIN = "admin"
-        CI = "ci"
-        WEBHOOK = "webhook"
-        SYSTEM = "system"
+        PORTAL = "portal", "Portal"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        CI = "ci", "GitLab CI"
+        WEBHOOK = "webhook", "Webhook"
+        SYSTEM = "system", "DSO Console"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -67,9 +67,10 @@ class Repository(models.Model):
     # CI triggers (issue #3): GitLab projects whose id_tokens may sync this repository, and whether only
     # pipelines of protected refs may; the webhook secret is write-only (see services.webhooks).
     ci_allowed_project_paths = models.JSONField(
-        default=default_ci_project_paths, blank=True, validators=[validate_ci_project_paths]
+        "CI allowed project paths", default=default_ci_project_paths, blank=True,
+        validators=[validate_ci_project_paths],
     )
-    ci_protected_refs_only = models.BooleanField(default=True)
+    ci_protected_refs_only = models.BooleanField("CI protected refs only", default=True)
     webhook_secret = EncryptedTextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -23,13 +23,26 @@ FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.NO_CHANGE, RunStatus.FAILED)
 
 
 class Trigger(models.TextChoices):
-    PORTAL = "portal"
-    API = "api"
-    ADMIN = "admin"
-    CI = "ci"
-    WEBHOOK = "webhook"
-    SCHEDULE = "schedule"
-    INITIAL = "initial"
+    # Explicit labels: the derived ones read "Ci" and "Api".
+    PORTAL = "portal", "Portal"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    CI = "ci", "GitLab CI"
+    WEBHOOK = "webhook", "Webhook"
+    SCHEDULE = "schedule", "Schedule"
+    INITIAL = "initial", "Initial"
+
+
+class ProvisioningCause(models.TextChoices):
+    """Why a provisioning run was asked for; the trigger only says through which interface."""
+
+    PROJECT_CREATED = "project_created", "project created"
+    REPOSITORY_ADDED = "repository_added", "repository added"
+    REPOSITORY_UPDATED = "repository_updated", "repository updated"
+    REPOSITORY_REMOVED = "repository_removed", "repository removed"
+    MANUAL = "manual", "manual re-provision"
+    ADMIN = "admin", "admin action"
+    PROJECT_ARCHIVED = "project_archived", "project archived"
 
 
 class ImageScanStatus(models.TextChoices):
@@ -139,6 +152,10 @@ class ProvisioningRun(RunBase):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="provisioning_runs")
     action = models.CharField(max_length=20, choices=Action.choices, default=Action.PROVISION)
+    # The first request's cause; ``causes`` lists every request the run serves (joined ones too), each
+    # ``{"cause": ..., "subject": ...}`` (a repository name, say), and removed repositories' internal paths.
+    cause = models.CharField(max_length=30, choices=ProvisioningCause.choices, default=ProvisioningCause.MANUAL)
+    causes = models.JSONField(default=list, blank=True)
     # What the run did: forge objects created, delivery commit and files, so a no-op is visible as one.
     result = models.JSONField(default=dict, blank=True)
 
@@ -154,3 +171,20 @@ class ProvisioningRun(RunBase):
 
     def __str__(self) -> str:
         return f"{self.action} #{self.pk} of {self.project} ({self.status})"
+
+    @property
+    def cause_labels(self) -> list[str]:
+        """Each distinct reason once, in order: "repository added (backend)", "manual re-provision"."""
+        labels = dict(ProvisioningCause.choices)
+        seen: list[str] = []
+        for entry in self.causes or [{"cause": self.cause}]:
+            label = labels.get(entry.get("cause"), entry.get("cause") or "")
+            if entry.get("subject"):
+                label = f"{label} ({entry['subject']})"
+            if label and label not in seen:
+                seen.append(label)
+        return seen
+
+    @property
+    def cause_summary(self) -> str:
+        return ", ".join(self.cause_labels)

@@ -73,6 +73,36 @@ class RepositoryForm(forms.Form):
         self.data = data
 
 
+class RepositoryEditForm(RepositoryForm):
+    """The registration form without the name (it makes the internal path), for an existing repository.
+
+    The token stays write-only: an empty field keeps the stored one, "drop token" removes it.
+    """
+
+    drop_token = forms.BooleanField(required=False, label="Remove the stored token")
+
+    def __init__(self, *args, repository=None, **kwargs):
+        if repository is not None and not args and "initial" not in kwargs:
+            kwargs["initial"] = {
+                **{name: getattr(repository, name) for name in (
+                    "external_url", "is_private", "username", "is_infra", "deploy_kind", "deploy_path",
+                    "deploy_revision", "image_name")},
+                "helm_value_files": ", ".join(repository.helm_value_files or []),
+            }
+        super().__init__(*args, **kwargs)
+        del self.fields["name"]
+        self.fields["token"].help_text = "Leave empty to keep the stored token."
+
+    def service_fields(self) -> dict:
+        data = super().service_fields()
+        drop = data.pop("drop_token")
+        if drop:
+            data["token"] = ""
+        elif not data["token"]:
+            data.pop("token")  # empty: keep the stored token
+        return data
+
+
 def strip_userinfo(url: str) -> str:
     try:
         parts = urlsplit(url)

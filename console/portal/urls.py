@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.portal.views import ci, organizations, projects, repositories, syncs
+from console.portal.views import ci, live, organizations, projects, repositories, syncs
 
 app_name = "portal"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("projects/<int:pk>/", projects.project_detail, name="project"),
     path("projects/<int:pk>/provision/", projects.project_provision, name="project_provision"),
     path("projects/<int:pk>/archive/", projects.project_archive_view, name="project_archive"),
+    path("projects/<int:pk>/live/", live.project_live, name="project_live"),
     path("projects/<int:pk>/manifests/", projects.project_manifests, name="project_manifests"),
     path("projects/<int:pk>/manifests.yaml", projects.project_manifests_download,
          name="project_manifests_yaml"),
@@ -24,6 +25,9 @@ urlpatterns = [
          name="member_remove"),
     path("projects/<int:pk>/repositories/", repositories.repository_new, name="repository_new"),
     path("repositories/<int:pk>/", repositories.repository_detail, name="repository"),
+    path("repositories/<int:pk>/live/", live.repository_live, name="repository_live"),
+    path("repositories/<int:pk>/edit/", repositories.repository_edit, name="repository_edit"),
+    path("repositories/<int:pk>/remove/", repositories.repository_remove_view, name="repository_remove"),
     path("repositories/<int:pk>/images/bump/", repositories.image_bump, name="image_bump"),
     path("repositories/<int:pk>/sync/", syncs.sync_new, name="sync_new"),
     path("repositories/<int:pk>/ci-tokens/", ci.ci_token_new, name="repository_ci_token_new"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from console.models import Membership, Organization, Project, ProvisioningRun, Role, Trigger
+from console.models import Membership, Organization, Project, ProvisioningCause, ProvisioningRun, Role, Trigger
 from console.permissions import ADMINISTER, MANAGE, has_organization_role, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
@@ -45,7 +45,7 @@ def project_create(
             audit_record(actor=actor, action="project.create", target=project,
                          after={"slug": slug, "name": project.name, "namespace": project.namespace})
             request = project_provision_request(actor=actor, project=project, trigger=_trigger_for(actor),
-                                                check_permission=False)
+                                                cause=ProvisioningCause.PROJECT_CREATED, check_permission=False)
     except IntegrityError as exc:
         raise DomainError(
             {"slug": [f"project {slug!r} already exists in {organization.slug}"]}, code="duplicate"
@@ -71,19 +71,32 @@ def project_update(*, actor: Actor, project: Project, name: str | None = None,
 
 
 def project_provision_request(
-    *, actor: Actor, project: Project, trigger: str, check_permission: bool = True
+    *, actor: Actor, project: Project, trigger: str | None = None, cause: str | None = None, subject: str = "",
+    detail: dict | None = None, check_permission: bool = True,
 ) -> RunRequest:
-    """Queue (or join) a provisioning run; it re-applies everything and changes nothing when all is in place."""
+    """Queue (or join) a provisioning run; it re-applies everything and changes nothing when all is in place.
+
+    ``cause`` says why (a repository added, a manual re-provision...; by default manual, or admin action
+    from the admin); a request joining a queued run adds its cause to the run's list. ``detail`` is work the
+    run must do for this cause, e.g. the internal path of a removed repository to archive.
+    """
     if check_permission and not has_project_role(actor.user, project, MANAGE):
         raise PermissionDenied("re-provisioning needs the maintainer role")
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived")
     from console import tasks
 
+    cause = cause or _default_cause(actor)
+    entry = {"cause": cause, **({"subject": subject} if subject else {}), **(detail or {})}
     return request_run(
-        run_model=ProvisioningRun, resource_field="project", resource=project, actor=actor, trigger=trigger,
-        enqueue=tasks.enqueue_provisioning, extra={"action": ProvisioningRun.Action.PROVISION},
+        run_model=ProvisioningRun, resource_field="project", resource=project, actor=actor,
+        trigger=trigger or _trigger_for(actor), enqueue=tasks.enqueue_provisioning,
+        extra={"action": ProvisioningRun.Action.PROVISION, "cause": cause}, append={"causes": [entry]},
     )
+
+
+def _default_cause(actor: Actor) -> str:
+    return ProvisioningCause.ADMIN if actor.interface == Trigger.ADMIN else ProvisioningCause.MANUAL
 
 
 def project_archive(*, actor: Actor, project: Project) -> RunRequest:
@@ -103,7 +116,8 @@ def project_archive(*, actor: Actor, project: Project) -> RunRequest:
         return request_run(
             run_model=ProvisioningRun, resource_field="project", resource=project, actor=actor,
             trigger=_trigger_for(actor), enqueue=tasks.enqueue_provisioning,
-            extra={"action": ProvisioningRun.Action.ARCHIVE},
+            extra={"action": ProvisioningRun.Action.ARCHIVE, "cause": ProvisioningCause.PROJECT_ARCHIVED},
+            append={"causes": [{"cause": ProvisioningCause.PROJECT_ARCHIVED}]},
         )
 
 

@@ -7,8 +7,8 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from console.integrations import get_delivery, get_forge, platform_repository_path
-from console.models import Project, ProvisioningRun, Repository, RunStatus
+from console.integrations import get_delivery, get_forge, get_mirror, platform_repository_path
+from console.models import Project, ProvisioningCause, ProvisioningRun, Repository, RunStatus
 from console.services.runs import claim_run, enqueue_next_queued, finish_run, handle_failure
 from provisioning import manifests
 
@@ -75,9 +75,9 @@ def provisioning_execute(*, run_id: int, task_id: str) -> None:
     forge = get_forge()
     try:
         if run.action == ProvisioningRun.Action.ARCHIVE:
-            result = _archive(project, forge)
+            result = _archive(project, forge, run)
         else:
-            result = _provision(project, forge)
+            result = _provision(project, forge, run)
     except Exception as error:  # noqa: BLE001 - every failure ends the run with its reason
         log.exception("provisioning run %s failed", run.pk)
         handle_failure(run, error)
@@ -106,8 +106,41 @@ def ensure_project_groups(project: Project, forge) -> list[str]:
     return [group.path for group in groups if group.created]
 
 
-def _provision(project: Project, forge) -> dict:
+def commit_message(project: Project, run: ProvisioningRun, verb: str) -> str:
+    """The GitOps commit says why: every cause the run serves, then which run and who asked."""
+    subject = f"{verb} {project.full_slug}: {run.cause_summary or run.get_cause_display()}"
+    requested = run.trigger_detail.get("by") or (run.actor.get_username() if run.actor_id else "")
+    body = f"Provisioning run #{run.pk} ({run.get_trigger_display()}{f', {requested}' if requested else ''})."
+    if run.joined_requests:
+        body += f" {run.joined_requests} more request{'s' if run.joined_requests > 1 else ''} joined it."
+    return f"{subject}\n\n{body}\n"
+
+
+def retired_path(internal_path: str, repository_id: int) -> str:
+    return f"{internal_path}-removed-{repository_id}"
+
+
+def _retire_removed(run: ProvisioningRun, forge) -> list[str]:
+    """Archive the internal mirrors of repositories removed since the last run, moved aside so their name
+    can be registered again; the history stays readable in the forge."""
+    from console.services.syncs import mirror_cache_key
+
+    retired = []
+    for entry in run.causes or []:
+        if entry.get("cause") != ProvisioningCause.REPOSITORY_REMOVED or not entry.get("internal_path"):
+            continue
+        new_path = forge.retire_repository(entry["internal_path"],
+                                           new_path=retired_path(entry["internal_path"], entry["repository_id"]))
+        # The row is gone; the key needs only its id.
+        get_mirror().remove_cache(mirror_cache_key(Repository(pk=entry["repository_id"])))
+        if new_path:
+            retired.append(new_path)
+    return retired
+
+
+def _provision(project: Project, forge, run: ProvisioningRun) -> dict:
     created = ensure_project_groups(project, forge)
+    retired = _retire_removed(run, forge)
     platform_path = platform_repository_path()
     forge.ensure_group(platform_path.rsplit("/", 1)[0], name="Platform")
     platform = forge.ensure_repository(platform_path, description="GitOps manifests written by DSO Console")
@@ -116,20 +149,23 @@ def _provision(project: Project, forge) -> dict:
     delivery = get_delivery().deliver(
         delivery_directory(project),
         manifests.render_files(spec),
-        message=f"Provision {project.full_slug}: namespace {manifests.namespace_name(project.organization.slug, project.slug)}",
+        message=commit_message(project, run, "Provision"),
     )
     if platform.created:
         created.append(platform.path)
     if deploy_token_created:
         created.append(f"deploy token {deploy_token_created}")
-    return {
-        "changed": bool(created) or delivery.changed,
+    result = {
+        "changed": bool(created) or bool(retired) or delivery.changed,
         "created": created,
         "commit": delivery.commit_sha,
         "added": list(delivery.added),
         "modified": list(delivery.modified),
         "removed": list(delivery.removed),
     }
+    if retired:
+        result["retired_repositories"] = retired
+    return result
 
 
 def _ensure_argocd_credentials(project: Project, forge) -> str | None:
@@ -152,9 +188,10 @@ def project_argocd_credentials(project: Project) -> dict:
             "kind": "GitLab deploy token (read_repository)"}
 
 
-def _archive(project: Project, forge) -> dict:
-    delivery = get_delivery().remove(delivery_directory(project), message=f"Archive {project.full_slug}")
-    archived = []
+def _archive(project: Project, forge, run: ProvisioningRun) -> dict:
+    retired = _retire_removed(run, forge)
+    delivery = get_delivery().remove(delivery_directory(project), message=commit_message(project, run, "Archive"))
+    archived = [*retired]
     for repository in project.repositories.exclude(internal_path=""):
         forge.archive_repository(repository.internal_path)
         archived.append(repository.internal_path)

@@ -3,8 +3,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from console.models import Project, Repository, Trigger
+from console.models import ImageBump, ImageRelease, Project, ProvisioningCause, Repository, SyncRun
+from console.models import Trigger
 from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
@@ -53,19 +55,34 @@ def repository_register(*, actor: Actor, project: Project, name: str, external_u
             audit_record(actor=actor, action="repository.register", target=repository, after=_public_state(repository))
             sync_request(actor=actor, repository=repository, trigger=Trigger.INITIAL, check_permission=False)
             # The AppProject must now allow this repository as a source.
-            project_provision_request(actor=actor, project=project, trigger=Trigger.INITIAL, check_permission=False)
+            project_provision_request(actor=actor, project=project, cause=ProvisioningCause.REPOSITORY_ADDED,
+                                      subject=repository.name, check_permission=False)
     except IntegrityError as exc:
         raise DomainError({"name": [f"repository {name!r} already exists in {project}"]}, code="duplicate") from exc
     return repository
 
 
+# Changes the AppProject/Applications depend on: they need a provisioning run.
+PROVISIONED_FIELDS = ("is_infra", "deploy_kind", "deploy_path", "deploy_revision", "helm_value_files")
+# Changes that decide whether a sync can succeed: a fixed URL or token is tried at once.
+SOURCE_FIELDS = ("external_url", "is_private", "username", "token")
+
+
 def repository_update(*, actor: Actor, repository: Repository, **changes) -> Repository:
+    """Edit the URL, credentials or deployment settings (portal, API and admin all come here).
+
+    A new URL or credentials queue a sync, so a repository registered with a wrong token recovers without
+    anything else; new deployment settings queue a provisioning run, which rewrites the manifests.
+    """
     if not has_project_role(actor.user, repository.project, MANAGE):
         raise PermissionDenied("editing a repository needs the maintainer role")
+    if repository.project.status == Project.Status.ARCHIVED:
+        raise Conflict("the project is archived")
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise DomainError(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
     before = _public_state(repository)
+    old_token = repository.token
     if "external_url" in changes and repository.token and "token" not in changes:
         old, new = urlsplit(repository.external_url), urlsplit(changes["external_url"] or "")
         if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
@@ -78,16 +95,69 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
             )
     for field, value in changes.items():
         setattr(repository, field, value)
+    if repository.deploy_kind == "helm" and not repository.helm_value_files:
+        repository.helm_value_files = ["values.yaml"]
     full_clean_or_raise(repository)
+    after = _public_state(repository)
+    changed = [f for f in EDITABLE_FIELDS if f != "token" and before[f] != after[f]]
+    if repository.token != old_token:
+        changed.append("token")
+    if not changed:
+        return repository
     from console.services.projects import project_provision_request
+    from console.services.syncs import sync_request
 
     with transaction.atomic():
         repository.save()
         audit_record(actor=actor, action="repository.update", target=repository, before=before,
-                     after=_public_state(repository))
-        if any(before[f] != getattr(repository, f) for f in ("is_infra", "deploy_kind", "deploy_path",
-                                                            "deploy_revision", "helm_value_files")):
-            project_provision_request(actor=actor, project=repository.project, trigger=actor.interface
-                                      if actor.interface in Trigger.values else Trigger.PORTAL,
+                     after={**after, "changed": changed})
+        if any(f in changed for f in PROVISIONED_FIELDS):
+            project_provision_request(actor=actor, project=repository.project,
+                                      cause=ProvisioningCause.REPOSITORY_UPDATED, subject=repository.name,
                                       check_permission=False)
+        if any(f in changed for f in SOURCE_FIELDS):
+            sync_request(actor=actor, repository=repository, trigger=_trigger_for(actor), check_permission=False)
     return repository
+
+
+def repository_remove(*, actor: Actor, repository: Repository):
+    """Stop mirroring a repository and forget it; returns the provisioning run (a RunRequest) that rewrites
+    the manifests without it and archives its internal mirror.
+
+    The internal mirror is archived, not deleted: renamed to ``<name>-removed-<id>`` beside where it was, so
+    the name can be registered again while Argo CD and people can still read the old history. The console's
+    own records of the repository (sync history, image tags, CI tokens) go with it; the audit log keeps
+    what it was.
+    """
+    project = repository.project
+    if not has_project_role(actor.user, project, MANAGE):
+        raise PermissionDenied("removing a repository needs the maintainer role")
+    if project.status == Project.Status.ARCHIVED:
+        raise Conflict("the project is archived: its repositories are kept as they were")
+    from console.services.projects import project_provision_request
+
+    with transaction.atomic():
+        # Locks the row: a sync or bump claimed meanwhile waits, then finds the repository gone.
+        Repository.objects.select_for_update().filter(pk=repository.pk).exists()
+        busy = (SyncRun.objects.filter(repository=repository, status="running").first()
+                or ImageBump.objects.filter(repository=repository, status="running").first())
+        if busy is not None:
+            # Its push could land after the mirror is archived and recreate it; let it finish first.
+            raise Conflict(f"{busy} is in progress: remove the repository when it has finished",
+                           code="repository_busy")
+        ImageRelease.objects.filter(repository=repository, resolved_at__isnull=True).update(
+            resolved_at=timezone.now())
+        audit_record(actor=actor, action="repository.remove", target=repository,
+                     before={"name": repository.name, **_public_state(repository),
+                             "internal_path": repository.internal_path})
+        repository_id, internal_path, name = repository.pk, repository.internal_path, repository.name
+        repository.delete()
+        request = project_provision_request(
+            actor=actor, project=project, cause=ProvisioningCause.REPOSITORY_REMOVED, subject=name,
+            detail={"repository_id": repository_id, "internal_path": internal_path}, check_permission=False,
+        )
+    return request
+
+
+def _trigger_for(actor: Actor) -> str:
+    return actor.interface if actor.interface in Trigger.values else Trigger.PORTAL

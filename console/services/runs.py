@@ -45,8 +45,10 @@ class RunRequest:
 
 def request_run(
     *, run_model: type[models.Model], resource_field: str, resource: models.Model, actor: Actor, trigger: str,
-    enqueue: Callable[[int], None], extra: dict | None = None,
+    enqueue: Callable[[int], None], extra: dict | None = None, append: dict[str, list] | None = None,
 ) -> RunRequest:
+    """Queue a run, or join the queued one. ``append`` names JSON list fields whose entries a request adds
+    whether it creates the run or joins it (a provisioning run's causes), so joining loses no reason."""
     for _ in range(3):
         try:
             with transaction.atomic():
@@ -58,7 +60,7 @@ def request_run(
                     .filter(**{resource_field: resource}, status=RunStatus.QUEUED).first()
                 )
                 if queued is not None:
-                    _join(queued, actor)
+                    _join(queued, actor, append or {})
                     return RunRequest(queued, False)
                 run = run_model.objects.create(
                     **{resource_field: resource},
@@ -66,6 +68,7 @@ def request_run(
                     actor=actor.user if actor.user is not None and actor.user.pk else None,
                     trigger_detail=_requester(actor),
                     **(extra or {}),
+                    **{name: list(entries) for name, entries in (append or {}).items()},
                 )
                 # robust: a broker outage must not fail the request; the sweeper re-enqueues stale queued runs.
                 transaction.on_commit(lambda: enqueue(run.pk), robust=True)
@@ -79,13 +82,15 @@ def _requester(actor: Actor) -> dict:
     return {"by": actor.label, "interface": actor.interface, **actor.detail}
 
 
-def _join(queued, actor: Actor) -> None:
+def _join(queued, actor: Actor, append: dict[str, list]) -> None:
     """Count the request on the run it joined, and keep who asked (capped), so no trigger is invisible."""
     joined = queued.trigger_detail.get("joined", [])
     if len(joined) < MAX_JOINED_RECORDED:
         queued.trigger_detail = {**queued.trigger_detail, "joined": [*joined, _requester(actor)]}
+    # Not capped: these entries may carry work (an internal repository to archive), not just a label.
+    appended = {name: [*getattr(queued, name), *entries] for name, entries in append.items()}
     type(queued).objects.filter(pk=queued.pk).update(
-        joined_requests=F("joined_requests") + 1, trigger_detail=queued.trigger_detail
+        joined_requests=F("joined_requests") + 1, trigger_detail=queued.trigger_detail, **appended
     )
     queued.refresh_from_db()
 

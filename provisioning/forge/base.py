@@ -78,6 +78,14 @@ class Forge(abc.ABC):
     def archive_repository(self, path: str) -> None:
         """Make the repository read-only. Never deletes data."""
 
+    @abc.abstractmethod
+    def retire_repository(self, path: str, *, new_path: str) -> str | None:
+        """A repository the console no longer mirrors: move it to ``new_path`` (so its path is free for a
+        new registration) and archive it there, read-only with its whole history. Never deletes data.
+
+        Idempotent: returns the path it now lives at, or None when neither path holds a repository.
+        """
+
     def group_path_for(self, *segments: str) -> str:
         """Join path segments under the forge's root group."""
         return "/".join(s.strip("/") for s in (self.root_group, *segments) if s)

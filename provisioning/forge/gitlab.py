@@ -8,7 +8,8 @@ Rules this adapter keeps:
 - It only adopts GitLab projects carrying the console's marker (topic, or the marker in the description);
   anything else at a wanted path is someone else's and raises ``Conflict``. Groups are adopted as they are,
   since administrators often pre-create the organization groups.
-- It never deletes projects or groups; ``archive_repository`` makes a project read-only.
+- It never deletes projects or groups; ``archive_repository`` makes a project read-only and
+  ``retire_repository`` renames a removed repository's project aside before archiving it.
 - python-gitlab errors are translated here, with messages naming the path and never a token. 5xx and
   connection errors become ``Unreachable`` (transient) and are not retried in-process: every operation is
   idempotent, so the calling task retries the whole step with backoff.
@@ -132,6 +133,29 @@ class GitLabForge(Forge):
             return
         with self._translate(f"project {path}"):
             project.archive()
+
+    def retire_repository(self, path: str, *, new_path: str) -> str | None:
+        path, new_path = _clean(path), _clean(new_path)
+        if path.rpartition("/")[0] != new_path.rpartition("/")[0]:
+            raise InvalidInput(f"a retired repository stays in its group: {new_path!r} is not beside {path!r}")
+        project = self._find_project(path)
+        if project is None:
+            project = self._find_project(new_path)
+            if project is None:
+                return None
+        elif not self._is_managed(project):
+            raise Conflict(f"{path}: not managed by DSO Console, left as it is")
+        else:
+            slug = new_path.rpartition("/")[2]
+            # Rename first (an archived project is read-only), archive second: a retry after a crash in
+            # between finds it at its new path.
+            with self._translate(f"project {path}"):
+                self._gl.projects.update(project.id, {"path": slug, "name": slug})
+            project = self._get_project(new_path)
+        if not project.archived:
+            with self._translate(f"project {new_path}"):
+                project.archive()
+        return new_path
 
     # --- GitLab-only operations -------------------------------------------------------------------------
 

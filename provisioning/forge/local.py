@@ -173,6 +173,18 @@ class LocalForge(Forge):
         # Defence in depth: http-backend refuses pushes even if an authorizer were to grant WRITE.
         self._git("config", "http.receivepack", "false", cwd=directory)
 
+    def retire_repository(self, path: str, *, new_path: str) -> str | None:
+        old_dir, new_dir = self.repository_dir(path), self.repository_dir(new_path)
+        if self._is_repository(old_dir):
+            if new_dir.exists():
+                raise InvalidInput(f"cannot retire {path!r}: {new_path!r} already exists")
+            # Rename first, archive second: a retry after a crash in between finds it at its new path.
+            old_dir.rename(new_dir)
+        elif not self._is_repository(new_dir):
+            return None
+        self.archive_repository(new_path)
+        return new_path
+
     def is_archived(self, path: str) -> bool:
         return (self._existing_dir(path) / ARCHIVED_MARKER).exists()
 

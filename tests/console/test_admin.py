@@ -7,7 +7,7 @@ import html
 import pytest
 from django.test import Client
 
-from console.models import AuditEvent, ProvisioningRun, SyncRun
+from console.models import AuditEvent, ProvisioningRun, Repository, SyncRun
 from tests.factories import make_project, make_repository, make_user
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_repository_change_page_never_shows_the_token_and_edits_are_audited(admi
     form = page.context["adminform"].form
     data = {name: form.initial.get(name, "") for name in form.fields}
     data.update({"project": repository.project_id, "name": repository.name, "external_url": repository.external_url,
-                 "is_private": "on", "username": "ci", "token": "", "deploy_kind": "", "deploy_path": ".",
+                 "is_private": "on", "username": "ci-bot", "token": "", "deploy_kind": "", "deploy_path": ".",
                  "deploy_revision": "HEAD", "helm_value_files": "[]", "ci_allowed_project_paths": "[]",
                  "ci_protected_refs_only": "on"})
     data = {k: v for k, v in data.items() if v is not None and v is not False}
@@ -61,8 +61,11 @@ def test_repository_change_page_never_shows_the_token_and_edits_are_audited(admi
     assert response.status_code == 302, response.content.decode()[:2000]
     repository.refresh_from_db()
     assert repository.token == "admin-secret-value"  # an empty field keeps the stored secret
-    event = AuditEvent.objects.get(action="repository.admin_change")
+    assert repository.username == "ci-bot"
+    # The admin edits through the same service as the portal and the API.
+    event = AuditEvent.objects.get(action="repository.update")
     assert event.interface == "admin"
+    assert event.after["changed"] == ["username"]
     assert "admin-secret-value" not in str(event.before) + str(event.after)
 
 
@@ -89,3 +92,61 @@ def test_a_failed_image_scan_is_listed_filterable_and_its_reason_shown(admin_cli
     assert f"/admin/console/syncrun/{failed.pk}/change/" in listed
     assert f"/admin/console/syncrun/{other.pk}/change/" not in listed
     assert "deploy revision 'v9' does not exist" in detail
+def test_run_history_offers_no_delete(admin_client):
+    sync = SyncRun.objects.create(repository=make_repository(make_project()), trigger="ci")
+    provisioning = ProvisioningRun.objects.create(project=make_project(), trigger="api")
+
+    for model, run in (("syncrun", sync), ("provisioningrun", provisioning)):
+        listing = admin_client.get(f"/admin/console/{model}/").content.decode()
+        assert 'value="delete_selected"' not in listing and "Delete selected" not in listing
+        assert admin_client.get(f"/admin/console/{model}/{run.pk}/delete/").status_code == 403
+        admin_client.post(f"/admin/console/{model}/", {"action": "delete_selected", "_selected_action": [run.pk],
+                                                       "post": "yes"})
+    assert SyncRun.objects.filter(pk=sync.pk).exists() and ProvisioningRun.objects.filter(pk=provisioning.pk).exists()
+
+
+def test_labels_read_as_written(admin_client):
+    repository = make_repository(make_project())
+    SyncRun.objects.create(repository=repository, trigger="ci", status="succeeded")
+    SyncRun.objects.create(repository=repository, trigger="api", status="failed")
+
+    runs = admin_client.get("/admin/console/syncrun/").content.decode()
+    assert "GitLab CI" in runs and "API" in runs
+    assert ">Ci<" not in runs and ">Api<" not in runs
+    change = admin_client.get(f"/admin/console/repository/{repository.pk}/change/").content.decode()
+    assert "CI allowed project paths" in change and "Ci allowed project paths" not in change
+
+
+def test_action_messages_keep_the_path_lowercase(admin_client):
+    from tests.factories import make_organization
+
+    project = make_project(make_organization("acme"), "shop")
+
+    page = admin_client.post("/admin/console/project/", {"action": "reprovision", "_selected_action": [project.pk]},
+                             follow=True).content.decode()
+
+    assert "Project acme/shop: queued provisioning run #" in page
+    assert "Acme/shop" not in page
+    run = ProvisioningRun.objects.get(project=project)
+    assert run.cause == "admin"
+    listing = admin_client.get("/admin/console/provisioningrun/").content.decode()
+    assert "admin action" in listing
+
+
+def test_deleting_a_repository_in_the_admin_removes_it_through_the_service(admin_client):
+    repository = make_repository(make_project(), "api", internal_path="dso/org/proj/api")
+    SyncRun.objects.create(repository=repository, trigger="api", status="succeeded")
+
+    confirm = admin_client.get(f"/admin/console/repository/{repository.pk}/delete/")
+    assert confirm.status_code == 200 and "Are you sure" in confirm.content.decode()
+    page = admin_client.post(f"/admin/console/repository/{repository.pk}/delete/", {"post": "yes"},
+                             follow=True).content.decode()
+
+    assert not Repository.objects.filter(pk=repository.pk).exists()
+    run = ProvisioningRun.objects.get(project=repository.project)
+    assert run.cause == "repository_removed" and run.trigger == "admin"
+    assert f"archives its internal mirror" in page
+    assert AuditEvent.objects.get(action="repository.remove").interface == "admin"
+    make_repository(repository.project, "other")
+    listing = admin_client.get("/admin/console/repository/").content.decode()
+    assert 'value="delete_selected"' not in listing and "Remove selected repositories" in listing

@@ -1,7 +1,9 @@
 """CI triggers on the repository page: CI tokens, allowed GitLab projects, the webhook secret, snippets.
 
-A new secret (CI token or webhook secret) is rendered in the response to the POST that made it and never
-put in a flash message: messages may live in a cookie, and the secret must exist only on the user's screen.
+A new secret (CI token or webhook secret) is shown once, by Post/Redirect/Get: the POST keeps it in the
+server-side session and redirects; the next GET of the repository page pops it and shows it (with no-store),
+so a reload neither re-posts the form nor shows the secret again. Never a flash message: messages may live
+in a cookie, and the secret must not leave the server except onto the user's screen.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from console.models.ci import CiScope
@@ -66,6 +69,26 @@ def ci_context(request, repository, **extra) -> dict:
     return context
 
 
+NEW_SECRET_KEY = "portal-new-secret-{pk}"
+
+
+def _show_once(request, repository, **secret) -> object:
+    request.session[NEW_SECRET_KEY.format(pk=repository.pk)] = secret
+    return redirect(reverse("portal:repository", args=[repository.pk]) + "#ci-triggers")
+
+
+def pop_new_secret(request, repository) -> dict:
+    """The secret a POST just made, for this one display: ci_new_secret + ci_new_token, or
+    ci_new_webhook_secret; empty on any later load."""
+    secret = request.session.pop(NEW_SECRET_KEY.format(pk=repository.pk), None)
+    if not secret:
+        return {}
+    if "token_id" in secret:
+        token = repository.ci_tokens.filter(pk=secret["token_id"]).first()
+        return {"ci_new_secret": secret["secret"], "ci_new_token": token} if token else {}
+    return {"ci_new_webhook_secret": secret["webhook_secret"]}
+
+
 def _render_repository(request, repository, status: int = 200, **extra):
     from console.portal.views.repositories import render_repository
 
@@ -93,7 +116,7 @@ def ci_token_new(request, pk: int):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            return _render_repository(request, repository, ci_new_secret=secret, ci_new_token=token)
+            return _show_once(request, repository, secret=secret, token_id=token.pk)
     return _render_repository(request, repository, status=400, ci_token_form=form)
 
 
@@ -141,4 +164,4 @@ def webhook_secret_rotate(request, pk: int):
         secret = repository_webhook_secret_rotate(actor=portal_actor(request), repository=repository)
     except PermissionDenied as error:
         return forbidden(request, error)
-    return _render_repository(request, repository, ci_new_webhook_secret=secret)
+    return _show_once(request, repository, webhook_secret=secret)

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from console.models import Project, SyncRun
@@ -58,22 +59,33 @@ def project_repositories(project: Project) -> list:
 RECENT_SYNC_RUNS = 10
 
 
-def render_project(request, project: Project, *, repository_form=None, member_form=None, status: int = 200):
+def project_context(request, project: Project, *, repository_form=None, member_form=None) -> dict:
+    """Everything the project page shows; its live sections are re-rendered from the same context."""
+    from console.portal.views.live import mark_pending_bumps, project_activity
+
     runs = list(project.provisioning_runs.select_related("actor")[:RECENT_PROVISIONING_RUNS])
     for run in runs:
         run.summary = provisioning_summary(run)
-    return render(request, "portal/project_detail.html", {
+    activity = project_activity(project)
+    return {
         "project": project,
         "can": ProjectAbilities(request.user, project),
+        "activity": activity,
+        "live_url": reverse("portal:project_live", args=[project.pk]),
         "provisioning_runs": runs,
-        "redeploy_warnings": project_redeploy_warnings(project),
+        "redeploy_warnings": mark_pending_bumps(project_redeploy_warnings(project), activity["bumps"]),
         "repositories": project_repositories(project),
         "members": project_members(project),
         "recent_syncs": sync_runs_visible_to(request.user).filter(repository__project=project)
         .order_by("-queued_at", "-id")[:RECENT_SYNC_RUNS],
         "repository_form": repository_form or RepositoryForm(prefix="repo"),
         "member_form": member_form or MemberForm(prefix="member"),
-    }, status=status)
+    }
+
+
+def render_project(request, project: Project, *, repository_form=None, member_form=None, status: int = 200):
+    context = project_context(request, project, repository_form=repository_form, member_form=member_form)
+    return render(request, "portal/project_detail.html", context, status=status)
 
 
 @login_required
@@ -87,7 +99,7 @@ def project_detail(request, pk: int):
 def project_provision(request, pk: int):
     project = visible_project(request, pk)
     try:
-        outcome = project_provision_request(actor=portal_actor(request), project=project, trigger="portal")
+        outcome = project_provision_request(actor=portal_actor(request), project=project)
     except PermissionDenied as error:
         return forbidden(request, error)
     except DomainError as error:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from console.models import Trigger
-from console.portal.forms import ImageBumpForm, RepositoryForm, bump_target
+from console.portal.forms import ImageBumpForm, RepositoryEditForm, RepositoryForm, bump_target
 from console.portal.views.common import (
     ProjectAbilities,
     apply_domain_error,
@@ -24,7 +24,7 @@ from console.portal.views.projects import render_project, visible_project
 from console.selectors import repositories_visible_to, sync_runs_visible_to
 from console.services.errors import DomainError, PermissionDenied
 from console.services.image_bumps import image_tag_bump_request
-from console.services.repositories import repository_register
+from console.services.repositories import repository_register, repository_remove, repository_update
 
 SYNC_RUNS_PER_PAGE = 20
 
@@ -51,31 +51,106 @@ def repository_new(request, pk: int):
     return render_project(request, project, repository_form=form)
 
 
+@login_required
+def repository_edit(request, pk: int):
+    """URL, credentials and deployment settings of a registered repository; saving a new URL or token
+    queues a sync at once, new deployment settings a provisioning run."""
+    repository = visible_repository(request, pk)
+    can = ProjectAbilities(request.user, repository.project)
+    if not can.manage:
+        return forbidden(request, PermissionDenied("editing a repository needs the maintainer role"))
+    if request.method == "POST":
+        form = RepositoryEditForm(request.POST, prefix="repo")
+        if form.is_valid():
+            try:
+                repository_update(actor=portal_actor(request), repository=repository, **form.service_fields())
+            except PermissionDenied as error:
+                return forbidden(request, error)
+            except DomainError as error:
+                apply_domain_error(form, error)
+                repository.refresh_from_db()
+            else:
+                messages.success(request, f"Repository {repository.name} saved.")
+                return redirect("portal:repository", pk=repository.pk)
+        form.redact_secrets()
+    else:
+        form = RepositoryEditForm(prefix="repo", repository=repository)
+    return render(request, "portal/repository_edit.html", {
+        "repository": repository, "project": repository.project, "form": form,
+    }, status=400 if form.errors else 200)
+
+
+@login_required
+def repository_remove_view(request, pk: int):
+    """A confirmation page (type the name), then the removal; the project page follows its provisioning."""
+    repository = visible_repository(request, pk)
+    project = repository.project
+    if not ProjectAbilities(request.user, project).manage:
+        return forbidden(request, PermissionDenied("removing a repository needs the maintainer role"))
+    error = None
+    if request.method == "POST":
+        if request.POST.get("confirm_name", "").strip() != repository.name:
+            error = f"type {repository.name} to confirm"
+        else:
+            name = repository.name
+            try:
+                queued = repository_remove(actor=portal_actor(request), repository=repository)
+            except PermissionDenied as denied:
+                return forbidden(request, denied)
+            except DomainError as refused:
+                error = str(refused.message)
+            else:
+                messages.success(request, f"Repository {name} removed; provisioning #{queued.run.pk} updates the "
+                                          f"manifests and archives its internal mirror.")
+                return redirect("portal:project", pk=project.pk)
+    return render(request, "portal/repository_remove.html", {
+        "repository": repository, "project": project, "error": error,
+    }, status=400 if error else 200)
+
+
 def visible_repository(request, pk: int):
     return get_object_or_404(repositories_visible_to(request.user), pk=pk)
 
 
-def render_repository(request, repository, *, bump_form: ImageBumpForm | None = None, status: int = 200,
-                      **ci_extra):
-    """The repository page; ``ci_extra`` carries the CI section's forms and a just-created secret."""
+def repository_context(request, repository, *, bump_form: ImageBumpForm | None = None, **ci_extra) -> dict:
+    """Everything the repository page shows; ``ci_extra`` carries the CI section's forms and a just-created
+    secret. Its live sections are re-rendered from the same context."""
     from console.portal.views.ci import ci_context
+    from console.portal.views.live import project_activity
 
     runs = sync_runs_visible_to(request.user).filter(repository=repository)
     page = Paginator(runs, SYNC_RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "portal/repository_detail.html", {
+    return {
         "repository": repository,
         "project": repository.project,
         "can": ProjectAbilities(request.user, repository.project),
+        "activity": project_activity(repository.project, repository=repository),
+        # Polling refreshes the newest runs; an older page of the history stays as it is.
+        "live_url": reverse("portal:repository_live", args=[repository.pk]),
+        "live_history": page.number == 1,
         "page": page,
         **images_context(request, repository, bump_form=bump_form),
         **ci_context(request, repository, **ci_extra),
-    }, status=status)
+    }
+
+
+def render_repository(request, repository, *, bump_form: ImageBumpForm | None = None, status: int = 200,
+                      **ci_extra):
+    context = repository_context(request, repository, bump_form=bump_form, **ci_extra)
+    return render(request, "portal/repository_detail.html", context, status=status)
 
 
 @login_required
 @require_safe
 def repository_detail(request, pk: int):
-    return render_repository(request, visible_repository(request, pk))
+    from console.portal.views.ci import pop_new_secret
+
+    repository = visible_repository(request, pk)
+    secret = pop_new_secret(request, repository)
+    response = render_repository(request, repository, **secret)
+    if secret:
+        response["Cache-Control"] = "no-store"  # the page holds a secret shown once: no cache may keep it
+    return response
 
 
 @login_required

@@ -1,9 +1,11 @@
-// DSO Console portal: live sync progress and confirmations. Every page works without this file.
+// DSO Console portal: live sync progress, live sections while work is pending, confirmations, copy
+// buttons. Every page works without this file.
 (function () {
   "use strict";
 
   var ACTIVE = ["queued", "running"];
   var POLL_MS = 1000;
+  var LIVE_MS = 2000;
   var MAX_FAILURES = 5;
   var polling = {};
 
@@ -82,6 +84,49 @@
     setTimeout(tick, POLL_MS);
   }
 
+  // Live sections: while #live-pending says work is queued or running (data-live-active), fetch its
+  // data-live-url and swap every section of the answer in by id (pending work, warnings, provisioning,
+  // recent syncs, bumps), so a bump or a sync shows its progress and its outcome without a reload.
+  var live = { timer: null, failures: 0 };
+
+  function liveSwap(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    // A copy: moving a section into the page removes it from the live `children` collection.
+    Array.prototype.slice.call(template.content.children).forEach(function (fresh) {
+      var shown = fresh.id && document.getElementById(fresh.id);
+      if (!shown) return;
+      // Never pull a form from under someone typing in it; the next answer brings it.
+      if (shown.contains(document.activeElement) && document.activeElement !== document.body) return;
+      shown.replaceWith(fresh);
+      fresh.querySelectorAll("[data-poll-url]").forEach(watch);
+    });
+  }
+
+  function liveTick() {
+    live.timer = null;
+    var pending = document.getElementById("live-pending");
+    var url = pending && pending.getAttribute("data-live-url");
+    if (!url) return;
+    getFragment(url)
+      .then(function (html) {
+        live.failures = 0;
+        liveSwap(html);
+        liveSchedule(false);
+      })
+      .catch(function () {
+        live.failures += 1;
+        if (live.failures < MAX_FAILURES) live.timer = setTimeout(liveTick, LIVE_MS * 2 * live.failures);
+      });
+  }
+
+  // force: poll once even if nothing was pending when the page was drawn (the user just asked for work).
+  function liveSchedule(force) {
+    var pending = document.getElementById("live-pending");
+    if (live.timer || !pending) return;
+    if (force || pending.hasAttribute("data-live-active")) live.timer = setTimeout(liveTick, force ? POLL_MS : LIVE_MS);
+  }
+
   function requestSync(form) {
     var button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
@@ -106,6 +151,7 @@
         var variant = form.getAttribute("data-sync-variant") || "row";
         return getFragment(result.data.partial_url + "?variant=" + variant).then(function (html) {
           watch(place(fragment(html), form.getAttribute("data-sync-insert")));
+          liveSchedule(true);
         });
       })
       .catch(function () {
@@ -129,7 +175,32 @@
     }
   });
 
+  // Copy buttons: any element with data-copy-target="<id>" copies that element's text.
+  function enableCopyButtons(root) {
+    root.querySelectorAll("[data-copy-target]").forEach(function (button) {
+      button.hidden = !(navigator.clipboard && window.isSecureContext !== false);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.textContent.trim()).then(
+      function () {
+        button.textContent = "Copied";
+        button.setAttribute("data-copied", "");
+      },
+      function () {
+        button.textContent = "Copy failed: select the text";
+      }
+    );
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-poll-url]").forEach(watch);
+    enableCopyButtons(document);
+    liveSchedule(false);
   });
 })();

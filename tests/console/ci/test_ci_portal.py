@@ -21,8 +21,10 @@ def signed_in(user) -> Client:
 
 def test_maintainer_creates_and_revokes_a_token(repo_a, maintainer):
     client = signed_in(maintainer)
-    response = client.post(f"/repositories/{repo_a.pk}/ci-tokens/",
-                           {"ci-name": "gitlab-ci", "ci-scopes": ["sync", "report_build"]})
+    posted = client.post(f"/repositories/{repo_a.pk}/ci-tokens/",
+                         {"ci-name": "gitlab-ci", "ci-scopes": ["sync", "report_build"]})
+    assert posted.status_code == 302 and posted["Location"] == f"/repositories/{repo_a.pk}/#ci-triggers"
+    response = client.get(posted["Location"])
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     token = CiToken.objects.get(repository=repo_a)

@@ -59,16 +59,19 @@ def registered(forge_server, external_forge, worker):
     return bruno, repository, app, initial
 
 
-# Records the status of every sync row the page shows, in order, however it got there (swapped or added).
+# Records the status of every sync row the page shows, in order, however it got there (swapped, added, or
+# inside a live section portal.js swapped in while work was pending).
 WATCH_ROWS = """() => {
   window.__seen = [];
   const record = (row) => window.__seen.push([row.id, row.getAttribute("data-run-status")]);
-  const tbody = document.getElementById("sync-runs");
   new MutationObserver((mutations) => {
     for (const mutation of mutations)
-      for (const node of mutation.addedNodes)
-        if (node.nodeType === 1 && node.id && node.id.startsWith("sync-run-")) record(node);
-  }).observe(tbody, { childList: true });
+      for (const node of mutation.addedNodes) {
+        if (node.nodeType !== 1) continue;
+        if (node.id && node.id.startsWith("sync-run-")) record(node);
+        else node.querySelectorAll("tr[id^='sync-run-']").forEach(record);
+      }
+  }).observe(document.querySelector("main"), { childList: true, subtree: true });
 }"""
 
 

@@ -302,6 +302,16 @@ class GitLabState:
                 project.topics = topics.split(",") if isinstance(topics, str) else list(topics)
             if "description" in data:
                 project.description = data["description"] or ""
+            if data.get("name"):
+                project.name = data["name"]
+            if data.get("path") and data["path"] != project.path:
+                # GitLab renames the project in place: same id, new path, repository moved along.
+                full_path = f"{self.groups[project.namespace_id].full_path}/{data['path']}"
+                if self._path_taken(full_path):
+                    raise ApiError(400, {"message": {"path": ["has already been taken"]}})
+                old_dir = self.repo_dir(project)
+                project.path, project.full_path = data["path"], full_path
+                old_dir.rename(self.repo_dir(project))
             return project
 
     def default_branch(self, project: Project) -> str | None:

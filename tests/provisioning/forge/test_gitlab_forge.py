@@ -314,3 +314,37 @@ def test_rotation_revokes_stale_tokens_across_pages(forge: GitLabForge, gitlab_d
     pages = [r for r in gitlab_double.state.requests
              if r.method == "GET" and r.path.endswith("/deploy_tokens")]
     assert len(pages) == 2
+
+
+def test_retire_repository_renames_then_archives_and_frees_the_path(forge: GitLabForge, gitlab_double: GitLabDouble,
+                                                                    repo: str, tmp_path: Path):
+    work = WorkRepo.create(tmp_path / "work")
+    work.commit("first")
+    assert push(work, forge.push_remote(repo), "refs/heads/*:refs/heads/*").returncode == 0
+    project_id = gitlab_double.project(repo).id
+    retired = f"{repo}-removed-7"
+
+    assert forge.retire_repository(repo, new_path=retired) == retired
+    assert forge.retire_repository(repo, new_path=retired) == retired  # a retried run finds it done
+
+    project = gitlab_double.project(retired)
+    assert project.id == project_id and project.archived  # the same GitLab project, renamed in place
+    assert refs(gitlab_double.repo_dir(retired))["refs/heads/main"] == work.sha("main")
+    with pytest.raises(NotFound):
+        forge.get_repository(repo)
+    assert push(work, forge.push_remote(retired), "refs/heads/main:refs/heads/other").returncode != 0
+    writes = [(r.method, r.path) for r in gitlab_double.state.writes()]
+    assert writes.count(("PUT", f"/projects/{project_id}")) == 1
+    assert writes.count(("POST", f"/projects/{project_id}/archive")) == 1
+    assert forge.ensure_repository(repo).created  # the name is free for a new registration
+    assert forge.retire_repository("dso/acme/shop/gone", new_path="dso/acme/shop/gone-removed-8") is None
+
+
+def test_retire_repository_leaves_unmanaged_projects_alone(forge: GitLabForge, gitlab_double: GitLabDouble):
+    forge.ensure_group("dso/acme/shop", name="Shop")
+    gitlab_double.state.create_project(gitlab_double.admin, {
+        "path": "theirs", "namespace_id": gitlab_double.state.group("dso/acme/shop").id})
+
+    with pytest.raises(Conflict, match="not managed by DSO Console"):
+        forge.retire_repository("dso/acme/shop/theirs", new_path="dso/acme/shop/theirs-removed-1")
+    assert not gitlab_double.project("dso/acme/shop/theirs").archived

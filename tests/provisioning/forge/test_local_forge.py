@@ -204,3 +204,29 @@ def test_read_token_and_archived_repositories_refuse_pushes_over_http(served, tm
         mirror.sync(cache_key="b", source=GitRemote(str(source)),
                     target=forge.push_remote("dso/acme/backend"))
     assert refs(forge.repository_dir("dso/acme/backend")) == {}
+
+
+def test_retire_repository_moves_it_aside_archived_and_frees_the_path(served, tmp_path):
+    served.ensure_group("dso/acme", name="Acme")
+    served.ensure_repository("dso/acme/backend")
+    work = WorkRepo.create(tmp_path / "work")
+    work.commit("first")
+    git("push", "--quiet", served.push_remote("dso/acme/backend").url, "main", cwd=work.path,
+        remote=served.push_remote("dso/acme/backend"))
+
+    assert served.retire_repository("dso/acme/backend", new_path="dso/acme/backend-removed-7") == \
+        "dso/acme/backend-removed-7"
+    assert served.retire_repository("dso/acme/backend", new_path="dso/acme/backend-removed-7") == \
+        "dso/acme/backend-removed-7"  # a retried run finds it done
+
+    with pytest.raises(NotFound):
+        served.get_repository("dso/acme/backend")
+    assert served.is_archived("dso/acme/backend-removed-7")
+    # Its history stays readable with the read token; nobody can push to it any more.
+    read = served.read_remote("dso/acme/backend-removed-7")
+    assert ls_remote(read)["refs/heads/main"] == work.sha("main")
+    git("push", served.push_remote("dso/acme/backend-removed-7").url, "main:other", cwd=work.path,
+        remote=served.push_remote("dso/acme/backend-removed-7"), check=False)
+    assert "refs/heads/other" not in refs(served.repository_dir("dso/acme/backend-removed-7"))
+    assert served.ensure_repository("dso/acme/backend").created  # the name is free again
+    assert served.retire_repository("dso/acme/gone", new_path="dso/acme/gone-removed-8") is None
