@@ -129,9 +129,10 @@ def _rewrite_away(repository: Repository, run: SyncRun, removed: tuple[str, ...]
     return ids
 
 
-def inventory_replace(*, repository: Repository, result: image_tags.ScanResult, commit_sha: str) -> list[dict]:
+def inventory_replace(*, repository: Repository, result: image_tags.ScanResult,
+                      commit_sha: str) -> tuple[int, list[dict]]:
     """The repository's inventory becomes what ``commit_sha`` sets; entries that cannot be stored are
-    refused with a reason (returned as problems) and the rest is kept."""
+    refused with a reason (returned as problems) and the rest is kept. Returns (entries stored, refused)."""
     refused, entries = [], []
     for ref in result.inventory:
         reason = _too_long(ImageInventoryEntry, {"image": ref.image, "tag": ref.tag, "digest": ref.digest,
@@ -144,7 +145,7 @@ def inventory_replace(*, repository: Repository, result: image_tags.ScanResult, 
                                            source=ref.source, commit_sha=commit_sha))
     ImageInventoryEntry.objects.filter(repository=repository).delete()
     ImageInventoryEntry.objects.bulk_create(entries)
-    return refused
+    return len(entries), refused
 
 
 def image_tag_history(*, repository: Repository, along: str = ALONG_DEPLOY, image: str | None = None) -> QuerySet:

@@ -64,7 +64,8 @@ def _scan_infra_repository(*, repository: Repository, run: SyncRun) -> dict:
         return {"error": str(error), "code": error.code}
     with transaction.atomic():
         recorded = history_record(repository=repository, run=run, result=result)
-        refused = recorded.refused + inventory_replace(repository=repository, result=result, commit_sha=new_sha)
+        images, refused_refs = inventory_replace(repository=repository, result=result, commit_sha=new_sha)
+        refused = recorded.refused + refused_refs
         Repository.objects.filter(pk=repository.pk).update(images_scanned_sha=new_sha)
         _reopen_releases(recorded.rewritten_ids)
         _resolve_releases(repository.project_id)
@@ -72,7 +73,7 @@ def _scan_infra_repository(*, repository: Repository, run: SyncRun) -> dict:
         "commit": new_sha,
         "commits_scanned": result.commits_scanned,
         "changes": recorded.stored,
-        "images": len(result.inventory) - sum(1 for p in refused if "reference refused" in p["reason"]),
+        "images": images,
         "app_versions": [
             {"file": v.file, "old": v.old_version, "new": v.new_version, "commit": v.commit_sha}
             for v in result.app_versions
