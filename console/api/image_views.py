@@ -63,13 +63,19 @@ class RepositoryImageTagsView(generics.ListAPIView):
         along = self.request.query_params.get("along") or ALONG_DEPLOY
         if along not in ALONG_CHOICES:
             raise DomainError(f"along must be one of {', '.join(ALONG_CHOICES)}", code="invalid_along")
+        rewritten = self.request.query_params.get("rewritten", "true")
+        if rewritten not in ("true", "false"):
+            raise DomainError("rewritten must be true or false", code="invalid_rewritten")
         return image_tag_history(repository=visible_repository(self.request, self.kwargs["pk"]), along=along,
-                                 image=self.request.query_params.get("image") or None)
+                                 image=self.request.query_params.get("image") or None,
+                                 rewritten=rewritten == "true")
 
     @extend_schema(parameters=[
         OpenApiParameter("image", str, description="only this image (a registry move from or to it included)"),
         OpenApiParameter("along", str, enum=list(ALONG_CHOICES), description="; ".join(
             f"{name}: {meaning}" for name, meaning in ALONG_CHOICES.items())),
+        OpenApiParameter("rewritten", bool, description="false: only what the deploy revision now contains "
+                         "(no change a force-push removed, no change back it caused); default true"),
     ])
     def get(self, request, *args, **kwargs):
         if isinstance(request.auth, CiGrant):

@@ -148,13 +148,18 @@ def inventory_replace(*, repository: Repository, result: image_tags.ScanResult,
     return len(entries), refused
 
 
-def image_tag_history(*, repository: Repository, along: str = ALONG_DEPLOY, image: str | None = None) -> QuerySet:
+def image_tag_history(*, repository: Repository, along: str = ALONG_DEPLOY, image: str | None = None,
+                      rewritten: bool = True) -> QuerySet:
     """Selector: the repository's recorded changes, newest first, read ``along`` one of ALONG_CHOICES.
 
-    An image filter matches a registry move from or to it, so a moved image keeps its whole history."""
+    An image filter matches a registry move from or to it, so a moved image keeps its whole history.
+    ``rewritten=False`` keeps only what the deploy revision now contains: no change a force-push took away,
+    and no change back a force-push caused."""
     changes = repository.image_tag_changes.all()
     if image:
         changes = changes.filter(Q(image=image) | Q(old_image=image))
+    if not rewritten:
+        changes = changes.filter(rewritten_at__isnull=True, cause=ImageTagChange.Cause.COMMIT)
     if along == ALONG_COMMITS:
         return changes.filter(own_change=True).order_by("-committed_at", "-sequence", "-id")
     if along == ALONG_DEPLOY:

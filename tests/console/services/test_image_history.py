@@ -132,6 +132,9 @@ def test_a_force_push_marks_removed_changes_rewritten_and_records_the_change_bac
         ("commit", base, "", "1.0", False),
     ]
     assert ImageInventoryEntry.objects.get(repository=deploy, image=BACKEND).tag == "1.2"
+    contained = [(h["authored_commit"], h["new_tag"]) for h in history(project, deploy, image=BACKEND,
+                                                                          rewritten="false")]
+    assert contained == [(replacement, "1.2"), (base, "1.0")]
 
     # Pushing the removed commit back records it again; the rewritten row stays as what once ran.
     infra.reset_hard(gone)
