@@ -19,16 +19,19 @@ class ImageTagChangeSerializer(serializers.ModelSerializer):
     made_by_console = serializers.SerializerMethodField()
     authored_commit = serializers.CharField(source="commit_sha", read_only=True,
                                             help_text="the commit that made the change (commit_sha)")
-    effective_commit = EffectiveCommitSerializer(source="*", read_only=True,
-                                                 help_text="the deploy branch's first-parent commit where the change "
-                                                           "took effect: the commit itself or the merge that brought it")
+    effective_commit = EffectiveCommitSerializer(
+        source="*", read_only=True,
+        help_text="the deploy branch's first-parent commit where the change took effect: the commit itself or "
+                  "the merge that brought it",
+    )
     rewritten = serializers.BooleanField(read_only=True,
                                          help_text="a force-push removed the commit where it took effect")
 
     class Meta:
         model = ImageTagChange
         fields = [
-            "id", "image", "old_image", "kind", "old_tag", "new_tag", "old_digest", "new_digest", "file", "location",
+            "id", "image", "old_image", "kind", "old_tag", "new_tag", "old_digest", "new_digest", "file",
+            "location",
             "commit_sha", "commit_author", "commit_email", "committed_at", "commit_subject", "authored_commit",
             "effective_commit", "on_deploy_line", "own_change", "cause", "rewritten", "rewritten_at",
             "sync_run", "bump", "made_by_console", "recorded_at",

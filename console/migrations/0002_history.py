@@ -30,6 +30,9 @@ def fill_recorded_changes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # PostgreSQL cannot build the new unique index in the transaction whose UPDATEs of existing rows left
+    # deferred foreign-key checks pending: the data step commits on its own (RunPython stays atomic).
+    atomic = False
 
     dependencies = [
         ('console', '0001_initial'),

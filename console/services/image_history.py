@@ -21,7 +21,8 @@ ALONG_DEPLOY = "deploy"
 ALONG_COMMITS = "commits"
 ALONG_ALL = "all"
 ALONG_CHOICES = {
-    ALONG_DEPLOY: "each change of the deployed value once, in the order of the deploy branch's first-parent line",
+    ALONG_DEPLOY: "each change of the deployed value once, in the order of the deploy branch's first-parent "
+                  "line",
     ALONG_COMMITS: "what each commit changed, side-branch commits included, by commit time",
     ALONG_ALL: "every recorded row, in recording order",
 }

@@ -100,7 +100,7 @@ class _Walk:
         self.reader = BlobReader(repo, limits)
         self.snaps: dict[str, Snapshot] = {}
         self.own: dict[str, list[Diff]] = {}  # sha -> what the commit itself changed
-        self.net: dict[str, list[Diff]] = {}  # line merge sha -> everything it changed against its first parent
+        self.net: dict[str, list[Diff]] = {}  # line merge sha -> all it changed against its first parent
         self.line: set[str] = set()
         self.app_versions: list[AppVersionChange] = []
         self.problems: dict[tuple[str, str], ScanProblem] = {}

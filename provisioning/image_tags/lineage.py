@@ -77,7 +77,9 @@ def diff(parent: Snapshot, snap: Snapshot, others: list[Snapshot] = ()) -> list[
     return changed
 
 
-def first_parent_line(commits: dict[str, list[str]], order: dict[str, int], new: str) -> list[tuple[str, list[str]]]:
+def first_parent_line(
+    commits: dict[str, list[str]], order: dict[str, int], new: str
+) -> list[tuple[str, list[str]]]:
     """The first-parent line of ``new`` inside the scanned range (oldest first), each commit with the side
     commits (in topological order) it is the first to bring onto that line.
 

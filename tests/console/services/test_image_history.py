@@ -63,7 +63,8 @@ def test_a_registry_move_is_recorded_once_and_the_image_keeps_its_history(
     assert run.image_scan["changes"] == 3  # ghcr added, worker added, ghcr -> quay
     moved = [(h["old_image"], h["image"], h["old_tag"], h["new_tag"], h["commit_sha"])
              for h in history(project, deploy, image="ghcr.io/acme/x")]
-    assert moved == [("ghcr.io/acme/x", "quay.io/acme/x", "1.0", "1.1", move), ("", "ghcr.io/acme/x", "", "1.0", moved[1][4])]
+    assert moved == [("ghcr.io/acme/x", "quay.io/acme/x", "1.0", "1.1", move),
+                     ("", "ghcr.io/acme/x", "", "1.0", moved[1][4])]
     assert [h["kind"] for h in history(project, deploy, image="quay.io/acme/x")] == ["changed"]
 
 
