@@ -6,6 +6,7 @@ fails the sync: what it could not read is kept on the run (``SyncRun.image_scan`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from django.db import transaction
@@ -55,9 +56,10 @@ def _scan_infra_repository(*, repository: Repository, run: SyncRun) -> dict:
                                     code="revision_not_found") from None
         if new_sha == repository.images_scanned_sha:
             return {"commit": new_sha, "commits_scanned": 0, "changes": 0, "unchanged": True}
-        result = image_tags.scan(
-            cache, config=deploy_config(repository), old_sha=repository.images_scanned_sha or None, new_sha=new_sha
-        )
+        old_sha, lost = _last_scanned(cache, repository)
+        result = image_tags.scan(cache, config=deploy_config(repository), old_sha=old_sha, new_sha=new_sha)
+        if lost:
+            result = _after_lost_commit(cache, repository, result, new_sha)
     except ProvisioningError as error:
         # The sync itself succeeded; say why detection could not run (e.g. the revision does not exist).
         log.info("image scan of %s skipped: %s", repository, error)
@@ -79,7 +81,7 @@ def _scan_infra_repository(*, repository: Repository, run: SyncRun) -> dict:
             for v in result.app_versions
         ][-10:],
         # Refused values first: they are why a change the repository has is missing from the history.
-        "problems": (refused + [
+        "problems": (_lost_problem(lost) + refused + [
             {"file": p.file, "commit": p.commit_sha, "reason": p.reason} for p in result.problems
         ])[:MAX_RECORDED_PROBLEMS],
     }
@@ -90,6 +92,34 @@ def _scan_infra_repository(*, repository: Repository, run: SyncRun) -> dict:
     if result.removed_commits is not None:
         summary["force_push"] = {"removed_commits": len(result.removed_commits), "rewritten": recorded.rewritten}
     return summary
+
+
+def _last_scanned(cache, repository: Repository) -> tuple[str | None, str | None]:
+    """(the commit to scan from, the last scanned commit when it is gone from the repository)."""
+    old_sha = repository.images_scanned_sha or None
+    if old_sha:
+        try:
+            image_tags.commit_info(cache, old_sha)
+        except InvalidInput:
+            return None, old_sha
+    return old_sha, None
+
+
+def _after_lost_commit(cache, repository: Repository, result, new_sha: str):
+    """The history was read again from the first commit: what it no longer contains is marked rewritten."""
+    effective = set(repository.image_tag_changes.filter(rewritten_at__isnull=True)
+                    .values_list("effective_sha", flat=True).distinct())
+    gone = image_tags.commits_not_contained(cache, effective, tip=new_sha)
+    return dataclasses.replace(result, removed_commits=tuple(sorted(gone)))
+
+
+def _lost_problem(lost: str | None) -> list[dict]:
+    if not lost:
+        return []
+    return [{"file": "", "commit": lost, "reason": (
+        f"the last scanned commit {lost[:12]} is gone from the repository (force-pushed away and "
+        "garbage-collected): the history was read again from the first commit; changes it no longer contains "
+        "are marked rewritten, without a change back")}]
 
 
 def _release_from_app_commits(*, repository: Repository, run: SyncRun) -> None:

@@ -36,7 +36,7 @@ from provisioning.image_tags.inventory import (
     resolve_commit,
     sorted_refs,
 )
-from provisioning.image_tags.lineage import Diff, diff, first_parent_line, rewrite_between
+from provisioning.image_tags.lineage import Diff, diff, first_parent_line, not_contained, rewrite_between
 from provisioning.image_tags.model import (
     CAUSE_COMMIT,
     CAUSE_FORCE_PUSH,
@@ -83,6 +83,16 @@ def scan(
         if rewrite:
             result = _with_removed(result, rewrite.removed)
         return result
+    finally:
+        repo.close()
+
+
+def commits_not_contained(repo_path: Path, shas, *, tip: str) -> set[str]:
+    """Which of ``shas`` the commit ``tip`` does not contain: how a caller whose last scanned commit is gone
+    from the repository (force-pushed away, then garbage-collected) finds the history it lost."""
+    repo = open_repo(repo_path)
+    try:
+        return not_contained(Path(repo.git_dir), set(shas), resolve_commit(repo, tip))
     finally:
         repo.close()
 

@@ -143,3 +143,10 @@ def _rev_list(git_dir: Path, *args: str) -> list[str]:
 def _last_line(stderr: bytes) -> str:
     lines = stderr.decode("utf-8", "replace").strip().splitlines()
     return lines[-1] if lines else "no output"
+
+
+def not_contained(git_dir: Path, shas: set[str], tip: str) -> set[str]:
+    """Which of ``shas`` ``tip`` does not contain (unknown commits included): one walk of tip's history."""
+    if not shas:
+        return set()
+    return shas - set(_rev_list(git_dir, tip))

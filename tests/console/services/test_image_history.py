@@ -263,3 +263,34 @@ def test_over_long_values_are_refused_with_a_reason_and_everything_else_is_kept(
     infra.publish(infra.bare)
     later = sync(deploy, django_capture_on_commit_callbacks)
     assert later.image_scan["changes"] == 1 and "error" not in later.image_scan
+
+
+def test_a_last_scanned_commit_gone_from_the_repository_does_not_stop_detection(
+    project, external_forge, django_capture_on_commit_callbacks
+):
+    from console.models import Repository
+
+    infra = external_forge.create("deploy", values("1.0"))
+    base = infra.sha()
+    deploy = register_infra(project, external_forge, django_capture_on_commit_callbacks)
+    infra.commit("1.1", values("1.1"))
+    infra.publish(infra.bare)
+    sync(deploy, django_capture_on_commit_callbacks)
+    infra.reset_hard(base)
+    infra.commit("1.2 instead", values("1.2"))
+    infra.publish(infra.bare)
+    # As after a force-push and a garbage collection of the mirror cache: the scanned commit is no more.
+    Repository.objects.filter(pk=deploy.pk).update(images_scanned_sha="0123abcd" * 5)
+
+    run = sync(deploy, django_capture_on_commit_callbacks)
+
+    assert "error" not in run.image_scan, run.image_scan
+    assert "0123abcd0123 is gone from the repository" in run.image_scan["problems"][0]["reason"]
+    assert run.image_scan["changes"] == 1 and run.image_scan["already_recorded"] == 2  # backend + worker at base
+    assert_counted(run)
+    rows = [(h["commit_subject"], h["new_tag"], h["rewritten"]) for h in history(project, deploy, image=BACKEND)]
+    assert rows == [("1.2 instead", "1.2", False), ("1.1", "1.1", True), ("initial commit", "1.0", False)]
+    # The next sync is incremental again.
+    infra.commit("1.3", values("1.3"))
+    infra.publish(infra.bare)
+    assert sync(deploy, django_capture_on_commit_callbacks).image_scan["changes"] == 1
