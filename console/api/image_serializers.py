@@ -9,15 +9,32 @@ class ImageInventorySerializer(serializers.ModelSerializer):
         fields = ["image", "tag", "digest", "file", "location", "source", "commit_sha"]
 
 
+class EffectiveCommitSerializer(serializers.Serializer):
+    sha = serializers.CharField(source="effective_sha")
+    subject = serializers.CharField(source="effective_subject")
+    committed_at = serializers.DateTimeField(source="effective_committed_at", allow_null=True)
+
+
 class ImageTagChangeSerializer(serializers.ModelSerializer):
     made_by_console = serializers.SerializerMethodField()
+    authored_commit = serializers.CharField(source="commit_sha", read_only=True,
+                                            help_text="the commit that made the change (commit_sha)")
+    effective_commit = EffectiveCommitSerializer(
+        source="*", read_only=True,
+        help_text="the deploy branch's first-parent commit where the change took effect: the commit itself or "
+                  "the merge that brought it",
+    )
+    rewritten = serializers.BooleanField(read_only=True,
+                                         help_text="a force-push removed the commit where it took effect")
 
     class Meta:
         model = ImageTagChange
         fields = [
-            "id", "image", "kind", "old_tag", "new_tag", "old_digest", "new_digest", "file", "location",
-            "commit_sha", "commit_author", "commit_email", "committed_at", "commit_subject", "sync_run", "bump",
-            "made_by_console", "recorded_at",
+            "id", "image", "old_image", "kind", "old_tag", "new_tag", "old_digest", "new_digest", "file",
+            "location",
+            "commit_sha", "commit_author", "commit_email", "committed_at", "commit_subject", "authored_commit",
+            "effective_commit", "on_deploy_line", "own_change", "cause", "rewritten", "rewritten_at",
+            "sync_run", "bump", "made_by_console", "recorded_at",
         ]
 
     def get_made_by_console(self, change) -> bool:

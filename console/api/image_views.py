@@ -19,6 +19,7 @@ from console.services.actors import Actor
 from console.services.ci_tokens import CiGrant, ci_grant_repository
 from console.services.errors import DomainError, PermissionDenied
 from console.services.image_bumps import image_tag_bump_request
+from console.services.image_history import ALONG_CHOICES, ALONG_DEPLOY, image_tag_history
 from console.services.images import image_release_record, redeploy_warnings
 
 
@@ -52,18 +53,30 @@ class RepositoryImagesView(generics.ListAPIView):
 
 
 class RepositoryImageTagsView(generics.ListAPIView):
-    """Every recorded image tag change (GET, newest first, `?image=` filter); POST asks for a bump (202)."""
+    """Recorded image tag changes (GET, newest first, read `?along=deploy` (default), `commits` or `all`,
+    `?image=` filter); POST asks for a bump (202)."""
 
     serializer_class = s.ImageTagChangeSerializer
     permission_classes = USER_OR_PIPELINE
 
     def get_queryset(self):
-        changes = visible_repository(self.request, self.kwargs["pk"]).image_tag_changes.all()
-        if image := self.request.query_params.get("image"):
-            changes = changes.filter(image=image)
-        return changes.order_by("-committed_at", "-sequence", "-id")
+        along = self.request.query_params.get("along") or ALONG_DEPLOY
+        if along not in ALONG_CHOICES:
+            raise DomainError(f"along must be one of {', '.join(ALONG_CHOICES)}", code="invalid_along")
+        rewritten = self.request.query_params.get("rewritten", "true")
+        if rewritten not in ("true", "false"):
+            raise DomainError("rewritten must be true or false", code="invalid_rewritten")
+        return image_tag_history(repository=visible_repository(self.request, self.kwargs["pk"]), along=along,
+                                 image=self.request.query_params.get("image") or None,
+                                 rewritten=rewritten == "true")
 
-    @extend_schema(parameters=[OpenApiParameter("image", str, description="only this image")])
+    @extend_schema(parameters=[
+        OpenApiParameter("image", str, description="only this image (a registry move from or to it included)"),
+        OpenApiParameter("along", str, enum=list(ALONG_CHOICES), description="; ".join(
+            f"{name}: {meaning}" for name, meaning in ALONG_CHOICES.items())),
+        OpenApiParameter("rewritten", bool, description="false: only what the deploy revision now contains "
+                         "(no change a force-push removed, no change back it caused); default true"),
+    ])
     def get(self, request, *args, **kwargs):
         if isinstance(request.auth, CiGrant):
             raise PermissionDenied("a pipeline may request bumps here, not read the history")

@@ -3,6 +3,8 @@ and bumps the console writes back."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db import models
 from django.db.models import Q
 
@@ -12,10 +14,23 @@ from console.models.runs import RunBase, SyncRun
 
 
 class ImageTagChange(models.Model):
+    """One change of an image reference in an infra repository's deploy configuration.
+
+    ``commit_sha`` is the commit that authored the change; ``effective_sha`` the commit of the deploy
+    revision's first-parent line where it took effect (itself, or the merge that brought it in). Rows with
+    ``on_deploy_line`` read in ``sequence`` order give each change of the deployed value once; rows with
+    ``own_change`` are what each commit changed. A force-push that removes commits marks their rows
+    ``rewritten_at`` and records the change back (``cause=force_push``): history is kept, never deleted.
+    """
+
     class Kind(models.TextChoices):
         ADDED = "added"
         CHANGED = "changed"
         REMOVED = "removed"
+
+    class Cause(models.TextChoices):
+        COMMIT = "commit", "a commit"
+        FORCE_PUSH = "force_push", "a force-push removed the commits that set the value"
 
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="image_tag_changes")
     sync_run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="image_tag_changes")
@@ -23,6 +38,7 @@ class ImageTagChange(models.Model):
     file = models.CharField(max_length=500)
     location = models.CharField(max_length=500)
     image = models.CharField(max_length=500, db_index=True)
+    old_image = models.CharField(max_length=500, blank=True, help_text="the image before a registry move")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     old_tag = models.CharField(max_length=200, blank=True)
     new_tag = models.CharField(max_length=200, blank=True)
@@ -33,21 +49,42 @@ class ImageTagChange(models.Model):
     commit_email = models.CharField(max_length=200, blank=True)
     committed_at = models.DateTimeField()
     commit_subject = models.CharField(max_length=500, blank=True)
-    # Position in the scan (oldest first), so commits with equal timestamps keep their real order.
+    effective_sha = models.CharField(max_length=64, blank=True)
+    effective_subject = models.CharField(max_length=500, blank=True)
+    effective_committed_at = models.DateTimeField(null=True, blank=True)
+    on_deploy_line = models.BooleanField(default=True)
+    own_change = models.BooleanField(default=True)
+    cause = models.CharField(max_length=20, choices=Cause.choices, default=Cause.COMMIT)
+    # A digest of (file, location, image): the unique key stays small whatever the lengths of the three.
+    place_key = models.CharField(max_length=64, blank=True)
+    rewritten_at = models.DateTimeField(null=True, blank=True)
+    rewritten_by_run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True,
+                                         related_name="+")
+    # Order of recording across the repository's scans, oldest first: the order along the deploy line.
     sequence = models.PositiveIntegerField(default=0)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-committed_at", "-sequence", "-id"]
         constraints = [
-            # Recording is idempotent: a retried or repeated scan cannot record a change twice.
-            models.UniqueConstraint(fields=["repository", "commit_sha", "file", "location"],
-                                    name="image_tag_change_once_per_commit"),
+            # Recording is idempotent: a change a commit made takes effect once per line commit. Rows a
+            # force-push took away are history; the same commits merged again are new rows.
+            models.UniqueConstraint(
+                fields=["repository", "commit_sha", "effective_sha", "place_key", "on_deploy_line"],
+                condition=Q(rewritten_at__isnull=True, cause="commit"), name="image_tag_change_once_per_commit",
+            ),
         ]
-        indexes = [models.Index(fields=["repository", "image"])]
+        indexes = [
+            models.Index(fields=["repository", "image"]),
+            models.Index(fields=["repository", "sequence"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.image} {self.old_tag or '-'} -> {self.new_tag or '-'} ({self.commit_sha[:8]})"
+
+    @property
+    def rewritten(self) -> bool:
+        return self.rewritten_at is not None
 
 
 class ImageInventoryEntry(models.Model):
@@ -127,3 +164,8 @@ class ImageBump(RunBase):
 
     def __str__(self) -> str:
         return f"bump #{self.pk} {self.image} -> {self.tag} in {self.repository} ({self.status})"
+
+
+def place_key(file: str, location: str, image: str) -> str:
+    """ImageTagChange.place_key: the same digest the 0002 migration gave earlier rows."""
+    return hashlib.sha256("\0".join((file, location, image)).encode()).hexdigest()

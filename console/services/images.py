@@ -9,6 +9,7 @@ reason, and since ``Repository.images_scanned_sha`` only advances on success, th
 from __future__ import annotations
 
 import functools
+import dataclasses
 import logging
 
 from django.db import transaction
@@ -19,6 +20,7 @@ from console.models import Repository, SyncRun
 from console.models.images import ImageInventoryEntry, ImageRelease, ImageTagChange
 from console.models.runs import ImageScanStatus
 from console.services.image_scans import image_scans_in_doubt, image_scans_message
+from console.services.image_history import current_change, history_record, inventory_replace
 from provisioning import image_tags
 from provisioning.errors import InvalidInput, ProvisioningError
 
@@ -61,59 +63,70 @@ def _scan_infra_repository(*, repository: Repository, run: SyncRun) -> dict:
                                     code="revision_not_found") from None
         if new_sha == repository.images_scanned_sha:
             return {"commit": new_sha, "commits_scanned": 0, "changes": 0, "unchanged": True}
-        result = image_tags.scan(
-            cache, config=deploy_config(repository), old_sha=repository.images_scanned_sha or None, new_sha=new_sha
-        )
+        old_sha, lost = _last_scanned(cache, repository)
+        result = image_tags.scan(cache, config=deploy_config(repository), old_sha=old_sha, new_sha=new_sha)
+        if lost:
+            result = _after_lost_commit(cache, repository, result, new_sha)
     except ProvisioningError as error:
         # The mirror succeeded; the scan step failed: say why (e.g. the revision does not exist).
         log.info("image scan of %s failed: %s", repository, error)
         return {"error": str(error), "code": error.code}
     with transaction.atomic():
-        recorded = _record_changes(repository, run, result.changes)
-        ImageInventoryEntry.objects.filter(repository=repository).delete()
-        ImageInventoryEntry.objects.bulk_create(
-            ImageInventoryEntry(repository=repository, image=ref.image, tag=ref.tag or "", digest=ref.digest or "",
-                                file=ref.file, location=ref.location, source=ref.source, commit_sha=new_sha)
-            for ref in result.inventory
-        )
+        recorded = history_record(repository=repository, run=run, result=result)
+        images, refused_refs = inventory_replace(repository=repository, result=result, commit_sha=new_sha)
+        refused = recorded.refused + refused_refs
         Repository.objects.filter(pk=repository.pk).update(images_scanned_sha=new_sha)
+        _reopen_releases(recorded.rewritten_ids)
         _resolve_releases(repository.project_id)
-    return {
+    summary = {
         "commit": new_sha,
         "commits_scanned": result.commits_scanned,
-        "changes": recorded,
-        "images": len(result.inventory),
+        "changes": recorded.stored,
+        "images": images,
         "app_versions": [
             {"file": v.file, "old": v.old_version, "new": v.new_version, "commit": v.commit_sha}
             for v in result.app_versions
         ][-10:],
-        "problems": [
-            {"file": p.file, "commit": p.commit_sha, "reason": p.reason}
-            for p in result.problems[:MAX_RECORDED_PROBLEMS]
-        ],
+        # Refused values first: they are why a change the repository has is missing from the history.
+        "problems": (_lost_problem(lost) + refused + [
+            {"file": p.file, "commit": p.commit_sha, "reason": p.reason} for p in result.problems
+        ])[:MAX_RECORDED_PROBLEMS],
     }
+    if refused:
+        summary["refused"] = len(refused)
+    if recorded.already_recorded:
+        summary["already_recorded"] = recorded.already_recorded
+    if result.removed_commits is not None:
+        summary["force_push"] = {"removed_commits": len(result.removed_commits), "rewritten": recorded.rewritten}
+    return summary
 
 
-def _record_changes(repository: Repository, run: SyncRun, changes) -> int:
-    from console.models.images import ImageBump
+def _last_scanned(cache, repository: Repository) -> tuple[str | None, str | None]:
+    """(the commit to scan from, the last scanned commit when it is gone from the repository)."""
+    old_sha = repository.images_scanned_sha or None
+    if old_sha:
+        try:
+            image_tags.commit_info(cache, old_sha)
+        except InvalidInput:
+            return None, old_sha
+    return old_sha, None
 
-    bumps = {
-        b.commit_sha: b for b in ImageBump.objects.filter(repository=repository).exclude(commit_sha="")
-        .filter(commit_sha__in={c.commit_sha for c in changes})
-    }
-    rows = [
-        ImageTagChange(
-            repository=repository, sync_run=run, bump=bumps.get(c.commit_sha), file=c.file, location=c.location,
-            image=c.image, kind=c.kind, old_tag=c.old_tag or "", new_tag=c.new_tag or "",
-            old_digest=c.old_digest or "", new_digest=c.new_digest or "", commit_sha=c.commit_sha,
-            commit_author=c.commit_author[:200], commit_email=c.commit_email[:200], committed_at=c.committed_at,
-            commit_subject=c.commit_subject[:500], sequence=index,
-        )
-        for index, c in enumerate(changes)
-    ]
-    # A retried sync may scan commits it already recorded: the unique constraint keeps one row each.
-    created = ImageTagChange.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    return len(created)
+
+def _after_lost_commit(cache, repository: Repository, result, new_sha: str):
+    """The history was read again from the first commit: what it no longer contains is marked rewritten."""
+    effective = set(repository.image_tag_changes.filter(rewritten_at__isnull=True)
+                    .values_list("effective_sha", flat=True).distinct())
+    gone = image_tags.commits_not_contained(cache, effective, tip=new_sha)
+    return dataclasses.replace(result, removed_commits=tuple(sorted(gone)))
+
+
+def _lost_problem(lost: str | None) -> list[dict]:
+    if not lost:
+        return []
+    return [{"file": "", "commit": lost, "reason": (
+        f"the last scanned commit {lost[:12]} is gone from the repository (force-pushed away and "
+        "garbage-collected): the history was read again from the first commit; changes it no longer contains "
+        "are marked rewritten, without a change back")}]
 
 
 def _release_from_app_commits(*, repository: Repository, run: SyncRun) -> None:
@@ -129,6 +142,10 @@ def _release_from_app_commits(*, repository: Repository, run: SyncRun) -> None:
                                               moved.new_sha).committed_at
     except ProvisioningError:
         pass  # an unreadable commit only loses the precise time: the report time stands in
+    if not moved.old_sha and committed_at is not None and committed_at <= repository.created_at:
+        # The import of a newly registered repository: what was committed before it was registered is
+        # history the infra repositories already answered (or not) before the console knew the app.
+        return
     image_release_record(repository=repository, image=repository.image_name, tag="", commit_sha=moved.new_sha,
                          source=ImageRelease.Source.APP_SYNC, committed_at=committed_at)
 
@@ -143,29 +160,69 @@ def image_release_record(*, repository: Repository, image: str, tag: str, commit
         )
         release = ImageRelease.objects.create(project_id=project_id, repository=repository, image=image, tag=tag,
                                               commit_sha=commit_sha, source=source, committed_at=committed_at)
-        if tag and ImageInventoryEntry.objects.filter(
-            repository__project_id=project_id, repository__is_infra=True, image=image, tag=tag
-        ).exists():
-            # Already deployed at that tag: nothing waits.
-            release.resolved_at = timezone.now()
-            release.save(update_fields=["resolved_at"])
+        # Judged against the infra repositories' current state at once: they may have synced first.
+        _settle(release)
     return release
 
 
-def _resolve_releases(project_id: int) -> None:
-    """An open release clears when an infra repo set the awaited tag, or changed the image's tag after it."""
-    for release in ImageRelease.objects.filter(project_id=project_id, resolved_at__isnull=True):
-        changes = ImageTagChange.objects.filter(repository__project_id=project_id, image=release.image)
+def _deployed_by(release: ImageRelease) -> tuple[bool, ImageTagChange | None]:
+    """Whether an infra repository of the project deploys the release now, and the change that set it.
+
+    A built tag is deployed when an infra repository's current tag for the image equals it; new commits
+    (no tag known) when a place now sets the image with a tag a commit chose after those commits. Tags
+    seen anywhere in history (force-pushed away, or an old tag reused since) do not count."""
+    places = ImageInventoryEntry.objects.filter(repository__project_id=release.project_id,
+                                                repository__is_infra=True, image=release.image)
+    if release.tag:
+        places = places.filter(tag=release.tag)
+    after = release.committed_at or release.reported_at
+    found = False
+    for place in places.order_by("repository_id", "file", "location"):
+        change = current_change(repository_id=place.repository_id, file=place.file, location=place.location,
+                                image=place.image)
         if release.tag:
-            changes = changes.filter(new_tag=release.tag)
-        else:
-            # Only new commits are known: a tag change committed after the application commit answers them.
-            changes = changes.filter(committed_at__gt=release.committed_at or release.reported_at)
-            changes = changes.exclude(kind=ImageTagChange.Kind.REMOVED)
-        change = changes.order_by("-committed_at").first()
-        if change is not None:
-            release.resolved_at = timezone.now()
+            found = True
+            if change is not None and change.new_tag == release.tag:
+                return True, change
+        elif change is not None and change.committed_at > after:
+            return True, change
+    return found, None
+
+
+def _settle(release: ImageRelease) -> bool:
+    deployed, change = _deployed_by(release)
+    if deployed:
+        release.resolved_at = timezone.now()
+        release.resolved_by = change
+        release.save(update_fields=["resolved_at", "resolved_by"])
+    return deployed
+
+
+def _resolve_releases(project_id: int) -> None:
+    """An open release clears when an infra repository now deploys the awaited tag, or now sets the image
+    with a tag chosen after the awaited commits."""
+    for release in ImageRelease.objects.filter(project_id=project_id, resolved_at__isnull=True):
+        _settle(release)
+
+
+def _reopen_releases(rewritten_ids: list[int]) -> None:
+    """A warning that cleared because of a change a force-push took away opens again, unless a newer
+    release superseded it or the infra repositories still deploy it."""
+    if not rewritten_ids:
+        return
+    for release in ImageRelease.objects.filter(resolved_by_id__in=rewritten_ids):
+        superseded = ImageRelease.objects.filter(project_id=release.project_id, image=release.image,
+                                                 pk__gt=release.pk).exists()
+        still_open = ImageRelease.objects.filter(project_id=release.project_id, image=release.image,
+                                                 resolved_at__isnull=True).exists()
+        if superseded or still_open:
+            continue
+        deployed, change = _deployed_by(release)
+        if deployed:
             release.resolved_by = change
+            release.save(update_fields=["resolved_by"])
+        else:
+            release.resolved_at, release.resolved_by = None, None
             release.save(update_fields=["resolved_at", "resolved_by"])
 
 

@@ -7,7 +7,7 @@ Plain Python: callers never see ruamel or GitPython types, errors are ``provisio
 """
 
 from provisioning.image_tags.bump import bump_image_tag
-from provisioning.image_tags.history import scan
+from provisioning.image_tags.history import commits_not_contained, scan
 from provisioning.image_tags.inventory import commit_info, inventory_at
 from provisioning.image_tags.model import (
     HELM,
@@ -36,6 +36,7 @@ __all__ = [
     "ScanProblem",
     "ScanResult",
     "bump_image_tag",
+    "commits_not_contained",
     "commit_info",
     "inventory_at",
     "scan",

@@ -13,6 +13,11 @@ SOURCE_HELM_VALUES = "helm-values"
 SOURCE_KUSTOMIZE_IMAGES = "kustomize-images"
 SOURCE_MANIFEST = "manifest"
 
+# Why a change is recorded: a commit made it, or a force-push took the commits that made it away and the
+# deploy revision went back.
+CAUSE_COMMIT = "commit"
+CAUSE_FORCE_PUSH = "force_push"
+
 
 @dataclass(frozen=True)
 class DeployConfig:
@@ -71,6 +76,20 @@ class ImageTagChange:
     committed_at: datetime
     commit_subject: str
     kind: str  # "added" | "changed" | "removed"
+    # The image before, when the reference moved repository (registry move) in the same change.
+    old_image: str | None = None
+    # The commit of the deploy revision's first-parent line where the change took effect: the commit
+    # itself, or the merge that brought a side-branch commit onto the deploy branch.
+    effective_sha: str = ""
+    effective_subject: str = ""
+    effective_committed_at: datetime | None = None
+    # A change of the deployed value read along the first-parent line (``git log --first-parent``): each
+    # change of what runs appears once. A side commit whose value never reached the line is not one.
+    on_deploy_line: bool = True
+    # Exactly what ``commit_sha`` changed against its first parent. False for a merge's net change
+    # attributed to the side commit that set the value, and for a force-push's change back.
+    own_change: bool = True
+    cause: str = CAUSE_COMMIT
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,9 @@ class ScanResult:
     problems: tuple[ScanProblem, ...]
     app_versions: tuple[AppVersionChange, ...] = ()
     commits_scanned: int = 0
+    # Set when old_sha is no longer contained in new_sha (a force-push): every commit it took away.
+    # Changes that took effect at one of them are history the deploy revision no longer contains.
+    removed_commits: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 
 from console.models.images import ImageRelease
 from console.portal.forms import ImageBumpForm
+from console.services.image_history import ALONG_CHOICES, ALONG_DEPLOY, image_tag_history
 from console.services.images import redeploy_warnings
 
 TAG_CHANGES_PER_PAGE = 50
@@ -27,9 +28,13 @@ def images_context(request, repository, *, bump_form: ImageBumpForm | None = Non
     if not repository.is_infra:
         return {}
     inventory = list(repository.image_inventory.all())
+    along = request.GET.get("along")
+    along = along if along in ALONG_CHOICES else ALONG_DEPLOY
+    history = image_tag_history(repository=repository, along=along)
     return {
         "image_inventory": inventory,
-        "tag_changes": Paginator(repository.image_tag_changes.all(), TAG_CHANGES_PER_PAGE).get_page(request.GET.get("changes_page")),
+        "tag_changes": Paginator(history, TAG_CHANGES_PER_PAGE).get_page(request.GET.get("changes_page")),
+        "tag_changes_along": along,
         "image_bumps": list(repository.image_bumps.select_related("actor")[:RECENT_BUMPS]),
         "bump_form": bump_form or ImageBumpForm(prefix="bump", inventory=inventory),
     }

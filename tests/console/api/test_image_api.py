@@ -31,7 +31,7 @@ def setup(forge_server, external_forge, executed, django_capture_on_commit_callb
     infra = external_forge.create("deploy", {"values.yaml": VALUES.format(tag="1.0")})
     infra.commit("to 1.1", {"values.yaml": VALUES.format(tag="1.1")})
     infra.publish(infra.bare)
-    external_forge.create("api")
+    app_work = external_forge.create("api")
     with django_capture_on_commit_callbacks(execute=True):
         deploy = repository_register(actor=actor, project=project, name="deploy", is_infra=True, deploy_kind="helm",
                                      external_url=external_forge.url("deploy"), username="ci",
@@ -41,7 +41,7 @@ def setup(forge_server, external_forge, executed, django_capture_on_commit_callb
     api = APIClient()
     api.force_authenticate(owner)
     return {"owner": owner, "actor": actor, "project": project, "deploy": deploy, "app": app, "infra": infra,
-            "api": api}
+            "api": api, "app_work": app_work}
 
 
 def test_inventory_and_history(setup):
@@ -156,8 +156,19 @@ def test_bad_bumps_are_refused_with_a_reason(setup, django_capture_on_commit_cal
 
 
 def test_sync_run_detail_carries_the_warnings(setup, django_capture_on_commit_callbacks):
+    from console.models import SyncRun, Trigger
+    from console.services.syncs import sync_request
+
     api, app = setup["api"], setup["app"]
-    run = app.sync_runs.first()
+    # Changed by issue 7: the import of a newly registered app repository is history older than its
+    # registration and warns about nothing; a commit pushed after it does.
+    imported = app.sync_runs.first()
+    assert api.get(f"/api/v1/syncs/{imported.pk}/").json()["redeploy_warnings"] == []
+    setup["app_work"].commit("feature", {"app.py": "print(2)\n"})
+    setup["app_work"].publish(setup["app_work"].bare)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = sync_request(actor=Actor.system(), repository=app, trigger=Trigger.API, check_permission=False).run
+    assert SyncRun.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
     body = api.get(f"/api/v1/syncs/{run.pk}/").json()
     assert [w["image"] for w in body["redeploy_warnings"]] == ["registry.example.com/acme/api"]
     assert "Argo CD will redeploy nothing" in body["redeploy_warnings"][0]["message"]

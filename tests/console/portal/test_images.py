@@ -269,3 +269,35 @@ def test_bump_from_the_project_page_end_to_end(client_for, user, owner_project, 
     assert (bump.trigger, bump.old_tag) == ("portal", "1.0.0")
     assert "redeploy-warnings" not in after
     assert "by DSO Console" in repository_page and "<code>1.0.0</code> → <code>1.4.0</code>" in repository_page
+
+
+def test_tag_history_reads_along_the_deploy_branch_or_commit_by_commit(client_for, user, deploy):
+    run = SyncRun.objects.create(repository=deploy, trigger=Trigger.API, status=RunStatus.SUCCEEDED, image_scan={
+        "commit": "ab" * 20, "commits_scanned": 2, "changes": 3, "images": 2,
+        "force_push": {"removed_commits": 1, "rewritten": 1}, "problems": [],
+    })
+    at = timezone.now() - dt.timedelta(hours=1)
+    common = {"repository": deploy, "sync_run": run, "file": "chart/values.yaml", "location": "image",
+              "committed_at": at, "kind": "changed"}
+    ImageTagChange.objects.create(**common, image=BACKEND, old_tag="1.0", new_tag="2.0", commit_sha="a" * 40,
+                                  commit_subject="try 2.0 on feature", effective_sha="m" * 40,
+                                  effective_subject="Merge feature", on_deploy_line=False, sequence=1)
+    ImageTagChange.objects.create(**common, image="quay.io/acme/shop-backend", old_image=BACKEND, old_tag="2.0",
+                                  new_tag="3.0", commit_sha="b" * 40, commit_subject="move to quay",
+                                  effective_sha="m" * 40, effective_subject="Merge feature", sequence=2,
+                                  rewritten_at=timezone.now())
+    ImageTagChange.objects.create(**common, image=BACKEND, old_image="quay.io/acme/shop-backend", old_tag="3.0",
+                                  new_tag="1.0", commit_sha="c" * 40, effective_sha="c" * 40, own_change=False,
+                                  cause="force_push", commit_subject="force-push replaced mmmm with cccc",
+                                  sequence=3)
+
+    client = client_for(user)
+    along = html.unescape(client.get(f"/repositories/{deploy.pk}/").content.decode())
+    commits = html.unescape(client.get(f"/repositories/{deploy.pk}/?along=commits").content.decode())
+
+    assert "try 2.0 on feature" not in along and "try 2.0 on feature" in commits
+    assert f"<code>{BACKEND}</code> → <code>quay.io/acme/shop-backend</code>" in along
+    assert "rewritten away by a force-push" in along and "Merge feature" in along
+    assert "force-push replaced mmmm with cccc" in along and "force-push replaced" not in commits
+    assert "Force-push: 1 commit removed from the deploy revision; 1 recorded change marked rewritten" in along
+    assert '<a href="?along=commits#image-history">Commit by commit</a>' in along

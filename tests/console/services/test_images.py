@@ -110,7 +110,9 @@ def test_new_app_commits_warn_until_the_infra_repo_bumps_and_the_console_can_bum
             actor=project.actor, project=project, name="backend", external_url=external_forge.url("backend"),
             image_name="registry.example.com/acme/shop-backend",
         )
-    # The first sync of the app is its import, which also counts as new commits waiting to be deployed.
+    # The first sync of the app is its import: history older than the registration waits for nothing.
+    assert redeploy_warnings(project) == []
+    # A commit pushed after it (dated before the infra repository's bump below) waits for a bump.
     app.commit("feature", {"app.py": "print(2)\n"})
     app.publish(app.bare)
     monkeypatch.delenv("GIT_COMMITTER_DATE")
