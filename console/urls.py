@@ -10,3 +10,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("console.portal.urls")),
 ]
+
+# Under /api/ even an error no view caught answers {"detail", "code"} JSON, never an HTML page.
+handler404 = "console.api.errors.page_not_found"
+handler500 = "console.api.errors.server_error"

@@ -67,8 +67,12 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
         raise DomainError(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
     before = _public_state(repository)
     if "external_url" in changes and repository.token and "token" not in changes:
-        old, new = urlsplit(repository.external_url), urlsplit(changes["external_url"] or "")
-        if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
+        try:
+            old, new = urlsplit(repository.external_url), urlsplit(changes["external_url"] or "")
+            moved = (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port)
+        except ValueError:  # "[::1", a port ":abc" or ":65536": full_clean below refuses the URL itself
+            moved = False
+        if moved:
             # Otherwise whoever may edit the URL could point it at their own server and collect the stored
             # token through git's credential prompt, without ever being able to read it.
             raise DomainError(
