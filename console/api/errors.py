@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -25,6 +26,16 @@ SERVER_ERROR = {"detail": "internal server error: it was logged; try again or te
 
 
 def exception_handler(exc, context):
+    response = _handle(exc, context)
+    request = context.get("request")
+    if response is not None and getattr(request, "accepted_renderer", None) is not None:
+        # A view that answers YAML (manifests) still answers its errors as JSON, labelled as such.
+        if request.accepted_renderer.format not in ("json", "api"):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+    return response
+
+
+def _handle(exc, context):
     if isinstance(exc, DomainError):
         return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
     if isinstance(exc, Http404):
