@@ -116,10 +116,15 @@ def app_project_name(spec: ProjectSpec) -> str:
 
 
 def application_name(spec: ProjectSpec, app: InfraAppSpec) -> str:
+    return application_name_for(spec.organization_slug, spec.project_slug, app.name)
+
+
+def application_name_for(organization_slug: str, project_slug: str, app_name: str) -> str:
     # Applications share the Argo CD namespace with every other project, so the name carries the
     # project's namespace; it also becomes a label value (app.kubernetes.io/instance), hence <= 63.
-    ns = namespace_name(spec.organization_slug, spec.project_slug)
-    return _bounded_name(f"{ns}-{app.name}", f"{spec.organization_slug}/{spec.project_slug}/{app.name}")
+    # "a"/"b" + app "c-d" and "a"/"b-c" + app "d" both read "a-b-c-d": the console refuses the second.
+    ns = namespace_name(organization_slug, project_slug)
+    return _bounded_name(f"{ns}-{app_name}", f"{organization_slug}/{project_slug}/{app_name}")
 
 
 # ---------------------------------------------------------------------------------------- validation

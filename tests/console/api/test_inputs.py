@@ -338,3 +338,22 @@ def test_image_name_is_written_and_read_through_the_api(maintainer_api):
     assert patched.status_code == 200 and patched.json()["image_name"] == "registry.example.com/acme/app2"
     assert api.get(url).json()["image_name"] == "registry.example.com/acme/app2"
     assert Repository.objects.get().image_name == "registry.example.com/acme/app2"
+
+
+def test_an_application_name_taken_by_another_project_is_refused(queued_only):
+    user = make_user()
+    organization = make_organization("a", owner=user)
+    first, second = make_project(organization, "b"), make_project(organization, "b-c")
+    api = client_for(user)
+    assert register(api, first, name="c-d").status_code == 201
+    taken = register(api, second, name="d")
+    assert taken.status_code == 400
+    assert taken.json()["code"] == "duplicate"
+    assert "'a-b-c-d' already belongs to a/b/c-d" in taken.json()["detail"]["name"][0]
+    plain = api.post(f"/api/v1/projects/{second.pk}/repositories/",
+                     {"name": "d", "external_url": "https://git.example.com/acme/d.git"}, format="json")
+    assert plain.status_code == 201  # not an infra repository: no Application, no clash
+    turned = api.patch(f"/api/v1/repositories/{plain.json()['id']}/", {"is_infra": True, "deploy_kind": "helm"},
+                       format="json")
+    assert turned.status_code == 400 and "a-b-c-d" in turned.json()["detail"]["name"][0]
+    assert register(api, second, name="e").status_code == 201
