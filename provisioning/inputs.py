@@ -67,7 +67,7 @@ def git_ref_name_problem(name: str, *, allow_onelevel: bool = False) -> str | No
         if ord(char) < 0x20 or ord(char) == 0x7F:
             return "a ref name cannot contain control characters"
         if char in _REF_FORBIDDEN:
-            return f"a ref name cannot contain {char!r} (nor spaces, '~', '^', ':', '?', '*', '[', '\\')"
+            return f"a ref name cannot contain {'spaces' if char == ' ' else repr(char)}"
     if ".." in name:
         return "a ref name cannot contain '..'"
     if "@{" in name:

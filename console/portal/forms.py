@@ -73,13 +73,8 @@ class RepositoryForm(forms.Form):
     )
 
     def clean_helm_value_files(self) -> list[str]:
-        files = [part.strip() for part in self.cleaned_data["helm_value_files"].split(",") if part.strip()]
-        for value_file in files:
-            try:
-                validate_repo_relative_path(value_file)
-            except forms.ValidationError as exc:
-                raise forms.ValidationError(f"{value_file!r}: {exc.messages[0]}", code=exc.code) from exc
-        return files
+        # Each path is checked by the model (Repository.clean), which names the file at fault.
+        return [part.strip() for part in self.cleaned_data["helm_value_files"].split(",") if part.strip()]
 
     def service_fields(self) -> dict:
         data = dict(self.cleaned_data)
