@@ -9,10 +9,8 @@ from django.db import transaction
 
 from console.integrations import get_delivery, get_forge, platform_repository_path
 from console.models import Project, ProvisioningRun, Repository, RunStatus
-from console.services.errors import Conflict
 from console.services.runs import claim_run, enqueue_next_queued, finish_run, handle_failure
 from provisioning import manifests
-from provisioning.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +65,7 @@ def forge_clone_url(repository: Repository) -> str:
 
 
 def project_render_yaml(project: Project) -> str:
-    try:
-        return manifests.render_yaml(project_manifest_spec(project))
-    except InvalidInput as exc:
-        # Registration refuses such values; this is data stored before it did (or a setting changed since).
-        raise Conflict(f"the project's manifests cannot be rendered: {exc.message}", code="invalid_manifest") from exc
+    return manifests.render_yaml(project_manifest_spec(project))
 
 
 def provisioning_execute(*, run_id: int, task_id: str) -> None:

@@ -117,7 +117,7 @@ def test_manifests_of_data_stored_before_validation_answer_json_not_an_html_500(
     api, project = maintainer_api
     make_repository(project, "deploy", is_infra=True, deploy_kind="helm", deploy_revision="my branch")
     response = api.get(f"/api/v1/projects/{project.pk}/manifests/")
-    assert response.status_code == 409
+    assert response.status_code == 422
     assert response["Content-Type"] == "application/json"
     assert response.json()["code"] == "invalid_manifest"
     assert "my branch" in response.json()["detail"]
@@ -188,12 +188,13 @@ def test_a_namespace_taken_by_another_project_is_refused(queued_only):
     assert "'a-b-c' is already used by a-b/c" in collision.json()["detail"]["slug"][0]
 
 
-def test_manifests_of_a_project_stored_with_a_reserved_namespace_answer_409(queued_only):
+def test_manifests_of_a_project_stored_with_a_reserved_namespace_answer_422(queued_only):
     project = make_project(make_organization("kube"), "system")
     user = make_user()
     make_member(user, project, Role.OWNER)
     response = client_for(user).get(f"/api/v1/projects/{project.pk}/manifests/")
-    assert response.status_code == 409 and "reserved" in response.json()["detail"]
+    assert response.status_code == 422 and "reserved" in response.json()["detail"]
+    assert response["Content-Type"] == "application/json"
 
 
 # ---------------------------------------------------------------------------------------------- URLs
