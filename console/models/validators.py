@@ -15,9 +15,9 @@ from django.core.exceptions import ValidationError
 from provisioning import inputs
 
 SLUG_MAX_LENGTH = 40
-# The AppProject's spec.description is at most 255 characters and GitLab's group description 500: a
-# project's description is bounded at the source; the renderer also shortens what it builds from it.
-DESCRIPTION_MAX_LENGTH = 500
+# A project's description becomes its GitLab group's (at most 255 characters, Namespace::Detail) and part of
+# the AppProject's spec.description (also 255, where the renderer shortens what it builds around it).
+DESCRIPTION_MAX_LENGTH = 255
 
 
 def _raise(problem: str | None, code: str) -> None:

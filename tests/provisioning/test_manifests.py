@@ -308,8 +308,8 @@ def test_minimal_project_without_apps_renders():
 
 # ----------------------------------------------------------------------- longest accepted inputs
 
-# What the console accepts at most (console.models: slugs 40, names 200, descriptions 500, revisions 200).
-ACCEPTED = {"slug": 40, "name": 200, "description": 500, "revision": 200}
+# What the console accepts at most (console.models: slugs 40, names 200, descriptions 255, revisions 200).
+ACCEPTED = {"slug": 40, "name": 200, "description": 255, "revision": 200}
 ODD_TEXT = "Ωmega Ünïcødé 🚀👩‍👩‍👧 עברית‮ שלום ‭ e\u0301 \u200b 中文字 'quoted' \"dq\" : # & * ! | > % @ `"
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")

@@ -220,10 +220,10 @@ def test_a_description_longer_than_the_bound_is_refused(maintainer_api):
     api, project = maintainer_api
     owner = make_user()
     make_member(owner, project, Role.OWNER)
-    too_long = client_for(owner).patch(f"/api/v1/projects/{project.pk}/", {"description": "x" * 501}, format="json")
+    too_long = client_for(owner).patch(f"/api/v1/projects/{project.pk}/", {"description": "x" * 256}, format="json")
     assert too_long.status_code == 400 and "description" in too_long.json()["detail"]
     created = client_for(owner).post("/api/v1/projects/", {"organization": "acme", "slug": "other",
-                                                           "description": "x" * 501}, format="json")
+                                                           "description": "x" * 256}, format="json")
     assert created.status_code == 400 and "description" in created.json()["detail"]
     for name in ("two\nlines", "tab\there", "escape\x1b[31m"):
         refused = client_for(owner).patch(f"/api/v1/projects/{project.pk}/", {"name": name}, format="json")
@@ -248,7 +248,7 @@ def test_the_longest_accepted_project_renders_objects_every_schema_accepts(queue
                     format="json").status_code == 201
     created = api.post("/api/v1/projects/", {
         "organization": org_slug, "slug": project_slug, "name": _text(200, ODD_TEXT[::-1]),
-        "description": _text(500, "Line one\nline two " + ODD_TEXT),
+        "description": _text(255, "Line one\nline two " + ODD_TEXT),
     }, format="json")
     assert created.status_code == 202, created.content
     project_id = created.json()["id"]
@@ -358,3 +358,16 @@ def test_an_application_name_taken_by_another_project_is_refused(queued_only):
                        format="json")
     assert turned.status_code == 400 and "a-b-c-d" in turned.json()["detail"]["name"][0]
     assert register(api, second, name="e").status_code == 201
+
+
+def test_the_renderer_is_tested_with_the_longest_values_the_models_accept():
+    from console.models.validators import DESCRIPTION_MAX_LENGTH
+    from tests.provisioning.test_manifests import ACCEPTED
+
+    assert ACCEPTED == {
+        "slug": max(Organization._meta.get_field("slug").max_length, Project._meta.get_field("slug").max_length,
+                    Repository._meta.get_field("name").max_length),
+        "name": max(Organization._meta.get_field("name").max_length, Project._meta.get_field("name").max_length),
+        "description": DESCRIPTION_MAX_LENGTH,
+        "revision": Repository._meta.get_field("deploy_revision").max_length,
+    }
