@@ -264,6 +264,8 @@ PLATFORM_BRANCH = env("DSO_PLATFORM_BRANCH", "main")
 DELIVERY_WORK_DIR = Path(env("DSO_DELIVERY_WORK_DIR", str(DATA_DIR / "delivery"))).resolve()
 DESTINATION_SERVER = env("DSO_DESTINATION_SERVER", "https://kubernetes.default.svc")
 ARGOCD_NAMESPACE = env("DSO_ARGOCD_NAMESPACE", "argocd")
+# Namespaces no project may take, besides kube-*, default and the Argo CD namespace ("name" or "prefix-*").
+RESERVED_NAMESPACES = tuple(env_list("DSO_RESERVED_NAMESPACES"))
 
 SYNC_STUCK_AFTER_SECONDS = int(env("DSO_SYNC_STUCK_AFTER_SECONDS", "3600"))
 # A queued run nobody has taken after this long is enqueued again (its message was lost).

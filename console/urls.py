@@ -16,3 +16,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("console/favicon.svg"))),
     path("", include("console.portal.urls")),
 ]
+
+# Under /api/ even an error no view caught answers {"detail", "code"} JSON, never an HTML page.
+handler404 = "console.api.errors.page_not_found"
+handler500 = "console.api.errors.server_error"

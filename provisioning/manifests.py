@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from ruamel.yaml import YAML
 from ruamel.yaml.representer import RoundTripRepresenter
 
+from provisioning import inputs
 from provisioning.errors import InvalidInput
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -29,9 +30,13 @@ PROJECT_LABEL = "dso.console/project"
 ARGOCD_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_MAX_LABEL = 63
+_MAX_LABEL = inputs.DNS_LABEL_MAX
+# AppProject.spec.description: "maxLength: 255" in the CRD (Kubernetes counts characters, as len() does).
+_MAX_DESCRIPTION = 255
+# Annotation values have no limit of their own, but all of an object's annotations together must stay under
+# 256 KiB; the names written there are display names, so a generous cap keeps them whole in practice.
+_MAX_ANNOTATION_VALUE = 1024
 _HASH_LEN = 8
 # AppProject sourceRepos and destinations accept globs and "!" negations: one stray "*" would open the
 # project to every repository or namespace, so these characters are refused outright.
@@ -79,6 +84,8 @@ class ProjectSpec:
     destination_server: str = "https://kubernetes.default.svc"
     argocd_namespace: str = "argocd"
     managed_by: str = "dso-console"
+    # Namespaces no project may take besides kube-*, default and ``argocd_namespace`` ("name" or "prefix-*").
+    reserved_namespaces: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------- names
@@ -109,17 +116,22 @@ def app_project_name(spec: ProjectSpec) -> str:
 
 
 def application_name(spec: ProjectSpec, app: InfraAppSpec) -> str:
+    return application_name_for(spec.organization_slug, spec.project_slug, app.name)
+
+
+def application_name_for(organization_slug: str, project_slug: str, app_name: str) -> str:
     # Applications share the Argo CD namespace with every other project, so the name carries the
     # project's namespace; it also becomes a label value (app.kubernetes.io/instance), hence <= 63.
-    ns = namespace_name(spec.organization_slug, spec.project_slug)
-    return _bounded_name(f"{ns}-{app.name}", f"{spec.organization_slug}/{spec.project_slug}/{app.name}")
+    # "a"/"b" + app "c-d" and "a"/"b-c" + app "d" both read "a-b-c-d": the console refuses the second.
+    ns = namespace_name(organization_slug, project_slug)
+    return _bounded_name(f"{ns}-{app_name}", f"{organization_slug}/{project_slug}/{app_name}")
 
 
 # ---------------------------------------------------------------------------------------- validation
 
 
 def _check_slug(what: str, value: str) -> None:
-    if not isinstance(value, str) or len(value) > _MAX_LABEL or not _DNS_LABEL.match(value):
+    if inputs.dns_label_problem(value):
         raise InvalidInput(
             f"{what} {value!r} must be a DNS-1123 label: lowercase letters, digits and '-', "
             f"starting and ending with a letter or digit, at most {_MAX_LABEL} characters"
@@ -137,9 +149,9 @@ def _check_repo_url(what: str, url: str) -> None:
 
 
 def _check_relative_path(what: str, value: str) -> None:
-    parts = value.split("/")
-    if not value or value.startswith("/") or "\\" in value or ".." in parts:
-        raise InvalidInput(f"{what} {value!r} must be a relative path inside the repository without '..'")
+    problem = inputs.repo_relative_path_problem(value)
+    if problem:
+        raise InvalidInput(f"{what} {value!r}: {problem}")
 
 
 def validate(spec: ProjectSpec) -> None:
@@ -149,8 +161,9 @@ def validate(spec: ProjectSpec) -> None:
     _check_slug("argocd_namespace", spec.argocd_namespace)
     _check_slug("managed_by", spec.managed_by)
     ns = namespace_name(spec.organization_slug, spec.project_slug)
-    if ns.startswith("kube-") or ns in {"default", spec.argocd_namespace}:
-        raise InvalidInput(f"namespace {ns!r} is reserved; choose other organization or project slugs")
+    reserved = inputs.namespace_reserved_problem(ns, reserved=(spec.argocd_namespace, *spec.reserved_namespaces))
+    if reserved:
+        raise InvalidInput(reserved)
     if not spec.destination_server or _GLOB_CHARS & set(spec.destination_server):
         raise InvalidInput("destination_server must be a plain cluster URL (no wildcards)")
     for repo in spec.source_repos:
@@ -170,13 +183,13 @@ def validate(spec: ProjectSpec) -> None:
         if app.repo_url not in spec.source_repos:
             raise InvalidInput(f"infra app {app.name!r}: {app.repo_url!r} is not a source repository")
         _check_relative_path(f"infra app {app.name!r} path", app.path)
-        if not app.revision or any(c.isspace() for c in app.revision):
-            raise InvalidInput(f"infra app {app.name!r}: revision must be a branch, tag or commit")
+        revision_problem = inputs.git_revision_problem(app.revision)
+        if revision_problem:
+            raise InvalidInput(f"infra app {app.name!r}: revision {app.revision!r}: {revision_problem}")
         if app.value_files and app.kind != "helm":
             raise InvalidInput(f"infra app {app.name!r}: value_files only apply to Helm apps")
         for value_file in app.value_files:
-            if not value_file or any(c.isspace() for c in value_file):
-                raise InvalidInput(f"infra app {app.name!r}: value file {value_file!r} is not a valid path")
+            _check_relative_path(f"infra app {app.name!r}: value file", value_file)
 
 
 # ------------------------------------------------------------------------------------------- objects
@@ -195,8 +208,8 @@ def _namespace(spec: ProjectSpec, ns: str) -> dict:
     pod_security = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "audit", "warn")}
     pod_security["pod-security.kubernetes.io/enforce-version"] = "latest"
     annotations = {
-        "dso.console/organization-name": spec.organization_name,
-        "dso.console/project-name": spec.project_name,
+        "dso.console/organization-name": _shorten(spec.organization_name, _MAX_ANNOTATION_VALUE),
+        "dso.console/project-name": _shorten(spec.project_name, _MAX_ANNOTATION_VALUE),
     }
     return {
         "apiVersion": "v1",
@@ -270,6 +283,7 @@ def _app_project(spec: ProjectSpec, ns: str) -> dict:
     description = f"DSO Console: {spec.organization_name} / {spec.project_name}"
     if spec.description:
         description = f"{description} - {spec.description}"
+    description = _shorten(description, _MAX_DESCRIPTION)
     # The platform owns these guard rails; letting project apps manage them would let a team lift
     # its own quota or open its network. Core group is "" in Argo CD resource lists, never "v1".
     blacklist = [  # sorted by (group, kind)
@@ -318,6 +332,13 @@ def _application(spec: ProjectSpec, ns: str, app: InfraAppSpec) -> dict:
             },
         },
     }
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` if it fits, else its start and an ellipsis: a description is for people, not for matching."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "\u2026"
 
 
 def _sorted_apps(spec: ProjectSpec) -> list[InfraAppSpec]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from console.models import Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun
+from console.models.validators import DESCRIPTION_MAX_LENGTH, validate_display_name
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -16,7 +17,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
 
 class OrganizationUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200, validators=[validate_display_name])
 
 
 class ProvisioningRunSerializer(serializers.ModelSerializer):
@@ -55,8 +56,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 class ProjectUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = serializers.CharField(max_length=200, required=False, validators=[validate_display_name])
+    description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX_LENGTH)
 
 
 class ProjectCreatedSerializer(ProjectSerializer):
@@ -82,7 +83,7 @@ class RepositorySerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "name", "external_url", "is_private", "username", "token", "token_is_set",
             "is_infra", "deploy_kind", "deploy_path", "deploy_revision", "helm_value_files", "internal_path",
-            "internal_url", "default_branch", "created_at", "last_sync",
+            "internal_url", "default_branch", "image_name", "created_at", "last_sync",
         ]
         read_only_fields = ["id", "project", "internal_path", "internal_url", "default_branch", "created_at"]
         validators = []

@@ -30,7 +30,9 @@ from console.services.projects import project_archive, project_create, project_p
 from console.services.provisioning import project_argocd_credentials, project_render_yaml
 from console.services.repositories import repository_register, repository_remove, repository_update
 from console.services.ci_tokens import CiGrant
+from console.services.errors import Unprocessable
 from console.services.syncs import sync_request
+from provisioning.errors import ProvisioningError
 
 
 def api_actor(request) -> Actor:
@@ -117,7 +119,14 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["get"], renderer_classes=[YAMLTextRenderer])
     def manifests(self, request, pk=None):
         """The namespace, quota, limits, network policy, AppProject and Applications, as multi-document YAML."""
-        return Response(project_render_yaml(self.get_object()), content_type="application/yaml")
+        project = self.get_object()
+        try:
+            rendered = project_render_yaml(project)
+        except ProvisioningError as exc:
+            # Registration refuses such values: this is data stored before it did, or a setting changed since.
+            raise Unprocessable(f"the project's manifests cannot be rendered: {exc.message}",
+                                code="invalid_manifest") from exc
+        return Response(rendered, content_type="application/yaml")
 
     @extend_schema(responses=s.ArgoCdCredentialsSerializer)
     @action(detail=True, methods=["get"], url_path="argocd-credentials")

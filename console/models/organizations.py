@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 
 from console.crypto import EncryptedTextField
-from console.models.validators import validate_dns_label
+from console.models.validators import DESCRIPTION_MAX_LENGTH, validate_display_name, validate_dns_label
 
 
 class Organization(models.Model):
     slug = models.CharField(max_length=40, unique=True, validators=[validate_dns_label])
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_display_name])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -29,8 +30,8 @@ class Project(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="projects")
     slug = models.CharField(max_length=40, validators=[validate_dns_label])
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=200, validators=[validate_display_name])
+    description = models.TextField(blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)])
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING)
     namespace = models.CharField(max_length=63, blank=True, help_text="Kubernetes namespace, set on creation")
     # Read-only forge credential Argo CD clones the project's repositories with (GitLab deploy token).

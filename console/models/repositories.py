@@ -7,7 +7,12 @@ from django.db import models
 
 from console.crypto import EncryptedTextField
 from console.models.organizations import Project
-from console.models.validators import validate_dns_label, validate_external_url, validate_repo_relative_path
+from console.models.validators import (
+    validate_dns_label,
+    validate_external_url,
+    validate_git_revision,
+    validate_repo_relative_path,
+)
 
 
 class DeployKind(models.TextChoices):
@@ -55,7 +60,7 @@ class Repository(models.Model):
     is_infra = models.BooleanField(default=False)
     deploy_kind = models.CharField(max_length=20, choices=DeployKind.choices, blank=True, default="")
     deploy_path = models.CharField(max_length=300, blank=True, default=".", validators=[validate_repo_relative_path])
-    deploy_revision = models.CharField(max_length=200, blank=True, default="HEAD")
+    deploy_revision = models.CharField(max_length=200, blank=True, default="HEAD", validators=[validate_git_revision])
     helm_value_files = models.JSONField(default=default_value_files, blank=True)
     internal_path = models.CharField(max_length=300, blank=True, help_text="full path in the internal forge")
     internal_url = models.CharField(max_length=500, blank=True)
@@ -104,8 +109,8 @@ class Repository(models.Model):
             for value_file in self.helm_value_files:
                 try:
                     validate_repo_relative_path(value_file)
-                except ValidationError:
-                    errors["helm_value_files"] = f"{value_file!r} must be a path inside the repository"
+                except ValidationError as exc:
+                    errors["helm_value_files"] = f"{value_file!r}: {exc.messages[0]}"
         if self.is_private and not self.token:
             errors["token"] = "a private repository needs a token (and usually a username)"
         if errors:

@@ -1,4 +1,5 @@
-"""Forms only shape input; every rule is checked once, by the services (model validation)."""
+"""Forms only shape input; every rule is checked by the services (model validation). Fields use the same
+validators as the models so a mistake is shown next to its field before anything is submitted."""
 
 from __future__ import annotations
 
@@ -8,18 +9,30 @@ from urllib.parse import urlsplit, urlunsplit
 from django import forms
 
 from console.models import DeployKind, Role
+from console.models.validators import (
+    DESCRIPTION_MAX_LENGTH,
+    validate_display_name,
+    validate_dns_label,
+    validate_git_revision,
+    validate_repo_relative_path,
+)
 
 
 class OrganizationForm(forms.Form):
-    slug = forms.CharField(max_length=40, help_text="Lowercase letters, digits and '-' (a DNS label).")
-    name = forms.CharField(max_length=200, required=False, help_text="Display name; defaults to the slug.")
+    slug = forms.CharField(max_length=40, validators=[validate_dns_label],
+                           help_text="Lowercase letters, digits and '-' (a DNS label).")
+    name = forms.CharField(max_length=200, required=False, validators=[validate_display_name],
+                           help_text="Display name; defaults to the slug.")
 
 
 class ProjectForm(forms.Form):
     organization = forms.ModelChoiceField(queryset=None, to_field_name="slug", empty_label=None)
-    slug = forms.CharField(max_length=40, help_text="Lowercase letters, digits and '-' (a DNS label).")
-    name = forms.CharField(max_length=200, required=False, help_text="Display name; defaults to the slug.")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    slug = forms.CharField(max_length=40, validators=[validate_dns_label],
+                           help_text="Lowercase letters, digits and '-' (a DNS label).")
+    name = forms.CharField(max_length=200, required=False, validators=[validate_display_name],
+                           help_text="Display name; defaults to the slug.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                                  max_length=DESCRIPTION_MAX_LENGTH)
 
     def __init__(self, *args, organizations=None, **kwargs):
         """``organizations``: a queryset to choose from, or None when the organization is fixed by the URL."""
@@ -31,7 +44,8 @@ class ProjectForm(forms.Form):
 
 
 class RepositoryForm(forms.Form):
-    name = forms.CharField(max_length=40, help_text="Internal name, unique in the project (a DNS label).")
+    name = forms.CharField(max_length=40, validators=[validate_dns_label],
+                           help_text="Internal name, unique in the project (a DNS label).")
     external_url = forms.CharField(
         max_length=500, label="External URL", help_text="https:// clone URL, without credentials."
     )
@@ -44,8 +58,11 @@ class RepositoryForm(forms.Form):
     deploy_kind = forms.ChoiceField(
         choices=[("", "—")] + [(k, k) for k in DeployKind.values if k], required=False, label="Deploy kind"
     )
-    deploy_path = forms.CharField(max_length=300, required=False, initial=".", label="Deploy path")
-    deploy_revision = forms.CharField(max_length=200, required=False, initial="HEAD", label="Revision")
+    deploy_path = forms.CharField(max_length=300, required=False, initial=".", label="Deploy path",
+                                  validators=[validate_repo_relative_path])
+    deploy_revision = forms.CharField(max_length=200, required=False, initial="HEAD", label="Revision",
+                                      validators=[validate_git_revision],
+                                      help_text="A branch, tag or commit (git ref name rules); default HEAD.")
     helm_value_files = forms.CharField(
         required=False, label="Helm value files", help_text="Comma-separated paths; default values.yaml."
     )
@@ -56,6 +73,7 @@ class RepositoryForm(forms.Form):
     )
 
     def clean_helm_value_files(self) -> list[str]:
+        # Each path is checked by the model (Repository.clean), which names the file at fault.
         return [part.strip() for part in self.cleaned_data["helm_value_files"].split(",") if part.strip()]
 
     def service_fields(self) -> dict:

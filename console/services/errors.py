@@ -22,3 +22,10 @@ class PermissionDenied(DomainError):
 class Conflict(DomainError):
     status_code = 409
     code = "conflict"
+
+
+class Unprocessable(DomainError):
+    """The request is fine, but what is stored cannot be processed (e.g. rendered) as it is."""
+
+    status_code = 422
+    code = "unprocessable"

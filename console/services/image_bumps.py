@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from console.models import Project, Repository, RunStatus, Trigger
 from console.models.images import ImageBump
+from console.models.validators import validate_image_tag
 from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
@@ -44,8 +46,10 @@ def image_tag_bump_request(
     errors = {}
     if not bump.image:
         errors["image"] = ["which image to bump, e.g. registry.example.com/team/app"]
-    if not bump.tag or any(c.isspace() for c in bump.tag) or len(bump.tag) > 128:
-        errors["tag"] = ["a tag without spaces, at most 128 characters"]
+    try:
+        validate_image_tag(bump.tag)
+    except ValidationError as exc:
+        errors["tag"] = exc.messages
     if errors:
         raise DomainError(errors)
     from console import tasks

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from console.models import Membership, Organization, Role
+from console.models.validators import validate_organization_slug_not_reserved
 from console.permissions import ADMINISTER, has_organization_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
@@ -21,6 +23,10 @@ def organization_create(*, actor: Actor, slug: str, name: str = "") -> Organizat
         raise PermissionDenied("organizations are created by platform admins here")
     if slug in RESERVED_SLUGS:
         raise DomainError({"slug": [f"{slug!r} is reserved"]}, code="invalid")
+    try:
+        validate_organization_slug_not_reserved(slug)
+    except ValidationError as exc:
+        raise DomainError({"slug": exc.messages}, code="reserved_namespace") from exc
     if Organization.objects.filter(slug=slug).exists():
         raise DomainError({"slug": [f"organization {slug!r} already exists"]}, code="duplicate")
     organization = Organization(slug=slug, name=name or slug)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from console.models import Membership, Organization, Project, ProvisioningCause, ProvisioningRun, Role, Trigger
+from console.models.validators import validate_tenant_namespace
 from console.permissions import ADMINISTER, MANAGE, has_organization_role, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
@@ -27,6 +29,10 @@ def project_create(
         project.namespace = namespace_name(organization.slug, slug)
     except InvalidInput as exc:
         raise DomainError({"slug": [exc.message]}, code="invalid") from exc
+    try:
+        validate_tenant_namespace(project.namespace)
+    except ValidationError as exc:
+        raise DomainError({"slug": exc.messages}, code="reserved_namespace") from exc
     taken = Project.objects.filter(namespace=project.namespace).select_related("organization").first()
     if taken is not None:
         raise DomainError(
@@ -47,9 +53,11 @@ def project_create(
             request = project_provision_request(actor=actor, project=project, trigger=_trigger_for(actor),
                                                 cause=ProvisioningCause.PROJECT_CREATED, check_permission=False)
     except IntegrityError as exc:
-        raise DomainError(
-            {"slug": [f"project {slug!r} already exists in {organization.slug}"]}, code="duplicate"
-        ) from exc
+        if "project_namespace_unique" in str(exc):  # another request took the namespace meanwhile
+            message = f"the namespace {project.namespace!r} is already used by another project: choose another slug"
+        else:
+            message = f"project {slug!r} already exists in {organization.slug}"
+        raise DomainError({"slug": [message]}, code="duplicate") from exc
     return project, request.run
 
 

@@ -53,6 +53,7 @@ def project_manifest_spec(project: Project) -> manifests.ProjectSpec:
         infra_apps=infra_apps,
         destination_server=settings.DESTINATION_SERVER,
         argocd_namespace=settings.ARGOCD_NAMESPACE,
+        reserved_namespaces=settings.RESERVED_NAMESPACES,
     )
 
 

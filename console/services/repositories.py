@@ -12,6 +12,7 @@ from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError, PermissionDenied
 from console.services.validation import full_clean_or_raise
+from provisioning.manifests import application_name_for
 
 EDITABLE_FIELDS = (
     "external_url", "is_private", "username", "token", "is_infra", "deploy_kind", "deploy_path",
@@ -23,6 +24,25 @@ def _public_state(repository: Repository) -> dict:
     state = {name: getattr(repository, name) for name in EDITABLE_FIELDS if name != "token"}
     state["token_is_set"] = repository.token_is_set
     return state
+
+
+def _check_application_name(repository: Repository) -> None:
+    """An infra repository becomes an Argo CD Application named "<namespace>-<name>" in the namespace all
+    projects share: another project's Application of the same name would be overwritten by this one."""
+    if not repository.is_infra:
+        return
+    project = repository.project
+    name = application_name_for(project.organization.slug, project.slug, repository.name)
+    # Short names are "<namespace>-<repository>"; long ones end in a hash of the identity and cannot meet.
+    namespaces = [name[:i] for i, char in enumerate(name) if char == "-"]
+    others = (Repository.objects.filter(is_infra=True, project__namespace__in=namespaces)
+              .exclude(project=project).select_related("project__organization"))
+    for other in others:
+        if application_name_for(other.project.organization.slug, other.project.slug, other.name) == name:
+            raise DomainError(
+                {"name": [f"the Argo CD application {name!r} already belongs to {other}: choose another name"]},
+                code="duplicate",
+            )
 
 
 def repository_register(*, actor: Actor, project: Project, name: str, external_url: str, **fields) -> Repository:
@@ -43,6 +63,7 @@ def repository_register(*, actor: Actor, project: Project, name: str, external_u
     if repository.deploy_kind == "helm" and not repository.helm_value_files:
         repository.helm_value_files = ["values.yaml"]
     full_clean_or_raise(repository, exclude=["internal_path", "internal_url", "default_branch"])
+    _check_application_name(repository)
     from console.services.provisioning import forge_clone_url, repository_forge_path
     from console.services.projects import project_provision_request
     from console.services.syncs import sync_request
@@ -84,8 +105,12 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
     before = _public_state(repository)
     old_token = repository.token
     if "external_url" in changes and repository.token and "token" not in changes:
-        old, new = urlsplit(repository.external_url), urlsplit(changes["external_url"] or "")
-        if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
+        try:
+            old, new = urlsplit(repository.external_url), urlsplit(changes["external_url"] or "")
+            moved = (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port)
+        except ValueError:  # "[::1", a port ":abc" or ":65536": full_clean below refuses the URL itself
+            moved = False
+        if moved:
             # Otherwise whoever may edit the URL could point it at their own server and collect the stored
             # token through git's credential prompt, without ever being able to read it.
             raise DomainError(
@@ -98,6 +123,8 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
     if repository.deploy_kind == "helm" and not repository.helm_value_files:
         repository.helm_value_files = ["values.yaml"]
     full_clean_or_raise(repository)
+    if not before["is_infra"]:
+        _check_application_name(repository)
     after = _public_state(repository)
     changed = [f for f in EDITABLE_FIELDS if f != "token" and before[f] != after[f]]
     if repository.token != old_token:

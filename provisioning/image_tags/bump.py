@@ -8,11 +8,11 @@ tip; a second rejection is a Conflict the caller may retry later. A tag already 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from provisioning.errors import Conflict, InvalidInput, ProvisioningError
 from provisioning.forge.base import GitRemote
+from provisioning.inputs import git_branch_name_problem, image_tag_problem
 from provisioning.image_tags.edit import set_tag
 from provisioning.image_tags.gitcmd import GitFailed, run_git, translate
 from provisioning.image_tags.inventory import ROLE_KUSTOMIZATION, ROLE_MANIFEST, ROLE_VALUES, inventory_at
@@ -27,8 +27,6 @@ from provisioning.image_tags.model import (
 )
 from provisioning.image_tags.safe_yaml import YamlProblem, decode
 
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # the OCI distribution spec's tag grammar
-_BRANCH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*")
 _ROLES = {SOURCE_HELM_VALUES: ROLE_VALUES, SOURCE_KUSTOMIZE_IMAGES: ROLE_KUSTOMIZATION}
 _LOCAL_BRANCH = "dso-bump"
 # The branch moved under us: either seen before sending (non-fast-forward) or while the server updated
@@ -53,10 +51,10 @@ def bump_image_tag(
     limits: Limits = Limits(),
 ) -> BumpResult:
     """Set ``image``'s tag to ``tag`` on ``branch`` of ``source``; a no-op when it already is."""
-    if not _TAG.fullmatch(tag):
-        raise InvalidInput(f"{tag!r} is not a valid image tag")
-    if not _BRANCH.fullmatch(branch) or ".." in branch:
-        raise InvalidInput(f"{branch!r} is not a valid branch name")
+    if image_tag_problem(tag):
+        raise InvalidInput(image_tag_problem(tag))
+    if git_branch_name_problem(branch):
+        raise InvalidInput(f"{branch!r} is not a valid branch name: {git_branch_name_problem(branch)}")
     clone = _prepare(Path(work_dir), source)
     for attempt in (1, 2):
         head = _reset(clone, source, branch)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -303,3 +304,129 @@ def test_minimal_project_without_apps_renders():
     assert [o["kind"] for o in objects][-1] == "AppProject"
     assert by_kind(objects, "AppProject")[0]["spec"]["sourceRepos"] == []
     assert hash(spec) == hash(ProjectSpec("acme", "ACME", "empty", "Empty"))  # frozen, usable as a cache key
+
+
+# ----------------------------------------------------------------------- longest accepted inputs
+
+# What the console accepts at most (console.models: slugs 40, names 200, descriptions 255, revisions 200).
+ACCEPTED = {"slug": 40, "name": 200, "description": 255, "revision": 200}
+ODD_TEXT = "Ωmega Ünïcødé 🚀👩‍👩‍👧 עברית‮ שלום ‭ e\u0301 \u200b 中文字 'quoted' \"dq\" : # & * ! | > % @ `"
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+KUBERNETES_VERSION = "1.30.0"
+
+
+def _text(length: int, seed: str = ODD_TEXT) -> str:
+    return (seed * (length // len(seed) + 1))[:length]
+
+
+def longest_spec(apps: int = 30) -> ProjectSpec:
+    base = "https://git.platform.example.test/dso/" + "o" * 40 + "/" + "p" * 40 + "/"
+    infra = tuple(
+        InfraAppSpec(
+            f"{i:02d}-" + "r" * (ACCEPTED["slug"] - 3), base + f"{i:02d}-" + "r" * 37 + ".git",
+            "helm" if i % 2 else "kustomize", path="charts/wëb app/" + "d" * 100,
+            revision=("refs/heads/release/2024.01-ünï/" + "x" * 200)[: ACCEPTED["revision"]] if i % 3 else "a" * 40,
+            value_files=("values production.yaml", "env/prod/värden.yaml") if i % 2 else (),
+        )
+        for i in range(apps)
+    )
+    return ProjectSpec(
+        organization_slug="o" * ACCEPTED["slug"],
+        organization_name=_text(ACCEPTED["name"]),
+        project_slug="p" * ACCEPTED["slug"],
+        project_name=_text(ACCEPTED["name"], ODD_TEXT[::-1]),
+        description=_text(ACCEPTED["description"], "Line one\nline two\ttabbed \u2028 " + ODD_TEXT),
+        source_repos=tuple(app.repo_url for app in infra),
+        infra_apps=infra,
+    )
+
+
+def _check_metadata(obj: dict) -> None:
+    meta = obj["metadata"]
+    assert len(meta["name"]) <= 63 and DNS_SUBDOMAIN.match(meta["name"]), meta["name"]
+    if "namespace" in meta:
+        assert len(meta["namespace"]) <= 63 and DNS_SUBDOMAIN.match(meta["namespace"])
+    for key, value in meta.get("labels", {}).items():
+        prefix, _, name = key.rpartition("/")
+        assert len(name) <= 63 and LABEL_NAME.match(name), key
+        assert not prefix or (len(prefix) <= 253 and DNS_SUBDOMAIN.match(prefix)), key
+        assert isinstance(value, str) and len(value) <= 63 and LABEL_VALUE.match(value), (key, value)
+    annotations = meta.get("annotations", {})
+    assert sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items()) <= 256 * 1024
+
+
+def test_longest_accepted_inputs_render_objects_every_schema_accepts():
+    import kubernetes_validate
+    import yaml as pyyaml  # a YAML 1.1 reader, as kubectl's is
+
+    spec = longest_spec()
+    text = render_yaml(spec)
+    objects = load_all(text)
+    assert objects == render_objects(spec)
+    assert list(pyyaml.safe_load_all(text)) == objects  # nothing reads differently under YAML 1.1
+    crds = {"AppProject": crd_validator("appproject-crd.yaml"), "Application": crd_validator("application-crd.yaml")}
+    kinds = []
+    for obj in objects:
+        kinds.append(obj["kind"])
+        _check_metadata(obj)
+        if obj["kind"] in crds:
+            crds[obj["kind"]].validate(obj)
+        else:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    assert kinds[:5] == ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "AppProject"]
+    assert kinds.count("Application") == 30
+    assert len({o["metadata"]["name"] for o in objects if o["kind"] == "Application"}) == 30
+
+
+def test_app_project_description_is_bounded_by_the_crd():
+    project = by_kind(render_objects(longest_spec(apps=1)), "AppProject")[0]
+    description = project["spec"]["description"]
+    assert 250 <= len(description) <= 255 and description.endswith("\u2026")
+    assert description.startswith("DSO Console: " + _text(ACCEPTED["name"])[:50])
+    crd_validator("appproject-crd.yaml").validate(project)
+    short = by_kind(render_objects(simple_spec()), "AppProject")[0]["spec"]["description"]
+    assert short == "DSO Console: ACME Corp / Web Shop - Customer-facing shop"
+
+
+def test_kubernetes_schema_check_catches_a_wrong_shape():
+    import kubernetes_validate
+
+    quota = by_kind(render_objects(simple_spec()), "ResourceQuota")[0]
+    quota["spec"]["hardd"] = quota["spec"].pop("hard")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(quota, KUBERNETES_VERSION, strict=True)
+
+
+def test_value_files_with_spaces_render_and_revisions_follow_git_rules():
+    app = InfraAppSpec("web", CHARTS, "helm", path="charts/my web", revision="feature/ünï",
+                       value_files=("values production.yaml",))
+    source = by_kind(render_objects(simple_spec(infra_apps=(app,))), "Application")[0]["spec"]["source"]
+    assert source["helm"] == {"valueFiles": ["values production.yaml"]}
+    assert source["path"] == "charts/my web" and source["targetRevision"] == "feature/ünï"
+
+
+@pytest.mark.parametrize("app", [
+    InfraAppSpec("web", CHARTS, "helm", revision="my branch"),
+    InfraAppSpec("web", CHARTS, "helm", revision="a..b"),
+    InfraAppSpec("web", CHARTS, "helm", revision="-x"),
+    InfraAppSpec("web", CHARTS, "helm", value_files=("$HOME/values.yaml",)),
+    InfraAppSpec("web", CHARTS, "helm", value_files=("https://elsewhere.test/values.yaml",)),
+    InfraAppSpec("web", CHARTS, "helm", value_files=("a\\b.yaml",)),
+    InfraAppSpec("web", CHARTS, "helm", path="/etc"),
+])
+def test_revisions_and_paths_git_or_argo_cd_would_misread_are_refused(app):
+    with pytest.raises(InvalidInput):
+        render_objects(simple_spec(infra_apps=(app,)))
+
+
+@pytest.mark.parametrize("org,project,reserved", [
+    ("kube", "system", ()), ("kube", "public", ()), ("team", "monitoring", ("team-monitoring",)),
+    ("openshift", "x", ("openshift-*",)), ("argo", "cd", ()),
+])
+def test_reserved_namespaces_are_refused(org, project, reserved):
+    spec = simple_spec(organization_slug=org, project_slug=project, reserved_namespaces=reserved,
+                       argocd_namespace="argo-cd", infra_apps=(), source_repos=())
+    with pytest.raises(InvalidInput, match="reserved"):
+        render_objects(spec)

@@ -143,7 +143,7 @@ def test_a_refused_bump_shows_the_reason_on_the_repository_page(client_for, user
     no_token = bump_from_warning(client_for(user), deploy)
 
     assert missing_tag.status_code == 200
-    assert "a tag without spaces" in missing_tag.content.decode()
+    assert "is not a valid image tag" in missing_tag.content.decode()
     # The place it came from stays selected.
     assert missing_tag.context["bump_form"]["target"].value() == f'["{BACKEND}", "chart/values.yaml", "image"]'
     assert "write token" in no_token.content.decode()

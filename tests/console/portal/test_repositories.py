@@ -108,3 +108,17 @@ def test_developer_cannot_register(client_for, developer_project):
 
     assert response.status_code == 403
     assert not Repository.objects.exists()
+
+
+@pytest.mark.parametrize("fields, field, message", [
+    ({"deploy_revision": "my branch"}, "deploy_revision", "cannot contain spaces"),
+    ({"helm_value_files": "values.yaml, ../secrets.yaml"}, "helm_value_files", "no '..'"),
+    ({"deploy_path": "/etc"}, "deploy_path", "no leading '/'"),
+])
+def test_values_provisioning_could_not_use_are_refused_next_to_their_field(client_for, user, owner_project,
+                                                                            fields, field, message):
+    response = register(client_for(user), owner_project, is_infra="on", deploy_kind="helm", **fields)
+
+    assert response.status_code == 200
+    assert message in response.context["repository_form"].errors[field][0]
+    assert not Repository.objects.exists() and not SyncRun.objects.exists()
