@@ -108,7 +108,9 @@ class NetworkPolicy:
                 target = _split(url)
             except UrlRefused:
                 continue
-            forbidden.add((target.host, None if forbid_any_port else target.port))
+            loopback = _is_loopback_name(target.host) or (target.address is not None and target.address.is_loopback)
+            # Loopback is shared by unrelated services (tests, the embedded demo): there, only the exact port.
+            forbidden.add((target.host, None if forbid_any_port and not loopback else target.port))
         return cls(allow_loopback=allow_loopback, allowed_hosts=frozenset(hosts),
                    allowed_networks=tuple(networks), forbidden_origins=frozenset(forbidden))
 
@@ -122,16 +124,26 @@ class Target:
     address: IPAddress | None  # set when the host is an IP literal
 
 
-def check_url(url: str, policy: NetworkPolicy) -> Target:
-    """The URL's target, or UrlRefused saying why and what is accepted. No network access."""
+def check_syntax(url: str, *, allow_loopback_http: bool) -> Target:
+    """A canonical https URL (http only to loopback when allowed), else UrlRefused. Says nothing yet about
+    whether the host may be reached; no network access."""
     target = _split(url)
+    loopback = _is_loopback_name(target.host) or (target.address is not None and target.address.is_loopback)
+    if target.scheme == "http" and not (loopback and allow_loopback_http):
+        raise UrlRefused(f"plain http:// is accepted only for loopback in test and demo setups: {ACCEPTED}",
+                         code="insecure_url")
+    return target
+
+
+def check_url(url: str, policy: NetworkPolicy) -> Target:
+    """The URL's target if the policy lets untrusted git reach it, else UrlRefused saying why and what is
+    accepted. No network access: names are checked again, resolved, at connection time."""
+    target = check_syntax(url, allow_loopback_http=policy.allow_loopback)
     host_listed = target.host in policy.allowed_hosts
     if (target.host, target.port) in policy.forbidden_origins or (target.host, None) in policy.forbidden_origins:
         raise UrlRefused("this is DSO Console's internal forge: register the external repository it mirrors, "
                          "not the internal copy", code="internal_forge")
     loopback = _is_loopback_name(target.host) or (target.address is not None and target.address.is_loopback)
-    if target.scheme == "http" and not (loopback and policy.allow_loopback):
-        raise UrlRefused(f"plain http:// is not accepted: {ACCEPTED}", code="insecure_url")
     if target.address is not None:
         if not address_allowed(target.address, policy, host_listed=False):
             raise UrlRefused(_NOT_PUBLIC_HOST, code="internal_address")

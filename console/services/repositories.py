@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from django.db import IntegrityError, transaction
 
 from console.models import Project, Repository, Trigger
@@ -10,6 +8,7 @@ from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError, PermissionDenied
 from console.services.validation import full_clean_or_raise
+from provisioning.netguard import normalized_url
 
 EDITABLE_FIELDS = (
     "external_url", "is_private", "username", "token", "is_infra", "deploy_kind", "deploy_path",
@@ -66,16 +65,16 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
     if unknown:
         raise DomainError(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
     before = _public_state(repository)
-    if "external_url" in changes and repository.token and "token" not in changes:
-        old, new = urlsplit(repository.external_url), urlsplit(changes["external_url"] or "")
-        if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
-            # Otherwise whoever may edit the URL could point it at their own server and collect the stored
-            # token through git's credential prompt, without ever being able to read it.
-            raise DomainError(
-                {"token": ["moving the repository to another host needs its token again (or an empty one to "
-                           "drop it): the stored token is never sent to a new host"]},
-                code="token_required_for_new_host",
-            )
+    if "external_url" in changes and repository.token and "token" not in changes and (
+            normalized_url(changes["external_url"] or "") != normalized_url(repository.external_url)):
+        # The stored token was given for this repository only. Otherwise whoever may edit the URL could point
+        # it at another repository the token can read (same host or not) and mirror it into this project, or
+        # at their own server and collect the token through git's credential prompt, without ever seeing it.
+        raise DomainError(
+            {"token": ["changing the repository URL needs its token again (or an empty one to drop it): the "
+                       "stored token is only ever used for the URL it was given with"]},
+            code="token_required_for_new_url",
+        )
     for field, value in changes.items():
         setattr(repository, field, value)
     full_clean_or_raise(repository)
