@@ -260,7 +260,9 @@ def _split(url: str, *, check_scheme: bool = True) -> Target:
             raise UrlRefused(f"{_WHY_NO_SSH}; {ACCEPTED}", code="unsupported_scheme")
         raise UrlRefused(f"not a URL: {ACCEPTED}; {_WHY_NO_SSH}", code="invalid_url")
     if check_scheme and scheme not in _DEFAULT_PORTS:
-        why = _WHY_NO_SSH if scheme in {"ssh", "git+ssh", "ssh+git", "git"} else "only https:// is supported"
+        why = {"file": "file:// would read the worker's own disk, not a repository of yours",
+               "http": "", "git": "git:// is unauthenticated and unencrypted"}.get(
+            scheme, _WHY_NO_SSH if "ssh" in scheme else "only https:// is supported (the token travels encrypted)")
         raise UrlRefused(f"unsupported URL scheme {scheme!r}: {ACCEPTED}; {why}", code="unsupported_scheme")
     authority, slash, _ = rest.partition("/")
     if "?" in url or "#" in url:
