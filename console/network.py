@@ -14,20 +14,18 @@ from provisioning.netguard import NetworkPolicy, UrlRefused, check_syntax, check
 
 
 def repository_network_policy() -> NetworkPolicy:
-    forge_urls = [settings.LOCAL_FORGE_URL] if settings.FORGE_KIND == "local" else []
-    gitlab_urls = [u for u in (settings.GITLAB_URL, settings.GITLAB_GIT_URL) if u]
-    policy = NetworkPolicy.build(
+    local_forge = [settings.LOCAL_FORGE_URL] if settings.FORGE_KIND == "local" else []
+    root_group = settings.FORGE_ROOT_GROUP.strip("/")
+    # The internal GitLab may also host the teams' own repositories: only its DSO root group is off limits,
+    # on every port of its host (its web and git URLs may differ).
+    gitlab = [f"{url.rstrip('/')}/{root_group}" for url in (settings.GITLAB_URL, settings.GITLAB_GIT_URL) if url]
+    return NetworkPolicy.build(
         allow_loopback=settings.ALLOW_HTTP_LOOPBACK,
         allowed_internal_hosts=settings.ALLOWED_INTERNAL_HOSTS,
-        forbidden_urls=[*forge_urls, getattr(settings, "PUBLIC_URL", "") or ""],
+        # The console itself (its API, and the local forge it may serve) and the local forge.
+        forbidden_urls=[*local_forge, getattr(settings, "PUBLIC_URL", "") or ""],
+        forbidden_any_port_urls=gitlab,
     )
-    if gitlab_urls:
-        # Every port of the internal GitLab's host: its copies must not be mirrored into other projects.
-        gitlab = NetworkPolicy.build(forbidden_urls=gitlab_urls, forbid_any_port=True)
-        policy = NetworkPolicy(allow_loopback=policy.allow_loopback, allowed_hosts=policy.allowed_hosts,
-                               allowed_networks=policy.allowed_networks,
-                               forbidden_origins=policy.forbidden_origins | gitlab.forbidden_origins)
-    return policy
 
 
 def validate_url_syntax(value: str) -> None:

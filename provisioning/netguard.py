@@ -81,19 +81,20 @@ class NetworkPolicy:
 
     ``allowed_hosts``: exact host names whose addresses may be private (RFC 1918, unique-local), never
     loopback or link-local. ``allowed_networks``: address ranges allowed whatever they are.
-    ``forbidden_origins``: ``(host, port)`` pairs (port ``None`` = any) never reachable, e.g. the internal
-    forge, whose copies an external URL must not mirror into another project.
+    ``forbidden``: ``(host, port, path prefix)`` never reachable (port ``None`` = any), e.g. the internal
+    forge's root group, whose copies an external URL must not mirror into another project.
     """
 
     allow_loopback: bool = False
     allowed_hosts: frozenset[str] = frozenset()
     allowed_networks: tuple[IPNetwork, ...] = ()
-    forbidden_origins: frozenset[tuple[str, int | None]] = field(default_factory=frozenset)
+    forbidden: frozenset[tuple[str, int | None, str]] = field(default_factory=frozenset)
 
     @classmethod
     def build(cls, *, allow_loopback: bool = False, allowed_internal_hosts: Iterable[str] = (),
-              forbidden_urls: Iterable[str] = (), forbid_any_port: bool = False) -> NetworkPolicy:
-        """From plain setting values: host names or CIDR ranges, and the URLs of the internal forge."""
+              forbidden_urls: Iterable[str] = (), forbidden_any_port_urls: Iterable[str] = ()) -> NetworkPolicy:
+        """From plain setting values: host names or CIDR ranges, and URLs that nothing at or below may
+        name (on their port, or on any port of their host)."""
         hosts, networks = set(), []
         for entry in (e.strip().lower() for e in allowed_internal_hosts):
             if not entry:
@@ -103,16 +104,19 @@ class NetworkPolicy:
             except ValueError:
                 hosts.add(entry.rstrip("."))
         forbidden = set()
-        for url in forbidden_urls:
-            try:
-                target = _split(url)
-            except UrlRefused:
-                continue
-            loopback = _is_loopback_name(target.host) or (target.address is not None and target.address.is_loopback)
-            # Loopback is shared by unrelated services (tests, the embedded demo): there, only the exact port.
-            forbidden.add((target.host, None if forbid_any_port and not loopback else target.port))
+        for any_port, urls in ((False, forbidden_urls), (True, forbidden_any_port_urls)):
+            for url in urls:
+                try:
+                    target = _split(url)
+                except UrlRefused:
+                    continue
+                loopback = _is_loopback_name(target.host) or (
+                    target.address is not None and target.address.is_loopback)
+                # Loopback is shared by unrelated services (tests, the embedded demo): there, only the exact port.
+                port = None if any_port and not loopback else target.port
+                forbidden.add((target.host, port, _prefix(target.path)))
         return cls(allow_loopback=allow_loopback, allowed_hosts=frozenset(hosts),
-                   allowed_networks=tuple(networks), forbidden_origins=frozenset(forbidden))
+                   allowed_networks=tuple(networks), forbidden=frozenset(forbidden))
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class Target:
     port: int  # explicit or the scheme's default
     origin: str  # scheme://host[:port] exactly as git writes it in a credential prompt, lowercase
     address: IPAddress | None  # set when the host is an IP literal
+    path: str = "/"
 
 
 def check_syntax(url: str, *, allow_loopback_http: bool) -> Target:
@@ -140,7 +145,8 @@ def check_url(url: str, policy: NetworkPolicy) -> Target:
     accepted. No network access: names are checked again, resolved, at connection time."""
     target = check_syntax(url, allow_loopback_http=policy.allow_loopback)
     host_listed = target.host in policy.allowed_hosts
-    if (target.host, target.port) in policy.forbidden_origins or (target.host, None) in policy.forbidden_origins:
+    if any(host == target.host and port in (None, target.port) and _prefix(target.path).startswith(prefix)
+           for host, port, prefix in policy.forbidden):
         raise UrlRefused("this is DSO Console's internal forge: register the external repository it mirrors, "
                          "not the internal copy", code="internal_forge")
     loopback = _is_loopback_name(target.host) or (target.address is not None and target.address.is_loopback)
@@ -289,9 +295,20 @@ def _split(url: str, *, check_scheme: bool = True) -> Target:
             address = ipaddress.IPv4Address(host)
         elif len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
             raise UrlRefused("the host is not a valid host name: use letters, digits and '-' between dots")
+    path = "/" + rest.partition("/")[2]
+    segments = path.split("/")[1:]
+    if any(s in {".", ".."} for s in segments) or "" in segments[:-1] or any(
+            encoded in path.lower() for encoded in ("%2e", "%2f", "%5c", "%00")):
+        # curl resolves dot segments itself: the path checked must be the path requested.
+        raise UrlRefused("the URL's path must not contain '.' or '..' segments, '//' or encoded '.', '/' or '\\'")
     effective = port if port is not None else _DEFAULT_PORTS.get(scheme, 0)
     origin = f"{scheme}://{authority.lower()}"
-    return Target(scheme=scheme, host=host, port=effective, origin=origin, address=address)
+    return Target(scheme=scheme, host=host, port=effective, origin=origin, address=address, path=path)
+
+
+def _prefix(path: str) -> str:
+    """A path as a prefix to compare: lowercase, ending with exactly one '/'."""
+    return path.lower().rstrip("/") + "/"
 
 
 def _split_authority(authority: str) -> tuple[str, int | None]:

@@ -98,9 +98,13 @@ def test_every_hostile_url_is_refused_identically_everywhere_and_nothing_connect
     assert resolutions == []  # refused before any name was even looked up
 
 
-def test_a_public_url_is_still_accepted(strict, resolutions, maintainer_project):
+@pytest.mark.parametrize("url", ["https://github.com/team/app.git",
+                                 # The internal GitLab may host the teams' own repositories, outside its DSO group.
+                                 "https://gitlab.platform.example/team/app.git",
+                                 "https://gitlab.platform.example/dso-tools/app.git"])
+def test_a_public_url_is_still_accepted(strict, resolutions, maintainer_project, url):
     user, project = maintainer_project
-    assert _service_errors(user, project, "https://github.com/team/app.git") is None
+    assert _service_errors(user, project, url) is None
     assert resolutions == []  # resolving waits for the worker's connection, never at validation
 
 

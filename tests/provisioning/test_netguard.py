@@ -24,9 +24,8 @@ from tests.support.gitrepos import TokenAuthorizer, WorkRepo, init_bare
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "hostile_urls.yaml"
 HOSTILE = [url for group in YAML(typ="safe").load(CORPUS.read_text(encoding="utf-8")).values() for url in group]
 # What the console's policy forbids besides the network itself (see the corpus header).
-STRICT = NetworkPolicy.build(forbidden_urls=["https://console.platform.example"])
-STRICT = NetworkPolicy(forbidden_origins=STRICT.forbidden_origins | NetworkPolicy.build(
-    forbidden_urls=["https://gitlab.platform.example"], forbid_any_port=True).forbidden_origins)
+STRICT = NetworkPolicy.build(forbidden_urls=["https://console.platform.example"],
+                             forbidden_any_port_urls=["https://gitlab.platform.example/dso"])
 LOOPBACK = NetworkPolicy(allow_loopback=True)
 
 
