@@ -224,11 +224,15 @@ def connection_config(url: str, policy: NetworkPolicy) -> list[tuple[str, str]]:
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` as git names it in credential prompts (lowercase), or "" if unparsable."""
-    try:
-        return _split(url, check_scheme=False).origin
-    except UrlRefused:
+    """``scheme://host[:port]`` as git names it in credential prompts (lowercase), or "" without a scheme.
+
+    Deliberately lenient: trusted remotes (the internal forge) need not pass ``check_url`` to get their
+    credentials, e.g. a compose host name with an underscore."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return ""
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+    return f"{scheme}://{authority}".lower()
 
 
 def normalized_url(url: str) -> str:

@@ -165,3 +165,12 @@ def test_normalized_url_ignores_spelling_only():
     assert {netguard.normalized_url(u) for u in same} == {"https://git.example.com/a/app"}
     assert netguard.normalized_url("https://git.example.com/b/app.git") != "https://git.example.com/a/app"
     assert netguard.normalized_url("https://git.example.com:8443/a/app") == "https://git.example.com:8443/a/app"
+
+
+def test_the_askpass_origin_is_what_git_writes_in_its_prompt():
+    assert netguard.origin_of("https://Git.Example.com/a/app.git") == "https://git.example.com"
+    assert netguard.origin_of("http://127.0.0.1:8001/git/dso/app.git") == "http://127.0.0.1:8001"
+    assert netguard.origin_of("https://[::1]:8443/x.git") == "https://[::1]:8443"
+    # Trusted remotes need not pass check_url: the internal forge may have a host name like this.
+    assert netguard.origin_of("http://gitlab_web:8080/dso/app.git") == "http://gitlab_web:8080"
+    assert netguard.origin_of("/srv/git/app.git") == ""
