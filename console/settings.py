@@ -258,6 +258,9 @@ MIRROR_CACHE_DIR = Path(env("DSO_MIRROR_CACHE_DIR", str(DATA_DIR / "mirror-cache
 MIRROR_TIMEOUT_SECONDS = float(env("DSO_MIRROR_TIMEOUT_SECONDS", "600"))
 # Plain http:// external URLs are refused unless they point at loopback and this is on (the demo).
 ALLOW_HTTP_LOOPBACK = env_bool("DSO_ALLOW_HTTP_LOOPBACK", False)
+# External repository URLs reach only public addresses; these host names (may resolve to private addresses)
+# and CIDR ranges are the exceptions, for platforms that mirror from their own network.
+ALLOWED_INTERNAL_HOSTS = env_list("DSO_ALLOWED_INTERNAL_HOSTS")
 
 PLATFORM_REPOSITORY = env("DSO_PLATFORM_REPOSITORY", "platform/gitops")
 PLATFORM_BRANCH = env("DSO_PLATFORM_BRANCH", "main")

@@ -1,8 +1,13 @@
-"""Run git with credentials that never appear in a URL, a command line or a log.
+"""Run git with credentials that never appear in a URL, a command line or a log, and never leave for a
+host other than the one they were given for.
 
-git asks for a username and a password through ``GIT_ASKPASS``; the helper script below answers from two
-environment variables that only the git child process sees. Everything else that could prompt or leak is
-switched off.
+git asks for a username and a password through ``GIT_ASKPASS``; the helper script below answers from
+environment variables that only the git child process sees, and only when git's prompt names the exact
+scheme, host and port of the remote (git writes the URL in the prompt: "Username for 'https://host:port': ").
+Redirects are never followed: an https remote answering ``302 Location: http://elsewhere/`` would
+otherwise make git ask for, and send, the token there. Everything else that could prompt or leak is
+switched off. For an untrusted remote (one carrying a ``NetworkPolicy``) the host is resolved and checked
+here and curl is pinned to the checked addresses (``provisioning.netguard``).
 """
 
 from __future__ import annotations
@@ -14,14 +19,35 @@ import stat
 import tempfile
 from pathlib import Path
 
+from provisioning.errors import AuthenticationFailed, NotFound, PermissionDenied, ProvisioningError, Unreachable
 from provisioning.forge.base import GitRemote
+from provisioning.netguard import connection_config, origin_of
 
+# "$1" is git's prompt; the URL between the quotes, minus any user@, must be the remote's origin.
 _ASKPASS_SCRIPT = """#!/bin/sh
+url=${1#*\\'}
+url=${url%%\\'*}
+scheme=${url%%://*}
+rest=${url#*://}
+rest=${rest##*@}
+asked=$(printf '%s' "$scheme://$rest" | tr '[:upper:]' '[:lower:]')
+if [ -z "$DSO_GIT_ORIGIN" ] || [ "$asked" != "$DSO_GIT_ORIGIN" ]; then
+  echo "dso-askpass: refusing to answer a prompt for another address" >&2
+  exit 1
+fi
 case "$1" in
-  Username*) printf '%s\\n' "$DSO_GIT_USERNAME" ;;
-  *) printf '%s\\n' "$DSO_GIT_PASSWORD" ;;
+  "Username for '"*) printf '%s\\n' "$DSO_GIT_USERNAME" ;;
+  "Password for '"*) printf '%s\\n' "$DSO_GIT_PASSWORD" ;;
+  *) exit 1 ;;
 esac
 """
+
+# Applied to every git process. followRedirects=false: a redirect is an error, never a new destination.
+_BASE_CONFIG = (
+    # An empty credential.helper list stops any helper from storing what askpass answers.
+    ("credential.helper", ""),
+    ("http.followRedirects", "false"),
+)
 
 _askpass_path: Path | None = None
 
@@ -43,25 +69,30 @@ def git_environment(remote: GitRemote | None = None, *, base: dict[str, str] | N
     """Environment for one git child process talking to ``remote``.
 
     Credentials are passed only when the remote has some; prompts, credential helpers and the user's
-    global configuration are disabled so a run behaves the same on every machine.
+    global configuration are disabled so a run behaves the same on every machine. For a remote with a
+    network policy this resolves its host and raises (AddressRefused, Unreachable) before any connection.
     """
     env = dict(os.environ if base is None else base)
-    env.update(
-        {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            # An empty credential.helper list stops any helper from storing what askpass answers.
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "credential.helper",
-            "GIT_CONFIG_VALUE_0": "",
-            "LC_ALL": "C",
-        }
-    )
-    env.pop("DSO_GIT_USERNAME", None)
-    env.pop("DSO_GIT_PASSWORD", None)
+    for key in [k for k in env if k.startswith("GIT_CONFIG_KEY_") or k.startswith("GIT_CONFIG_VALUE_")]:
+        del env[key]
+    config = list(_BASE_CONFIG)
+    if remote is not None and remote.network is not None:
+        scheme = remote.url.partition("://")[0].lower()
+        # An untrusted URL gets its own transport only: no ext::, file:// or other helper a URL can name.
+        config += [("protocol.allow", "never")]
+        if scheme in {"http", "https"}:
+            config += [(f"protocol.{scheme}.allow", "always")]
+        config += connection_config(remote.url, remote.network)
+    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+                "LC_ALL": "C", "GIT_CONFIG_COUNT": str(len(config))})
+    for index, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    for variable in ("DSO_GIT_USERNAME", "DSO_GIT_PASSWORD", "DSO_GIT_ORIGIN"):
+        env.pop(variable, None)
     if remote is not None and remote.has_credentials:
         env["GIT_ASKPASS"] = str(askpass_helper())
+        env["DSO_GIT_ORIGIN"] = origin_of(remote.url)
         env["DSO_GIT_USERNAME"] = remote.username or "oauth2"
         env["DSO_GIT_PASSWORD"] = remote.password or ""
     else:
@@ -76,3 +107,31 @@ def redact(text: str, *secrets: str | None) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+_REDIRECT = ("returned error: 30",)
+_AUTH = ("authentication failed", "could not read username", "could not read password", "returned error: 401",
+         "invalid username or password")
+_DENIED = ("returned error: 403",)
+_MISSING = ("returned error: 404", "repository not found", "' not found", "does not appear to be a git repository")
+
+
+def untrusted_remote_error(output: str, *, url: str, action: str) -> ProvisioningError:
+    """A fixed-vocabulary error for a failed git call against an untrusted remote. Callers check first for
+    what only a git server that accepted the connection can say (a push rejected by a hook).
+
+    Nothing of git's own output is kept: its wording tells a closed port from a plain-HTTP service from a
+    TLS one, which would turn the run's error message into a port scanner.
+    """
+    lowered = output.lower()
+    if any(marker in lowered for marker in _REDIRECT):
+        return ProvisioningError(
+            f"{action}: {url} answered with a redirect, and DSO Console does not follow redirects (they could "
+            "send the token elsewhere): register the repository's final https:// URL", code="redirect_refused")
+    if any(marker in lowered for marker in _AUTH):
+        return AuthenticationFailed(f"authentication failed for {url}: check the username and token")
+    if any(marker in lowered for marker in _DENIED):
+        return PermissionDenied(f"access to {url} was refused: the token lacks the needed permission")
+    if any(marker in lowered for marker in _MISSING):
+        return NotFound(f"repository {url} was not found (or the token cannot see it)")
+    return Unreachable(f"{action}: could not reach the repository at {url}")

@@ -28,7 +28,7 @@ from provisioning.errors import (
     Unreachable,
 )
 from provisioning.forge.base import GitRemote
-from provisioning.gitenv import git_environment, redact
+from provisioning.gitenv import git_environment, redact, untrusted_remote_error
 
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 # Large pushes are otherwise sent in many small chunked requests; one buffer keeps them in one POST.
@@ -112,6 +112,8 @@ def _git(args: list[str], *, remote: GitRemote | None, cwd: Path | None, timeout
     except OSError as exc:
         raise ProvisioningError(f"cannot run git: {exc.strerror}", code="git_unavailable") from None
     if check and proc.returncode != 0:
+        if remote is not None and remote.network is not None:
+            raise untrusted_remote_error(proc.stderr, url=url, action=f"git {operation or args[0]}")
         raise _translate(proc.stderr, url=url, operation=operation or args[0], secrets=secrets)
     return proc
 
@@ -131,6 +133,9 @@ def _translate(stderr: str, *, url: str, operation: str,
         return Unreachable(f"cannot reach {url}: {tail}")
     if any(marker in lowered for marker in _NOT_FOUND):
         return NotFound(f"repository {url} was not found (or the token cannot see it)")
+    if "returned error: 30" in lowered:
+        return ProvisioningError(f"{url} answered with a redirect, which DSO Console does not follow: use the "
+                                 "repository's final URL", code="redirect_refused")
     return ProvisioningError(f"git {operation} failed for {url}: {tail}", code="git_error")
 
 

@@ -89,7 +89,8 @@ class RepositorySerializer(serializers.ModelSerializer):
         validators = []
         extra_kwargs = {
             "name": {"validators": []},
-            "external_url": {"validators": []},
+            # Not trimmed: a URL with stray whitespace is refused by the service, as through the portal.
+            "external_url": {"validators": [], "trim_whitespace": False},
             "deploy_path": {"validators": []},
         }
 
@@ -105,7 +106,8 @@ class RepositorySerializer(serializers.ModelSerializer):
 class RepositoryUpdateSerializer(RepositorySerializer):
     class Meta(RepositorySerializer.Meta):
         read_only_fields = RepositorySerializer.Meta.read_only_fields + ["name"]
-        extra_kwargs = {**RepositorySerializer.Meta.extra_kwargs, "external_url": {"validators": [], "required": False}}
+        extra_kwargs = {**RepositorySerializer.Meta.extra_kwargs,
+                        "external_url": {"validators": [], "required": False, "trim_whitespace": False}}
 
 
 class RefChangeSerializer(serializers.ModelSerializer):

@@ -113,6 +113,11 @@ class Repository(models.Model):
                     errors["helm_value_files"] = f"{value_file!r}: {exc.messages[0]}"
         if self.is_private and not self.token:
             errors["token"] = "a private repository needs a token (and usually a username)"
+        from console.network import repository_url_problem
+
+        # Which hosts the worker may be sent to: public ones, not the platform's own network or forge.
+        if problem := repository_url_problem(self.external_url):
+            errors["external_url"] = problem
         if errors:
             raise ValidationError(errors)
 

@@ -6,9 +6,6 @@ the adapters accept exactly what these accept.
 
 from __future__ import annotations
 
-import ipaddress
-from urllib.parse import urlsplit
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -62,41 +59,9 @@ def validate_organization_slug_not_reserved(value: str) -> None:
     _raise(problem and f"{value!r} cannot be an organization: {problem}", "reserved_namespace")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def validate_external_url(value: str) -> None:
-    """https only (http to loopback when DSO_ALLOW_HTTP_LOOPBACK is on); never credentials in the URL."""
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - ":abc" or ":65536" raise ValueError only when the port is read
-    except ValueError as exc:
-        raise ValidationError(f"not a valid URL: {exc}", code="invalid_url") from exc
-    if parts.username or parts.password or "@" in parts.netloc:
-        raise ValidationError(
-            "the URL must not contain credentials: give the username and token in their own fields",
-            code="credentials_in_url",
-        )
-    if not host:
-        raise ValidationError("the URL has no host", code="invalid_url")
-    if parts.query or parts.fragment:
-        raise ValidationError("the URL must not have a query or fragment", code="invalid_url")
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and _is_loopback(host):
-        if settings.ALLOW_HTTP_LOOPBACK:
-            return
-        raise ValidationError(
-            "http:// is allowed only for loopback hosts when DSO_ALLOW_HTTP_LOOPBACK is on; use https://",
-            code="insecure_url",
-        )
-    raise ValidationError(
-        f"unsupported URL scheme {parts.scheme!r}: use https://", code="unsupported_scheme"
-    )
+    """A canonical https:// URL without credentials (http:// to loopback only when DSO_ALLOW_HTTP_LOOPBACK is
+    on). Which hosts a repository URL may reach is checked by Repository.clean() (console.network)."""
+    from console.network import validate_url_syntax
+
+    validate_url_syntax(value)

@@ -46,8 +46,9 @@ class ProjectForm(forms.Form):
 class RepositoryForm(forms.Form):
     name = forms.CharField(max_length=40, validators=[validate_dns_label],
                            help_text="Internal name, unique in the project (a DNS label).")
+    # Not stripped: a URL with stray whitespace is refused by the service, the same as through the API.
     external_url = forms.CharField(
-        max_length=500, label="External URL", help_text="https:// clone URL, without credentials."
+        max_length=500, strip=False, label="External URL", help_text="https:// clone URL, without credentials."
     )
     is_private = forms.BooleanField(required=False, label="Private (needs credentials)")
     username = forms.CharField(max_length=200, required=False)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -13,6 +11,7 @@ from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError, PermissionDenied
 from console.services.validation import full_clean_or_raise
 from provisioning.manifests import application_name_for
+from provisioning.netguard import normalized_url
 
 EDITABLE_FIELDS = (
     "external_url", "is_private", "username", "token", "is_infra", "deploy_kind", "deploy_path",
@@ -104,20 +103,16 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
         raise DomainError(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
     before = _public_state(repository)
     old_token = repository.token
-    if "external_url" in changes and repository.token and "token" not in changes:
-        try:
-            old, new = urlsplit(repository.external_url), urlsplit(changes["external_url"] or "")
-            moved = (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port)
-        except ValueError:  # "[::1", a port ":abc" or ":65536": full_clean below refuses the URL itself
-            moved = False
-        if moved:
-            # Otherwise whoever may edit the URL could point it at their own server and collect the stored
-            # token through git's credential prompt, without ever being able to read it.
-            raise DomainError(
-                {"token": ["moving the repository to another host needs its token again (or an empty one to "
-                           "drop it): the stored token is never sent to a new host"]},
-                code="token_required_for_new_host",
-            )
+    if "external_url" in changes and repository.token and "token" not in changes and (
+            normalized_url(changes["external_url"] or "") != normalized_url(repository.external_url)):
+        # The stored token was given for this repository only. Otherwise whoever may edit the URL could point
+        # it at another repository the token can read (same host or not) and mirror it into this project, or
+        # at their own server and collect the token through git's credential prompt, without ever seeing it.
+        raise DomainError(
+            {"token": ["changing the repository URL needs its token again (or an empty one to drop it): the "
+                       "stored token is only ever used for the URL it was given with"]},
+            code="token_required_for_new_url",
+        )
     for field, value in changes.items():
         setattr(repository, field, value)
     if repository.deploy_kind == "helm" and not repository.helm_value_files:

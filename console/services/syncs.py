@@ -37,10 +37,15 @@ def sync_request(
 
 
 def external_remote(repository: Repository) -> GitRemote:
+    """The repository's external URL as an untrusted remote: checked, resolved and pinned before each git
+    process, since the URL was typed by a project member (console.network)."""
+    from console.network import repository_network_policy
+
+    policy = repository_network_policy()
     # A public repository may still carry a token: the console needs one to push image tag bumps.
     if repository.token:
-        return GitRemote(repository.external_url, repository.username or "oauth2", repository.token)
-    return GitRemote(repository.external_url)
+        return GitRemote(repository.external_url, repository.username or "oauth2", repository.token, network=policy)
+    return GitRemote(repository.external_url, network=policy)
 
 
 def sync_execute(*, run_id: int, task_id: str) -> None:

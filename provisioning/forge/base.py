@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from provisioning.netguard import NetworkPolicy
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,9 @@ class GitRemote:
     url: str
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    # Set for URLs someone outside the platform team typed: git then connects only to addresses the policy
+    # allows, resolved and pinned right before each git process (provisioning.netguard).
+    network: NetworkPolicy | None = None
 
     @property
     def has_credentials(self) -> bool:

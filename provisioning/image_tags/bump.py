@@ -88,7 +88,7 @@ def _reset(clone: Path, source: GitRemote, branch: str) -> str:
     try:
         run_git(["fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{remote_ref}"], cwd=clone, remote=source)
     except GitFailed as exc:
-        raise translate(exc, action=f"fetching {branch}", url=source.url) from None
+        raise translate(exc, action=f"fetching {branch}", url=source.url, remote=source) from None
     try:
         run_git(["checkout", "-q", "-f", "-B", _LOCAL_BRANCH, remote_ref], cwd=clone)
         run_git(["clean", "-q", "-f", "-d", "-x"], cwd=clone)
@@ -188,4 +188,4 @@ def _push(clone: Path, source: GitRemote, branch: str) -> bool:
     except GitFailed as exc:
         if any(sign in exc.output for sign in _MOVED):
             return False
-        raise translate(exc, action=f"pushing to {branch}", url=source.url) from None
+        raise translate(exc, action=f"pushing to {branch}", url=source.url, remote=source) from None

@@ -13,7 +13,7 @@ from provisioning.errors import (
     Unreachable,
 )
 from provisioning.forge.base import GitRemote
-from provisioning.gitenv import git_environment, redact
+from provisioning.gitenv import git_environment, redact, untrusted_remote_error
 
 _AUTH = ("authentication failed", "could not read username", "could not read password", "401", "publickey")
 _DENIED = ("403", "permission denied", "not allowed", "protected branch", "hook declined", "remote rejected")
@@ -61,10 +61,19 @@ def run_git(
     return proc.stdout
 
 
-def translate(exc: GitFailed, *, action: str, url: str) -> ProvisioningError:
+_HOOK = ("protected branch", "hook declined", "remote rejected", "not allowed")
+
+
+def translate(exc: GitFailed, *, action: str, url: str, remote: GitRemote | None = None) -> ProvisioningError:
     """A person-readable domain error for a failed git call against ``url``."""
     text = exc.output.lower()
     last = exc.output.strip().splitlines()[-1] if exc.output.strip() else "no output"
+    if remote is not None and remote.network is not None:
+        # An untrusted URL: only a git server that took the push may be quoted; anything else is worded
+        # from a fixed vocabulary so the message cannot describe what listens at that address.
+        if any(s in text for s in _HOOK):
+            return PermissionDenied(f"{action}: {url} denied the operation ({last})")
+        return untrusted_remote_error(exc.output, url=url, action=action)
     if any(s in text for s in _AUTH):
         return AuthenticationFailed(f"{action}: {url} refused the credentials ({last})")
     if any(s in text for s in _MISSING):

@@ -255,7 +255,7 @@ def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
         assert path in schema
 
 
-def test_moving_a_repository_to_another_host_needs_its_token_again():
+def test_changing_a_repository_url_needs_its_token_again():
     project = make_project()
     maintainer = make_user()
     make_member(maintainer, project, Role.MAINTAINER)
@@ -263,12 +263,16 @@ def test_moving_a_repository_to_another_host_needs_its_token_again():
                                  username="ci", token="kept-secret")
     api = client_for(maintainer)
     url = f"/api/v1/repositories/{repository.pk}/"
-    moved = api.patch(url, {"external_url": "https://attacker.example.net/a/app.git"}, format="json")
-    assert moved.status_code == 400
-    assert moved.json()["code"] == "token_required_for_new_host"
-    repository.refresh_from_db()
-    assert repository.external_url == "https://git.example.com/a/app.git"
-    assert api.patch(url, {"external_url": "https://git.example.com/a/renamed.git"}, format="json").status_code == 200
+    for elsewhere in ("https://attacker.example.net/a/app.git",
+                      # Same host: the stored token could read another team's repository there.
+                      "https://git.example.com/other-team/secret.git", "https://git.example.com/a/renamed.git"):
+        moved = api.patch(url, {"external_url": elsewhere}, format="json")
+        assert moved.status_code == 400, elsewhere
+        assert moved.json()["code"] == "token_required_for_new_url"
+        repository.refresh_from_db()
+        assert repository.external_url == "https://git.example.com/a/app.git"
+    # The same repository written differently is not a change of URL.
+    assert api.patch(url, {"external_url": "https://GIT.example.com:443/a/app"}, format="json").status_code == 200
     with_token = api.patch(url, {"external_url": "https://other.example.org/a/app.git", "token": "new-one"},
                            format="json")
     assert with_token.status_code == 200

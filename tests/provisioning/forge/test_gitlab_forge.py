@@ -218,8 +218,10 @@ def test_deploy_token_reads_but_cannot_push_and_rotates(forge: GitLabForge, gitl
 
 def test_group_deploy_token_reads_every_project_below(forge: GitLabForge, repo: str):
     deploy = forge.ensure_deploy_token("dso/acme", name="argocd-acme")
-    listed = subprocess.run(["git", "ls-remote", forge.get_repository(repo).clone_url], capture_output=True,
-                            env=git_environment(deploy))
+    clone_url = forge.get_repository(repo).clone_url
+    # The credentials are given for the repository's own URL: askpass answers only for that origin.
+    listed = subprocess.run(["git", "ls-remote", clone_url], capture_output=True,
+                            env=git_environment(GitRemote(clone_url, deploy.username, deploy.password)))
     assert listed.returncode == 0
 
 
