@@ -1,16 +1,22 @@
-"""Django admin: every model, filters and search, and actions that call the same services as the API."""
+"""Django admin: every model, filters and search, and actions that call the same services as the API.
+
+Adding or editing an organization, project, repository or membership calls the same service as the portal
+and the API (so provisioning, the new-host token guard and every other rule apply); a refusal is shown as
+an error message and nothing is saved. Fields a service cannot change (slugs, names that paths derive from)
+are read-only once the object exists.
+"""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.forms.models import model_to_dict
+from django.http import HttpResponseRedirect
 
 from console.models import (
     AuditEvent, Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun, Trigger,
 )
 from console.services.actors import Actor
-from console.services.audit import audit_record
+from console.services.audit import audit_record, audit_snapshot
 from console.services.errors import DomainError
 from console.services.projects import project_provision_request
 from console.services.syncs import sync_request
@@ -20,36 +26,70 @@ def admin_actor(request) -> Actor:
     return Actor.for_user(request.user, AuditEvent.Interface.ADMIN)
 
 
-def _snapshot(obj) -> dict:
-    data = model_to_dict(obj, exclude=["token"])
-    return {key: value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else str(value)
-            for key, value in data.items()}
+def _error_text(error: DomainError) -> str:
+    if isinstance(error.message, dict):
+        return "; ".join(f"{field}: {' '.join(map(str, problems)) if isinstance(problems, list) else problems}"
+                         for field, problems in error.message.items())
+    return str(error.message)
+
+
+def _adopt(obj, saved) -> None:
+    """Make the admin's unsaved instance the one the service saved (the admin redirects to obj.pk)."""
+    obj.__dict__.update(saved.__dict__)
 
 
 class AuditedAdmin(admin.ModelAdmin):
     """Direct edits in the admin are changes like any other: each leaves an audit event."""
 
+    def changeform_view(self, request, *args, **kwargs):
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except DomainError as error:
+            # Raised by a service inside the admin's transaction, which is rolled back: nothing was saved.
+            self.message_user(request, f"Not saved: {_error_text(error)}", level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request, obj, form, change):
-        before = _snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
+        before = audit_snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)
         audit_record(actor=admin_actor(request), action=f"{obj._meta.model_name}.admin_{'change' if change else 'add'}",
-                     target=obj, before=before, after=_snapshot(obj))
+                     target=obj, before=before, after=audit_snapshot(obj))
+
+    def delete_view(self, request, *args, **kwargs):
+        try:
+            return super().delete_view(request, *args, **kwargs)
+        except DomainError as error:
+            self.message_user(request, f"Not deleted: {_error_text(error)}", level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request, obj):
         audit_record(actor=admin_actor(request), action=f"{obj._meta.model_name}.admin_delete", target=obj,
-                     before=_snapshot(obj))
+                     before=audit_snapshot(obj))
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
-            self.delete_model(request, obj)
-
+            try:
+                self.delete_model(request, obj)
+            except DomainError as error:
+                self.message_user(request, f"{obj}: not deleted: {_error_text(error)}", level=messages.ERROR)
 
 class MembershipInline(admin.TabularInline):
+    """Shown for reference; members are managed on the membership page, through the membership service."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
     fields = ["user", "project", "role"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Organization)
@@ -57,6 +97,21 @@ class OrganizationAdmin(AuditedAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Forge groups and namespaces derive from the slug; no service renames them.
+        return ["slug"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        from console.services.organizations import organization_create, organization_update
+
+        actor = admin_actor(request)
+        if change:
+            current = Organization.objects.get(pk=obj.pk)
+            _adopt(obj, organization_update(actor=actor, organization=current, name=form.cleaned_data["name"]))
+        else:
+            _adopt(obj, organization_create(actor=actor, slug=form.cleaned_data["slug"],
+                                            name=form.cleaned_data["name"]))
 
 
 @admin.register(Project)
@@ -67,6 +122,26 @@ class ProjectAdmin(AuditedAdmin):
     readonly_fields = ["status", "namespace", "argocd_credentials", "created_at", "updated_at"]
     exclude = ["argocd_username", "argocd_token"]
     actions = ["reprovision"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The namespace, forge group and Argo CD objects derive from organization and slug: renaming would need
+        # a re-provisioning the services do not offer, so they are fixed once the project exists.
+        fixed = ["organization", "slug"] if obj is not None else []
+        return fixed + list(self.readonly_fields)
+
+    def save_model(self, request, obj, form, change):
+        from console.services.projects import project_create, project_update
+
+        actor = admin_actor(request)
+        data = form.cleaned_data
+        if change:
+            current = Project.objects.select_related("organization").get(pk=obj.pk)
+            _adopt(obj, project_update(actor=actor, project=current, name=data["name"],
+                                       description=data.get("description", "")))
+        else:
+            project, _ = project_create(actor=actor, organization=data["organization"], slug=data["slug"],
+                                        name=data["name"], description=data.get("description", ""))
+            _adopt(obj, project)
 
     @admin.display(description="Argo CD credentials")
     def argocd_credentials(self, project):
@@ -106,6 +181,10 @@ class RepositoryAdminForm(forms.ModelForm):
         # An empty field keeps the stored secret; the admin never shows it back.
         return self.cleaned_data["token"] or (self.instance.token if self.instance.pk else "")
 
+    @property
+    def token_entered(self) -> bool:
+        return bool(self.data.get(self.add_prefix("token")))
+
 
 @admin.register(Repository)
 class RepositoryAdmin(AuditedAdmin):
@@ -113,8 +192,34 @@ class RepositoryAdmin(AuditedAdmin):
     list_display = ["name", "project", "external_url", "is_infra", "deploy_kind", "is_private", "created_at"]
     list_filter = ["is_infra", "deploy_kind", "is_private", "project__organization"]
     search_fields = ["name", "external_url", "project__slug", "internal_path"]
-    readonly_fields = ["internal_path", "internal_url", "default_branch", "created_at"]
+    readonly_fields = ["internal_path", "internal_url", "default_branch", "images_scanned_sha", "created_at"]
     actions = ["sync"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The internal repository's path derives from project and name.
+        fixed = ["project", "name"] if obj is not None else []
+        return fixed + list(self.readonly_fields)
+
+    def save_model(self, request, obj, form, change):
+        from console.services.ci_tokens import repository_ci_settings_update
+        from console.services.repositories import EDITABLE_FIELDS, repository_register, repository_update
+
+        actor = admin_actor(request)
+        data = form.cleaned_data
+        fields = {name: data[name] for name in EDITABLE_FIELDS if name in data and name != "token"}
+        if form.token_entered or not change:
+            fields["token"] = data.get("token", "")
+        ci = {name: data[name] for name in ("ci_allowed_project_paths", "ci_protected_refs_only") if name in data}
+        if change:
+            current = Repository.objects.select_related("project__organization").get(pk=obj.pk)
+            changes = {name: value for name, value in fields.items()
+                       if name == "token" or getattr(current, name) != value}
+            repository = repository_update(actor=actor, repository=current, **changes) if changes else current
+        else:
+            repository = repository_register(actor=actor, project=data["project"], name=data["name"], **fields)
+        if any(getattr(repository, name) != value for name, value in ci.items()):
+            repository = repository_ci_settings_update(actor=actor, repository=repository, **ci)
+        _adopt(obj, repository)
 
     @admin.action(description="Sync selected repositories")
     def sync(self, request, queryset):
@@ -172,6 +277,26 @@ class MembershipAdmin(AuditedAdmin):
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "organization__slug", "project__slug"]
     autocomplete_fields = ["user"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "organization", "project"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        from console.services.memberships import membership_set
+
+        data = form.cleaned_data
+        user = data["user"] if not change else obj.user
+        project = data.get("project") if not change else obj.project
+        organization = data.get("organization") if not change else obj.organization
+        if project is not None and project.organization_id != organization.pk:
+            raise DomainError({"project": [f"{project} is not in {organization}"]})
+        _adopt(obj, membership_set(actor=admin_actor(request), username=user.get_username(), role=data["role"],
+                                   project=project, organization=None if project is not None else organization))
+
+    def delete_model(self, request, obj):
+        from console.services.memberships import membership_remove
+
+        membership_remove(actor=admin_actor(request), membership=obj)
 
 
 @admin.register(AuditEvent)
