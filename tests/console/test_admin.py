@@ -55,11 +55,12 @@ def test_repository_change_page_never_shows_the_token_and_edits_are_audited(admi
                  "deploy_revision": "HEAD", "helm_value_files": "[]", "ci_allowed_project_paths": "[]",
                  "ci_protected_refs_only": "on"})
     data = {k: v for k, v in data.items() if v is not None and v is not False}
+    data["image_name"] = "registry.example.com/team/app"  # one real change, so the service records it
     response = admin_client.post(f"/admin/console/repository/{repository.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     repository.refresh_from_db()
     assert repository.token == "admin-secret-value"  # an empty field keeps the stored secret
-    event = AuditEvent.objects.get(action="repository.admin_change")
+    event = AuditEvent.objects.get(action="repository.update")  # the service's own event
     assert event.interface == "admin"
     assert "admin-secret-value" not in str(event.before) + str(event.after)
 
@@ -70,3 +71,60 @@ def test_run_history_is_read_only_in_the_admin(admin_client):
     page = admin_client.get(f"/admin/console/syncrun/{run.pk}/change/")
     assert page.status_code == 200
     assert admin_client.get("/admin/console/syncrun/?status__exact=queued&q=repo").status_code == 200
+
+
+def repository_form_data(repository, **changes) -> dict:
+    data = {"project": repository.project_id, "name": repository.name, "external_url": repository.external_url,
+            "username": repository.username, "token": "", "deploy_kind": "", "deploy_path": ".",
+            "deploy_revision": "HEAD", "helm_value_files": "[]", "ci_allowed_project_paths": "[]",
+            "ci_protected_refs_only": "on", "image_name": ""}
+    if repository.is_private:
+        data["is_private"] = "on"
+    data.update(changes)
+    return data
+
+
+def test_adding_a_project_in_the_admin_provisions_it_like_the_portal(admin_client):
+    from console.models import Organization, Project
+
+    organization = Organization.objects.create(slug="acme", name="ACME")
+    response = admin_client.post("/admin/console/project/add/", {
+        "organization": organization.pk, "slug": "shop", "name": "Shop", "description": "",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project = Project.objects.get(slug="shop")
+    assert project.namespace == "acme-shop"
+    assert ProvisioningRun.objects.get(project=project).trigger == "admin"
+    assert AuditEvent.objects.filter(action="project.create", interface="admin").count() == 1
+
+
+def test_a_project_slug_cannot_be_changed_in_the_admin(admin_client):
+    """Renaming would leave the namespace, forge group and Argo CD objects under the old name."""
+    project = make_project(slug="shop")
+    page = admin_client.get(f"/admin/console/project/{project.pk}/change/")
+    assert "slug" not in page.context["adminform"].form.fields
+    response = admin_client.post(f"/admin/console/project/{project.pk}/change/", {
+        "organization": project.organization_id, "slug": "renamed", "name": "New name", "description": "",
+    })
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert (project.slug, project.name) == ("shop", "New name")
+    assert AuditEvent.objects.get(action="project.update").interface == "admin"
+
+
+def test_the_admin_keeps_the_new_host_token_guard(admin_client):
+    """Pointing a repository at another host must not send it the stored token (repository_update's rule)."""
+    repository = make_repository(make_project(), is_private=True, username="ci", token="stored-token-value")
+    url = f"/admin/console/repository/{repository.pk}/change/"
+    moved = repository_form_data(repository, external_url="https://evil.example.org/team/app.git")
+    response = admin_client.post(url, moved, follow=True)
+    assert "needs its token again" in response.content.decode()
+    repository.refresh_from_db()
+    assert repository.external_url == "https://git.example.com/team/app.git"
+    assert not AuditEvent.objects.filter(action="repository.update").exists()
+    # With a new token for the new host it is saved.
+    response = admin_client.post(url, {**moved, "token": "token-for-the-new-host"})
+    assert response.status_code == 302
+    repository.refresh_from_db()
+    assert repository.external_url == "https://evil.example.org/team/app.git"
+    assert repository.token == "token-for-the-new-host"
