@@ -367,3 +367,28 @@ class CiTokenAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{token}: revoked")
             except DomainError as error:
                 self.message_user(request, f"{token}: {error.message}", level=messages.ERROR)
+
+
+from console.models import ApiToken  # noqa: E402 - users' API tokens
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Issued by POST /api/v1/auth/token/ (secret shown once, only a hash stored); admins may only revoke."""
+
+    list_display = ["user", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["user__username", "name", "prefix"]
+    readonly_fields = list_display
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke selected API tokens")
+    def revoke(self, request, queryset):
+        from console.services.api_tokens import api_token_revoke
+
+        for token in queryset.select_related("user").filter(revoked_at__isnull=True):
+            api_token_revoke(actor=admin_actor(request), token=token)
+            self.message_user(request, f"{token}: revoked")

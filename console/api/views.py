@@ -9,7 +9,6 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from console import selectors
 from console.api import serializers as s

@@ -128,3 +128,19 @@ def test_the_admin_keeps_the_new_host_token_guard(admin_client):
     repository.refresh_from_db()
     assert repository.external_url == "https://evil.example.org/team/app.git"
     assert repository.token == "token-for-the-new-host"
+
+
+def test_admins_revoke_api_tokens_but_never_see_or_make_them(admin_client):
+    from rest_framework.test import APIClient
+
+    from console.models import ApiToken
+
+    make_user("alice")
+    secret = APIClient().post("/api/v1/auth/token/", {"username": "alice", "password": "pass-word-123"}).json()["token"]
+    token = ApiToken.objects.get()
+    assert admin_client.get("/admin/console/apitoken/add/").status_code == 403
+    assert secret not in admin_client.get(f"/admin/console/apitoken/{token.pk}/change/").content.decode()
+    admin_client.post("/admin/console/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert AuditEvent.objects.get(action="api_token.revoke").interface == "admin"
