@@ -1,17 +1,23 @@
-"""Django admin: every model, filters and search, and actions that call the same services as the API."""
+"""Django admin: every model, filters and search, and actions that call the same services as the API.
+
+Adding or editing an organization, project, repository or membership calls the same service as the portal
+and the API (so provisioning, the new-host token guard and every other rule apply); a refusal is shown as
+an error message and nothing is saved. Fields a service cannot change (slugs, names that paths derive from)
+are read-only once the object exists.
+"""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.forms.models import model_to_dict
 from django.shortcuts import redirect
+from django.http import HttpResponseRedirect
 
 from console.models import (
     AuditEvent, Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun, Trigger,
 )
 from console.services.actors import Actor
-from console.services.audit import audit_record
+from console.services.audit import audit_record, audit_snapshot
 from console.services.errors import DomainError
 from console.services.projects import project_provision_request
 from console.services.repositories import EDITABLE_FIELDS, repository_register, repository_remove, repository_update
@@ -27,36 +33,70 @@ def admin_actor(request) -> Actor:
     return Actor.for_user(request.user, AuditEvent.Interface.ADMIN)
 
 
-def _snapshot(obj) -> dict:
-    data = model_to_dict(obj, exclude=["token"])
-    return {key: value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else str(value)
-            for key, value in data.items()}
+def _error_text(error: DomainError) -> str:
+    if isinstance(error.message, dict):
+        return "; ".join(f"{field}: {' '.join(map(str, problems)) if isinstance(problems, list) else problems}"
+                         for field, problems in error.message.items())
+    return str(error.message)
+
+
+def _adopt(obj, saved) -> None:
+    """Make the admin's unsaved instance the one the service saved (the admin redirects to obj.pk)."""
+    obj.__dict__.update(saved.__dict__)
 
 
 class AuditedAdmin(admin.ModelAdmin):
     """Direct edits in the admin are changes like any other: each leaves an audit event."""
 
+    def changeform_view(self, request, *args, **kwargs):
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except DomainError as error:
+            # Raised by a service inside the admin's transaction, which is rolled back: nothing was saved.
+            self.message_user(request, f"Not saved: {_error_text(error)}", level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request, obj, form, change):
-        before = _snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
+        before = audit_snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)
         audit_record(actor=admin_actor(request), action=f"{obj._meta.model_name}.admin_{'change' if change else 'add'}",
-                     target=obj, before=before, after=_snapshot(obj))
+                     target=obj, before=before, after=audit_snapshot(obj))
+
+    def delete_view(self, request, *args, **kwargs):
+        try:
+            return super().delete_view(request, *args, **kwargs)
+        except DomainError as error:
+            self.message_user(request, f"Not deleted: {_error_text(error)}", level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request, obj):
         audit_record(actor=admin_actor(request), action=f"{obj._meta.model_name}.admin_delete", target=obj,
-                     before=_snapshot(obj))
+                     before=audit_snapshot(obj))
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
-            self.delete_model(request, obj)
-
+            try:
+                self.delete_model(request, obj)
+            except DomainError as error:
+                self.message_user(request, f"{obj}: not deleted: {_error_text(error)}", level=messages.ERROR)
 
 class MembershipInline(admin.TabularInline):
+    """Shown for reference; members are managed on the membership page, through the membership service."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
     fields = ["user", "project", "role"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Organization)
@@ -64,6 +104,21 @@ class OrganizationAdmin(AuditedAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Forge groups and namespaces derive from the slug; no service renames them.
+        return ["slug"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        from console.services.organizations import organization_create, organization_update
+
+        actor = admin_actor(request)
+        if change:
+            current = Organization.objects.get(pk=obj.pk)
+            _adopt(obj, organization_update(actor=actor, organization=current, name=form.cleaned_data["name"]))
+        else:
+            _adopt(obj, organization_create(actor=actor, slug=form.cleaned_data["slug"],
+                                            name=form.cleaned_data["name"]))
 
 
 @admin.register(Project)
@@ -74,6 +129,26 @@ class ProjectAdmin(AuditedAdmin):
     readonly_fields = ["status", "namespace", "argocd_credentials", "created_at", "updated_at"]
     exclude = ["argocd_username", "argocd_token"]
     actions = ["reprovision"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The namespace, forge group and Argo CD objects derive from organization and slug: renaming would need
+        # a re-provisioning the services do not offer, so they are fixed once the project exists.
+        fixed = ["organization", "slug"] if obj is not None else []
+        return fixed + list(self.readonly_fields)
+
+    def save_model(self, request, obj, form, change):
+        from console.services.projects import project_create, project_update
+
+        actor = admin_actor(request)
+        data = form.cleaned_data
+        if change:
+            current = Project.objects.select_related("organization").get(pk=obj.pk)
+            _adopt(obj, project_update(actor=actor, project=current, name=data["name"],
+                                       description=data.get("description", "")))
+        else:
+            project, _ = project_create(actor=actor, organization=data["organization"], slug=data["slug"],
+                                        name=data["name"], description=data.get("description", ""))
+            _adopt(obj, project)
 
     @admin.display(description="Argo CD credentials")
     def argocd_credentials(self, project):
@@ -115,6 +190,10 @@ class RepositoryAdminForm(forms.ModelForm):
         # An empty field keeps the stored secret; the admin never shows it back.
         return self.cleaned_data["token"] or (self.instance.token if self.instance.pk else "")
 
+    @property
+    def token_entered(self) -> bool:
+        return bool(self.data.get(self.add_prefix("token")))
+
 
 @admin.register(Repository)
 class RepositoryAdmin(AuditedAdmin):
@@ -127,41 +206,10 @@ class RepositoryAdmin(AuditedAdmin):
     readonly_fields = ["internal_path", "internal_url", "default_branch", "images_scanned_sha", "created_at"]
     actions = ["sync", "remove"]
 
-    def get_readonly_fields(self, request, obj=None):
-        # The name and project make the internal path: fixed once registered.
-        return [*self.readonly_fields, "project", "name"] if obj is not None else self.readonly_fields
-
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # "remove" below archives the mirror through the service
         return actions
-
-    def save_model(self, request, obj, form, change):
-        actor, data = admin_actor(request), form.cleaned_data
-        fields = {name: data[name] for name in EDITABLE_FIELDS if name in data}
-        if not form.data.get(form.add_prefix("token")):
-            fields.pop("token", None)  # empty means "keep the stored token", so it is not a change
-        if change:
-            repository = Repository.objects.select_related("project__organization").get(pk=obj.pk)
-            repository = repository_update(actor=actor, repository=repository, **fields)
-            ci_changes = {name: data[name] for name in ("ci_allowed_project_paths", "ci_protected_refs_only")
-                          if name in form.changed_data}
-            if ci_changes:
-                from console.services.ci_tokens import repository_ci_settings_update
-
-                repository_ci_settings_update(actor=actor, repository=repository, **ci_changes)
-        else:
-            repository = repository_register(actor=actor, project=data["project"], name=data["name"], **fields)
-        obj.pk, obj._state.adding = repository.pk, False
-        obj.refresh_from_db()
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as error:
-            # The service said no (e.g. a new host without the token): show why and keep nothing.
-            self.message_user(request, f"Repository not saved: {error.message}", level=messages.ERROR)
-            return redirect(request.get_full_path())
 
     def delete_model(self, request, obj):
         try:
@@ -185,6 +233,31 @@ class RepositoryAdmin(AuditedAdmin):
         self.message_user(request, f"Repository {obj_display} removed; provisioning run "
                                    f"#{request._repository_removal_run} archives its internal mirror.")
         return redirect("admin:console_repository_changelist")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The internal repository's path derives from project and name.
+        fixed = ["project", "name"] if obj is not None else []
+        return fixed + list(self.readonly_fields)
+
+    def save_model(self, request, obj, form, change):
+        from console.services.ci_tokens import repository_ci_settings_update
+
+        actor = admin_actor(request)
+        data = form.cleaned_data
+        fields = {name: data[name] for name in EDITABLE_FIELDS if name in data and name != "token"}
+        if form.token_entered or not change:
+            fields["token"] = data.get("token", "")
+        ci = {name: data[name] for name in ("ci_allowed_project_paths", "ci_protected_refs_only") if name in data}
+        if change:
+            current = Repository.objects.select_related("project__organization").get(pk=obj.pk)
+            changes = {name: value for name, value in fields.items()
+                       if name == "token" or getattr(current, name) != value}
+            repository = repository_update(actor=actor, repository=current, **changes) if changes else current
+        else:
+            repository = repository_register(actor=actor, project=data["project"], name=data["name"], **fields)
+        if any(getattr(repository, name) != value for name, value in ci.items()):
+            repository = repository_ci_settings_update(actor=actor, repository=repository, **ci)
+        _adopt(obj, repository)
 
     @admin.action(description="Sync selected repositories")
     def sync(self, request, queryset):
@@ -273,6 +346,26 @@ class MembershipAdmin(AuditedAdmin):
     search_fields = ["user__username", "organization__slug", "project__slug"]
     autocomplete_fields = ["user"]
 
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "organization", "project"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        from console.services.memberships import membership_set
+
+        data = form.cleaned_data
+        user = data["user"] if not change else obj.user
+        project = data.get("project") if not change else obj.project
+        organization = data.get("organization") if not change else obj.organization
+        if project is not None and project.organization_id != organization.pk:
+            raise DomainError({"project": [f"{project} is not in {organization}"]})
+        _adopt(obj, membership_set(actor=admin_actor(request), username=user.get_username(), role=data["role"],
+                                   project=project, organization=None if project is not None else organization))
+
+    def delete_model(self, request, obj):
+        from console.services.memberships import membership_remove
+
+        membership_remove(actor=admin_actor(request), membership=obj)
+
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
@@ -342,3 +435,28 @@ class CiTokenAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{token}: revoked")
             except DomainError as error:
                 self.message_user(request, f"{token}: {error.message}", level=messages.ERROR)
+
+
+from console.models import ApiToken  # noqa: E402 - users' API tokens
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Issued by POST /api/v1/auth/token/ (secret shown once, only a hash stored); admins may only revoke."""
+
+    list_display = ["user", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["user__username", "name", "prefix"]
+    readonly_fields = list_display
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke selected API tokens")
+    def revoke(self, request, queryset):
+        from console.services.api_tokens import api_token_revoke
+
+        for token in queryset.select_related("user").filter(revoked_at__isnull=True):
+            api_token_revoke(actor=admin_actor(request), token=token)
+            self.message_user(request, f"{token}: revoked")

@@ -54,7 +54,10 @@ def rotate(stored: str) -> str:
 
 
 class EncryptedTextField(models.TextField):
-    """Text stored encrypted; Python code sees plaintext, the database only ciphertext."""
+    """Text stored encrypted; Python code sees plaintext, the database only ciphertext. `secret` tells
+    console.services.audit never to copy the value into a snapshot."""
+
+    secret = True
 
     def from_db_value(self, value, expression, connection):
         if not value:
@@ -66,3 +69,9 @@ class EncryptedTextField(models.TextField):
         if not value:
             return ""
         return encrypt(value)
+
+
+class SecretHashField(models.CharField):
+    """The digest a bearer secret is looked up by: not the secret, but never shown or audited either."""
+
+    secret = True

@@ -21,11 +21,47 @@ def env(name: str, default: str | None = None) -> str | None:
     return default if value in (None, "") else value
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool) -> bool:
+    """Strict: a typo such as 'ture' must not silently mean false (e.g. insecure cookies)."""
     value = env(name)
     if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use true or false")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = 0) -> int:
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
+    return number
+
+
+def env_float(name: str, default: float) -> float:
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+    if not number > 0:
+        raise ImproperlyConfigured(f"{name}={value!r} must be a positive number")
+    return number
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -33,6 +69,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DSO_ENV = env("DSO_ENV", "development")
+if DSO_ENV not in {"development", "production"}:
+    # "prod" or "Production" would otherwise quietly run with every development default.
+    raise ImproperlyConfigured(f"DSO_ENV={DSO_ENV!r} is unknown: use development or production")
 PRODUCTION = DSO_ENV == "production"
 
 
@@ -47,7 +86,15 @@ def required(name: str, embedded_default: str) -> str:
 
 DATA_DIR = Path(env("DSO_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 
-SECRET_KEY = required("DSO_SECRET_KEY", "dev-only-insecure-secret-key-change-me")
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+SECRET_KEY = required("DSO_SECRET_KEY", DEV_SECRET_KEY)
+# The values shipped in .env.example and the embedded default are public: a production secret key must be
+# neither (sessions, CSRF and password-reset tokens are signed with it).
+if PRODUCTION and (SECRET_KEY in {DEV_SECRET_KEY, "change-me"} or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured(
+        "DSO_SECRET_KEY is the example value or shorter than 32 characters: generate one with "
+        "python -c \"import secrets; print(secrets.token_urlsafe(50))\""
+    )
 DEBUG = env_bool("DSO_DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = required("DSO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
 CSRF_TRUSTED_ORIGINS = env_list("DSO_CSRF_TRUSTED_ORIGINS")
@@ -64,7 +111,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "console",
@@ -74,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "console.request_guards.RejectNullCharactersMiddleware",
     "console.api.middleware.ApiBodyLimitMiddleware",
+    "console.middleware.ContentSecurityPolicyMiddleware",
+    "console.middleware.CredentialThrottleMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,9 +171,11 @@ def database_config(url: str) -> dict:
     return config
 
 
-DATABASES = {"default": database_config(env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"))}
+DATABASES = {"default": database_config(required("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Password checks are refused while the caller's address has too many recent failures (console.throttle).
+AUTHENTICATION_BACKENDS = ["console.throttle.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
@@ -142,11 +192,45 @@ LOGOUT_REDIRECT_URL = "login"
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("DSO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_HSTS_SECONDS = int(env("DSO_HSTS_SECONDS", "0"))
+    # One year by default: browsers refuse plain HTTP to the console once they have seen it over TLS.
+    SECURE_HSTS_SECONDS = env_int("DSO_HSTS_SECONDS", 365 * 24 * 3600)
     SECURE_SSL_REDIRECT = env_bool("DSO_SSL_REDIRECT", False)
+else:
+    # Parsed in every mode, so a typo is reported on the developer's machine, not first in production.
+    env_bool("DSO_SECURE_COOKIES", True)
+    env_bool("DSO_SSL_REDIRECT", False)
+    SECURE_HSTS_SECONDS = env_int("DSO_HSTS_SECONDS", 0)
 # Only behind a proxy that sets X-Forwarded-Proto itself; otherwise a client could claim https.
 if env_bool("DSO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# How many reverse proxies in front of the console append to X-Forwarded-For. The client address used for
+# throttling is the one the outermost trusted proxy saw; with 0 (the default) X-Forwarded-For is ignored and
+# REMOTE_ADDR is the client, so nobody can reset their count by sending a header.
+TRUSTED_PROXIES = env_int("DSO_TRUSTED_PROXIES", 0)
+# Failed credential checks (portal and admin sign-in, API token requests, unknown API tokens) per client
+# address; past it every credential check from that address is refused until the window ends.
+LOGIN_FAILURE_RATE = env("DSO_LOGIN_FAILURE_RATE", "10/min")
+
+
+def env_rate(name: str, value: str) -> tuple[int, int]:
+    """'10/min' as (10, 60): how many per how many seconds."""
+    count, _, period = value.partition("/")
+    seconds = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+               "d": 86400, "day": 86400}.get(period.strip().lower())
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate such as 10/min (per s, min, hour or day)")
+    return int(count), seconds
+
+
+LOGIN_FAILURE_LIMIT, LOGIN_FAILURE_WINDOW_SECONDS = env_rate("DSO_LOGIN_FAILURE_RATE", LOGIN_FAILURE_RATE)
+env_rate("DSO_LOGIN_RATE", env("DSO_LOGIN_RATE", "20/min"))
+# Scripts, styles, images, fonts and XHR only from the console itself; no inline script, no framing.
+CONTENT_SECURITY_POLICY = env(
+    "DSO_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
 
 # Login throttling counts in this cache: give production a shared one (DSO_CACHE_URL=redis://...).
 CACHES = {
@@ -160,7 +244,7 @@ CACHES = {
 # --- REST API -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "console.api.token_auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -175,6 +259,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "console.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": env("DSO_LOGIN_RATE", "20/min")},
+    # DRF's throttles read X-Forwarded-For only through this many proxies (None would trust any client's).
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DSO Console API",
@@ -194,7 +280,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery ---------------------------------------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = required("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: a real worker process with no broker server to run. Every folder it
     # writes is named here: control_folder (the exchange tables, e.g. celery's pidbox) defaults to
@@ -255,7 +341,7 @@ if FORGE_KIND == "gitlab" and not (GITLAB_URL and GITLAB_TOKEN):
     raise ImproperlyConfigured("DSO_FORGE=gitlab needs DSO_GITLAB_URL and DSO_GITLAB_TOKEN")
 
 MIRROR_CACHE_DIR = Path(env("DSO_MIRROR_CACHE_DIR", str(DATA_DIR / "mirror-cache"))).resolve()
-MIRROR_TIMEOUT_SECONDS = float(env("DSO_MIRROR_TIMEOUT_SECONDS", "600"))
+MIRROR_TIMEOUT_SECONDS = env_float("DSO_MIRROR_TIMEOUT_SECONDS", 600.0)
 # Plain http:// external URLs are refused unless they point at loopback and this is on (the demo).
 ALLOW_HTTP_LOOPBACK = env_bool("DSO_ALLOW_HTTP_LOOPBACK", False)
 # External repository URLs reach only public addresses; these host names (may resolve to private addresses)
@@ -270,11 +356,11 @@ ARGOCD_NAMESPACE = env("DSO_ARGOCD_NAMESPACE", "argocd")
 # Namespaces no project may take, besides kube-*, default and the Argo CD namespace ("name" or "prefix-*").
 RESERVED_NAMESPACES = tuple(env_list("DSO_RESERVED_NAMESPACES"))
 
-SYNC_STUCK_AFTER_SECONDS = int(env("DSO_SYNC_STUCK_AFTER_SECONDS", "3600"))
+SYNC_STUCK_AFTER_SECONDS = env_int("DSO_SYNC_STUCK_AFTER_SECONDS", 3600, minimum=60)
 # A queued run nobody has taken after this long is enqueued again (its message was lost).
-STALE_QUEUED_AFTER_SECONDS = int(env("DSO_STALE_QUEUED_AFTER_SECONDS", "600"))
+STALE_QUEUED_AFTER_SECONDS = env_int("DSO_STALE_QUEUED_AFTER_SECONDS", 600, minimum=1)
 # One attempt of a task never runs longer than this, so "stuck" above is unambiguous.
-CELERY_TASK_TIME_LIMIT = int(env("DSO_TASK_TIME_LIMIT_SECONDS", str(max(60, SYNC_STUCK_AFTER_SECONDS - 300))))
+CELERY_TASK_TIME_LIMIT = env_int("DSO_TASK_TIME_LIMIT_SECONDS", max(60, SYNC_STUCK_AFTER_SECONDS - 300), minimum=1)
 if "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS:
     # Redis redelivers an unacknowledged (acks_late) task after this: it must outlast the longest attempt.
     CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = CELERY_TASK_TIME_LIMIT + 600
@@ -286,10 +372,18 @@ ORGANIZATION_SELF_SERVICE = env_bool("DSO_ORGANIZATION_SELF_SERVICE", True)
 CI_TRIGGERS_ENABLED = env_bool("DSO_CI_TRIGGERS_ENABLED", True)
 if CI_TRIGGERS_ENABLED:
     REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append("console.api.ci_auth.CiAuthentication")
-CI_JWKS_CACHE_SECONDS = int(env("DSO_CI_JWKS_CACHE_SECONDS", "300"))
-CI_JWKS_TIMEOUT_SECONDS = float(env("DSO_CI_JWKS_TIMEOUT_SECONDS", "5"))
-CI_JWT_LEEWAY_SECONDS = int(env("DSO_CI_JWT_LEEWAY_SECONDS", "30"))
-WEBHOOK_MAX_BODY_BYTES = int(env("DSO_WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
+CI_JWKS_CACHE_SECONDS = env_int("DSO_CI_JWKS_CACHE_SECONDS", 300)
+CI_JWKS_TIMEOUT_SECONDS = env_float("DSO_CI_JWKS_TIMEOUT_SECONDS", 5.0)
+CI_JWT_LEEWAY_SECONDS = env_int("DSO_CI_JWT_LEEWAY_SECONDS", 30)
+# GitLab id_tokens live minutes (a job's duration): one valid for longer than this is refused, so a token
+# minted with a long expiry and leaked cannot be replayed for months.
+CI_JWT_MAX_LIFETIME_SECONDS = env_int("DSO_CI_JWT_MAX_LIFETIME_SECONDS", 2 * 3600, minimum=60)
+WEBHOOK_MAX_BODY_BYTES = env_int("DSO_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1)
+
+# A delivery id (X-Gitlab-Event-UUID, X-GitHub-Delivery) seen within this long is answered as a replay.
+WEBHOOK_DELIVERY_RETENTION_SECONDS = env_int("DSO_WEBHOOK_DELIVERY_RETENTION_SECONDS", 7 * 24 * 3600, minimum=60)
+# User API tokens (`Authorization: Token ...`) expire this many days after they are issued.
+API_TOKEN_LIFETIME_DAYS = env_int("DSO_API_TOKEN_LIFETIME_DAYS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

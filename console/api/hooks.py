@@ -11,7 +11,9 @@ from rest_framework.views import APIView
 from console.services.webhooks import check_body_size, webhook_receive_github, webhook_receive_gitlab
 
 STATUS_FOR = {"queued": status.HTTP_202_ACCEPTED, "joined": status.HTTP_202_ACCEPTED,
-              "ignored": status.HTTP_202_ACCEPTED, "pong": status.HTTP_200_OK}
+              "ignored": status.HTTP_202_ACCEPTED, "pong": status.HTTP_200_OK,
+              # A replay is acknowledged (so the forge does not retry or disable the hook) and does nothing.
+              "duplicate": status.HTTP_200_OK}
 
 
 class _WebhookView(APIView):

@@ -168,10 +168,14 @@ class MembershipWriteSerializer(serializers.Serializer):
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                 help_text="what will use the token, to recognise it in the token list")
 
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+    id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
 
 
 class ArgoCdCredentialsSerializer(serializers.Serializer):

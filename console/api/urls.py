@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from console.api import ci_views, hooks, image_views, views
+from console.api import ci_views, hooks, image_views, token_views, views
 
 app_name = "api"
 
@@ -18,7 +18,9 @@ router.register("repositories", views.RepositoryViewSet, basename="repository")
 router.register("syncs", views.SyncRunViewSet, basename="syncrun")
 
 urlpatterns = [
-    path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
+    path("auth/token/", token_views.AuthTokenView.as_view(), name="auth-token"),
+    path("auth/tokens/", token_views.ApiTokenListView.as_view(), name="api-tokens"),
+    path("auth/tokens/<int:token_id>/revoke/", token_views.ApiTokenRevokeView.as_view(), name="api-token-revoke"),
     path("hooks/gitlab/", hooks.GitLabWebhookView.as_view(), name="hook-gitlab"),
     path("hooks/github/", hooks.GitHubWebhookView.as_view(), name="hook-github"),
     path("repositories/<int:pk>/ci-tokens/", ci_views.CiTokenListView.as_view(), name="repository-ci-tokens"),

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from console import selectors
 from console.api import serializers as s
 from console.api.ci_auth import HasCiGrant
 from console.api.ci_serializers import CiSyncRequestSerializer
 from console.api.ci_views import ci_sync_response
-from console.api.errors import error_response
 from console.api.renderers import YAMLTextRenderer
 from console.api.responses import accepted_run
 from console.models import AuditEvent, Membership, Organization, Project, Repository, SyncRun, Trigger
@@ -37,27 +32,6 @@ from provisioning.errors import ProvisioningError
 
 def api_actor(request) -> Actor:
     return Actor.for_user(request.user, AuditEvent.Interface.API)
-
-
-class AuthTokenView(APIView):
-    """Exchange a username and password for an API token (`Authorization: Token <token>`)."""
-
-    authentication_classes = []
-    permission_classes = [permissions.AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
-
-    @extend_schema(request=s.TokenRequestSerializer, responses={200: s.TokenSerializer})
-    def post(self, request):
-        form = s.TokenRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        user = authenticate(request, username=form.validated_data["username"],
-                            password=form.validated_data["password"])
-        if user is None or not user.is_active:
-            return error_response("unable to sign in with these credentials", "invalid_credentials",
-                                  status.HTTP_400_BAD_REQUEST)
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
 
 
 class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

@@ -5,6 +5,9 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("console", "0002_authhard"),
+        ("console", "0002_history"),
+        ("console", "0002_inputs"),
         ("console", "0002_portal"),
         ("console", "0002_robust"),
         ("console", "0002_sqlite"),

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from console.crypto import SecretHashField
 from console.models.validators import validate_external_url
 
 
@@ -49,7 +50,7 @@ class CiToken(models.Model):
     repository = models.ForeignKey("console.Repository", on_delete=models.CASCADE, related_name="ci_tokens")
     name = models.CharField(max_length=100, help_text="what uses it, e.g. 'gitlab-ci main pipeline'")
     prefix = models.CharField(max_length=16, help_text="first characters of the secret, to recognise it")
-    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    secret_hash = SecretHashField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(
         default=default_ci_token_scopes, validators=[validate_ci_token_scopes], error_messages={"blank": NO_SCOPE},
         help_text="what the token may do: sync, report_build, bump",
@@ -122,3 +123,22 @@ class TrustedGitLabInstance(models.Model):
     @property
     def effective_jwks_url(self) -> str:
         return self.jwks_url or f"{self.issuer.rstrip('/')}/oauth/discovery/keys"
+
+
+class WebhookDelivery(models.Model):
+    """A forge webhook delivery already acted on, by its delivery id (and, for GitHub, the digest of the
+    signed body, since the id header is not signed), kept for DSO_WEBHOOK_DELIVERY_RETENTION_SECONDS so a
+    replayed delivery is recognised."""
+
+    provider = models.CharField(max_length=20)
+    key = models.CharField(max_length=100, help_text="'id:<delivery id>' or 'body:<sha256 of the body>'")
+    repository = models.ForeignKey("console.Repository", on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "key"], name="webhook_delivery_unique_per_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} delivery {self.key}"

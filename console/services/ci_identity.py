@@ -171,8 +171,10 @@ def ci_identity_verify(token: str) -> CiIdentity:
     if not isinstance(kid, str) or not kid:
         raise CiAuthenticationFailed("the id_token does not name its signing key (kid)")
     issuer = unverified.get("iss")
+    # Exactly the registered URL (stored without a trailing slash): "https://gitlab.example.com/" is another
+    # issuer as far as OIDC is concerned, and GitLab never writes one.
     instance = (
-        TrustedGitLabInstance.objects.filter(issuer=issuer.rstrip("/"), enabled=True).first()
+        TrustedGitLabInstance.objects.filter(issuer=issuer, enabled=True).first()
         if isinstance(issuer, str) and issuer else None
     )
     if instance is None:
@@ -192,6 +194,13 @@ def ci_identity_verify(token: str) -> CiIdentity:
         raise CiAuthenticationFailed("the id_token is not valid yet (nbf/iat in the future)") from exc
     except jwt.PyJWTError as exc:
         raise CiAuthenticationFailed(f"the id_token was refused: {exc}") from exc
+    lifetime = claims["exp"] - claims["iat"]
+    if lifetime > settings.CI_JWT_MAX_LIFETIME_SECONDS:
+        # GitLab's id_tokens live as long as the job (minutes); a long-lived one is a leak waiting to happen.
+        raise CiAuthenticationFailed(
+            f"the id_token is valid for {int(lifetime)} seconds; at most {settings.CI_JWT_MAX_LIFETIME_SECONDS} "
+            "are accepted (exp - iat)"
+        )
     return _identity(instance, claims)
 
 

@@ -14,13 +14,15 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from console import jsonsafe
-from console.models import AuditEvent, Project, Repository, SyncRun, Trigger
+from console.models import AuditEvent, Project, Repository, SyncRun, Trigger, WebhookDelivery
 from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
@@ -44,7 +46,7 @@ class WebhookTooLarge(DomainError):
 
 @dataclass(frozen=True)
 class WebhookOutcome:
-    result: str  # "queued", "joined", "ignored" or "pong"
+    result: str  # "queued", "joined", "ignored", "pong" or "duplicate"
     detail: str
     run: SyncRun | None = None
     repository: Repository | None = None
@@ -144,7 +146,7 @@ def webhook_receive_gitlab(*, headers: Mapping[str, str], body: bytes) -> Webhoo
         "pushed_by": _bounded(payload.get("user_username"), 200),
         "delivery": _bounded(headers.get("X-Gitlab-Event-UUID") or headers.get("X-Gitlab-Webhook-UUID"), 80),
     }
-    return _sync(repository, "gitlab webhook", detail)
+    return _sync(repository, "gitlab webhook", detail, provider="gitlab", keys=_delivery_keys(detail["delivery"]))
 
 
 def webhook_receive_github(*, headers: Mapping[str, str], body: bytes) -> WebhookOutcome:
@@ -177,7 +179,9 @@ def webhook_receive_github(*, headers: Mapping[str, str], body: bytes) -> Webhoo
         "commit_sha": _bounded(payload.get("after"), 64), "pushed_by": _bounded(pusher.get("name"), 200),
         "delivery": _bounded(headers.get("X-GitHub-Delivery"), 80),
     }
-    return _sync(repository, "github webhook", detail)
+    # GitHub signs the body, not the delivery id header: the body's digest catches a replay under a new id.
+    keys = _delivery_keys(detail["delivery"]) + [f"body:{hashlib.sha256(body).hexdigest()}"]
+    return _sync(repository, "github webhook", detail, provider="github", keys=keys)
 
 
 def _header_bytes(value: str) -> bytes:
@@ -193,12 +197,26 @@ def _single(matches: list[Repository]) -> Repository:
     return matches[0]  # secrets are random per repository: two matches would mean one secret reused
 
 
-def _sync(repository: Repository, label: str, detail: dict) -> WebhookOutcome:
+def _delivery_keys(delivery: str) -> list[str]:
+    return [f"id:{delivery}"] if delivery else []
+
+
+def _sync(repository: Repository, label: str, detail: dict, *, provider: str, keys: list[str]) -> WebhookOutcome:
     from console.services.syncs import sync_request
 
     actor = Actor(user=None, interface=AuditEvent.Interface.WEBHOOK, label=label,
                   detail={key: value for key, value in detail.items() if value})
-    outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.WEBHOOK,
-                           check_permission=False)
+    retention = timedelta(seconds=settings.WEBHOOK_DELIVERY_RETENTION_SECONDS)
+    WebhookDelivery.objects.filter(received_at__lt=timezone.now() - retention).delete()
+    try:
+        # The deliveries and the sync request commit together: a delivery whose sync failed may be redelivered.
+        with transaction.atomic():
+            for key in keys:
+                WebhookDelivery.objects.create(provider=provider, key=key[:100], repository=repository)
+            outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.WEBHOOK,
+                                   check_permission=False)
+    except IntegrityError:
+        return WebhookOutcome("duplicate", "this delivery was already received; a replay triggers nothing",
+                              repository=repository)
     return WebhookOutcome("joined" if not outcome.created else "queued", f"sync #{outcome.run.pk} requested",
                           run=outcome.run, repository=repository)

@@ -57,6 +57,7 @@ def test_repository_change_page_never_shows_the_token_and_edits_are_audited(admi
                  "deploy_revision": "HEAD", "helm_value_files": "[]", "ci_allowed_project_paths": "[]",
                  "ci_protected_refs_only": "on"})
     data = {k: v for k, v in data.items() if v is not None and v is not False}
+    data["image_name"] = "registry.example.com/team/app"  # one real change, so the service records it
     response = admin_client.post(f"/admin/console/repository/{repository.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     repository.refresh_from_db()
@@ -92,6 +93,8 @@ def test_a_failed_image_scan_is_listed_filterable_and_its_reason_shown(admin_cli
     assert f"/admin/console/syncrun/{failed.pk}/change/" in listed
     assert f"/admin/console/syncrun/{other.pk}/change/" not in listed
     assert "deploy revision 'v9' does not exist" in detail
+
+
 def test_run_history_offers_no_delete(admin_client):
     sync = SyncRun.objects.create(repository=make_repository(make_project()), trigger="ci")
     provisioning = ProvisioningRun.objects.create(project=make_project(), trigger="api")
@@ -150,3 +153,76 @@ def test_deleting_a_repository_in_the_admin_removes_it_through_the_service(admin
     make_repository(repository.project, "other")
     listing = admin_client.get("/admin/console/repository/").content.decode()
     assert 'value="delete_selected"' not in listing and "Remove selected repositories" in listing
+
+
+def repository_form_data(repository, **changes) -> dict:
+    data = {"project": repository.project_id, "name": repository.name, "external_url": repository.external_url,
+            "username": repository.username, "token": "", "deploy_kind": "", "deploy_path": ".",
+            "deploy_revision": "HEAD", "helm_value_files": "[]", "ci_allowed_project_paths": "[]",
+            "ci_protected_refs_only": "on", "image_name": ""}
+    if repository.is_private:
+        data["is_private"] = "on"
+    data.update(changes)
+    return data
+
+
+def test_adding_a_project_in_the_admin_provisions_it_like_the_portal(admin_client):
+    from console.models import Organization, Project
+
+    organization = Organization.objects.create(slug="acme", name="ACME")
+    response = admin_client.post("/admin/console/project/add/", {
+        "organization": organization.pk, "slug": "shop", "name": "Shop", "description": "",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project = Project.objects.get(slug="shop")
+    assert project.namespace == "acme-shop"
+    assert ProvisioningRun.objects.get(project=project).trigger == "admin"
+    assert AuditEvent.objects.filter(action="project.create", interface="admin").count() == 1
+
+
+def test_a_project_slug_cannot_be_changed_in_the_admin(admin_client):
+    """Renaming would leave the namespace, forge group and Argo CD objects under the old name."""
+    project = make_project(slug="shop")
+    page = admin_client.get(f"/admin/console/project/{project.pk}/change/")
+    assert "slug" not in page.context["adminform"].form.fields
+    response = admin_client.post(f"/admin/console/project/{project.pk}/change/", {
+        "organization": project.organization_id, "slug": "renamed", "name": "New name", "description": "",
+    })
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert (project.slug, project.name) == ("shop", "New name")
+    assert AuditEvent.objects.get(action="project.update").interface == "admin"
+
+
+def test_the_admin_keeps_the_new_host_token_guard(admin_client):
+    """Pointing a repository at another host must not send it the stored token (repository_update's rule)."""
+    repository = make_repository(make_project(), is_private=True, username="ci", token="stored-token-value")
+    url = f"/admin/console/repository/{repository.pk}/change/"
+    moved = repository_form_data(repository, external_url="https://evil.example.org/team/app.git")
+    response = admin_client.post(url, moved, follow=True)
+    assert "needs its token again" in response.content.decode()
+    repository.refresh_from_db()
+    assert repository.external_url == "https://git.example.com/team/app.git"
+    assert not AuditEvent.objects.filter(action="repository.update").exists()
+    # With a new token for the new host it is saved.
+    response = admin_client.post(url, {**moved, "token": "token-for-the-new-host"})
+    assert response.status_code == 302
+    repository.refresh_from_db()
+    assert repository.external_url == "https://evil.example.org/team/app.git"
+    assert repository.token == "token-for-the-new-host"
+
+
+def test_admins_revoke_api_tokens_but_never_see_or_make_them(admin_client):
+    from rest_framework.test import APIClient
+
+    from console.models import ApiToken
+
+    make_user("alice")
+    secret = APIClient().post("/api/v1/auth/token/", {"username": "alice", "password": "pass-word-123"}).json()["token"]
+    token = ApiToken.objects.get()
+    assert admin_client.get("/admin/console/apitoken/add/").status_code == 403
+    assert secret not in admin_client.get(f"/admin/console/apitoken/{token.pk}/change/").content.decode()
+    admin_client.post("/admin/console/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert AuditEvent.objects.get(action="api_token.revoke").interface == "admin"

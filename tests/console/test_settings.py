@@ -18,14 +18,19 @@ PRODUCTION = {
     "DSO_PUBLIC_URL": "https://console.example.com",
     "DSO_LOCAL_FORGE_WRITE_TOKEN": "w" * 20,
     "DSO_LOCAL_FORGE_READ_TOKEN": "r" * 20,
+    "DATABASE_URL": "postgres://dso@db.example.com:5432/dso",
+    "CELERY_BROKER_URL": "redis://redis.example.com:6379/0",
 }
 
 
-def load_settings(extra: dict[str, str], drop: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DSO_")}
+def load_settings(extra: dict[str, str], drop: str | None = None, show: str = "") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DSO_") and k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
     env.update(extra)
     env.pop(drop or "", None)
     code = "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'console.settings'); django.setup()"
+    if show:
+        code += f"; from django.conf import settings; print(repr(settings.{show}))"
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -34,7 +39,8 @@ def test_production_starts_with_every_required_value(tmp_path):
 
 
 def test_production_names_the_missing_value(tmp_path):
-    for missing in ("DSO_SECRET_KEY", "DSO_ENCRYPTION_KEYS", "DSO_PUBLIC_URL", "DSO_LOCAL_FORGE_WRITE_TOKEN"):
+    for missing in ("DSO_SECRET_KEY", "DSO_ENCRYPTION_KEYS", "DSO_PUBLIC_URL", "DSO_LOCAL_FORGE_WRITE_TOKEN",
+                    "DATABASE_URL", "CELERY_BROKER_URL"):
         result = load_settings({**PRODUCTION, "DSO_DATA_DIR": str(tmp_path)}, drop=missing)
         assert result.returncode != 0
         assert f"{missing} must be set" in result.stderr
@@ -44,3 +50,53 @@ def test_gitlab_forge_needs_its_url_and_token(tmp_path):
     result = load_settings({"DSO_FORGE": "gitlab", "DSO_DATA_DIR": str(tmp_path)})
     assert result.returncode != 0
     assert "DSO_GITLAB_URL and DSO_GITLAB_TOKEN" in result.stderr
+
+
+def test_production_refuses_the_example_and_the_development_secret_keys(tmp_path):
+    for key in ("change-me", "dev-only-insecure-secret-key-change-me", "short-but-not-example"):
+        result = load_settings({**PRODUCTION, "DSO_DATA_DIR": str(tmp_path), "DSO_SECRET_KEY": key})
+        assert result.returncode != 0, key
+        assert "DSO_SECRET_KEY is the example value or shorter than 32 characters" in result.stderr
+
+
+def test_production_needs_a_real_database_and_broker(tmp_path):
+    """Without them it used to start on SQLite and the filesystem broker, each process with its own queue."""
+    for missing in ("DATABASE_URL", "CELERY_BROKER_URL"):
+        result = load_settings({**PRODUCTION, "DSO_DATA_DIR": str(tmp_path)}, drop=missing)
+        assert result.returncode != 0
+        assert f"ImproperlyConfigured: {missing} must be set when DSO_ENV=production" in result.stderr
+
+
+def test_booleans_and_numbers_are_parsed_strictly_in_every_mode(tmp_path):
+    cases = [
+        ({"DSO_SECURE_COOKIES": "ture"}, "DSO_SECURE_COOKIES='ture' is not a boolean"),
+        ({"DSO_DEBUG": "maybe"}, "DSO_DEBUG='maybe' is not a boolean"),
+        ({"DSO_HSTS_SECONDS": "1y"}, "DSO_HSTS_SECONDS='1y' is not a whole number"),
+        ({"DSO_TRUSTED_PROXIES": "-1"}, "DSO_TRUSTED_PROXIES='-1' must be at least 0"),
+        ({"DSO_MIRROR_TIMEOUT_SECONDS": "ten"}, "DSO_MIRROR_TIMEOUT_SECONDS='ten' is not a number"),
+        ({"DSO_LOGIN_FAILURE_RATE": "10 per minute"}, "DSO_LOGIN_FAILURE_RATE='10 per minute' is not a rate"),
+        ({"DSO_ENV": "prod"}, "DSO_ENV='prod' is unknown"),
+    ]
+    development, production = {"DSO_DATA_DIR": str(tmp_path)}, {**PRODUCTION, "DSO_DATA_DIR": str(tmp_path)}
+    for base, extra, message in [(development, *case) for case in cases] + [(production, *cases[0])]:
+        result = load_settings({**base, **extra})
+        assert result.returncode != 0, extra
+        assert message in result.stderr, (extra, result.stderr[-500:])
+    accepted = load_settings({**PRODUCTION, "DSO_DATA_DIR": str(tmp_path), "DSO_SECURE_COOKIES": " FALSE "},
+                             show="SESSION_COOKIE_SECURE")
+    assert accepted.stdout.strip() == "False", accepted.stderr
+
+
+def test_production_sends_hsts_for_a_year_unless_told_otherwise(tmp_path):
+    base = {**PRODUCTION, "DSO_DATA_DIR": str(tmp_path)}
+    assert load_settings(base, show="SECURE_HSTS_SECONDS").stdout.strip() == str(365 * 24 * 3600)
+    assert load_settings({**base, "DSO_HSTS_SECONDS": "600"}, show="SECURE_HSTS_SECONDS").stdout.strip() == "600"
+    assert load_settings({"DSO_DATA_DIR": str(tmp_path)}, show="SECURE_HSTS_SECONDS").stdout.strip() == "0"
+
+
+def test_trusted_proxies_also_configure_drf(tmp_path):
+    """DRF's throttles read X-Forwarded-For when NUM_PROXIES is None: it must follow DSO_TRUSTED_PROXIES."""
+    base = {"DSO_DATA_DIR": str(tmp_path)}
+    show = "REST_FRAMEWORK['NUM_PROXIES']"
+    assert load_settings(base, show=show).stdout.strip() == "0"
+    assert load_settings({**base, "DSO_TRUSTED_PROXIES": "2"}, show=show).stdout.strip() == "2"

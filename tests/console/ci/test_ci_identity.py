@@ -41,6 +41,11 @@ def test_a_good_id_token_syncs_and_the_run_records_the_pipeline(gitlab_instance,
 @pytest.mark.parametrize("claims, message", [
     ({"aud": "https://someone-else.test"}, "audience"),
     ({"iss": "https://gitlab.evil.test"}, "not trusted"),
+    # The issuer must be exactly the registered URL; GitLab never writes a trailing slash.
+    ({"iss": ISSUER + "/"}, "not trusted"),
+    # Signed by the instance, but valid for a year: a leaked one would be a long-lived credential.
+    ({"exp": int(time.time()) + 365 * 24 * 3600}, "at most 7200 are accepted"),
+    ({"iat": int(time.time()) - 3 * 3600, "nbf": int(time.time()) - 3 * 3600}, "at most 7200 are accepted"),
     ({"exp": int(time.time()) - 120, "iat": int(time.time()) - 600, "nbf": int(time.time()) - 600}, "expired"),
     ({"nbf": int(time.time()) + 600}, "not valid yet"),
     ({"iat": int(time.time()) + 600}, "not valid yet"),

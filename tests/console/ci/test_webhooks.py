@@ -41,9 +41,9 @@ def post_gitlab(payload, token, event="Push Hook", **headers):
     return Client().post("/api/v1/hooks/gitlab/", json.dumps(payload), content_type="application/json", **headers)
 
 
-def post_github(payload, secret, event="push", body: bytes | None = None):
+def post_github(payload, secret, event="push", body: bytes | None = None, delivery="d-1"):
     body = body if body is not None else json.dumps(payload).encode()
-    headers = {"HTTP_X_GITHUB_EVENT": event, "HTTP_X_GITHUB_DELIVERY": "d-1"}
+    headers = {"HTTP_X_GITHUB_EVENT": event, "HTTP_X_GITHUB_DELIVERY": delivery}
     if secret is not None:
         headers["HTTP_X_HUB_SIGNATURE_256"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return Client().post("/api/v1/hooks/github/", body, content_type="application/json", **headers)
@@ -182,3 +182,45 @@ def test_non_ascii_secrets_and_signatures_are_401_not_500(staff, enqueued):
         response = post_gitlab(gitlab_push(), token)
         assert response.status_code == 401, (token, response.content)
     assert not SyncRun.objects.exists() and enqueued == []
+
+
+def test_a_replayed_gitlab_delivery_triggers_nothing(staff, enqueued, django_capture_on_commit_callbacks):
+    _, secret = with_secret(GITLAB_URL, staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post_gitlab(gitlab_push(), secret, HTTP_X_GITLAB_EVENT_UUID="uuid-7")
+    assert first.status_code == 202
+    replay = post_gitlab(gitlab_push(), secret, HTTP_X_GITLAB_EVENT_UUID="uuid-7")
+    assert replay.status_code == 200 and replay.json()["detail"] == "duplicate"
+    run = SyncRun.objects.get()
+    assert run.joined_requests == 0 and enqueued == [run.pk]
+    # Another delivery of the same push (a new id) is a new request, joined to the queued run.
+    assert post_gitlab(gitlab_push(), secret, HTTP_X_GITLAB_EVENT_UUID="uuid-8").status_code == 202
+    run.refresh_from_db()
+    assert run.joined_requests == 1
+
+
+def test_a_replayed_github_body_is_recognised_even_under_a_new_delivery_id(staff, enqueued):
+    """GitHub signs the body, not the X-GitHub-Delivery header: a captured request replayed with a made-up
+    id is still the same signed body."""
+    _, secret = with_secret(GITHUB_URL, staff)
+    assert post_github(github_push(), secret, delivery="g-1").status_code == 202
+    for delivery in ("g-1", "g-forged"):
+        replay = post_github(github_push(), secret, delivery=delivery)
+        assert replay.status_code == 200 and replay.json()["detail"] == "duplicate", delivery
+    assert SyncRun.objects.get().joined_requests == 0
+
+
+def test_deliveries_are_remembered_for_the_retention_only(staff, enqueued, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.models import WebhookDelivery
+
+    settings.WEBHOOK_DELIVERY_RETENTION_SECONDS = 3600
+    _, secret = with_secret(GITLAB_URL, staff)
+    assert post_gitlab(gitlab_push(), secret, HTTP_X_GITLAB_EVENT_UUID="old").status_code == 202
+    WebhookDelivery.objects.update(received_at=timezone.now() - timedelta(hours=2))
+    # The old record is pruned when the next delivery arrives; the same id is then accepted again.
+    assert post_gitlab(gitlab_push(), secret, HTTP_X_GITLAB_EVENT_UUID="old").status_code == 202
+    assert WebhookDelivery.objects.count() == 1
