@@ -25,8 +25,14 @@ run: $(STAMP)
 	$(RUN_ENV) $(BIN)/python manage.py demo_seed
 	$(RUN_ENV) $(BIN)/python manage.py run_embedded
 
+# The reliability suites (tests/reliability) record their figures; they are printed after the run.
+FIGURES := $(CURDIR)/var/reliability-figures.jsonl
+
 test: $(STAMP)
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@mkdir -p var && rm -f $(FIGURES)
+	DSO_RELIABILITY_FIGURES=$(FIGURES) DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(BIN)/python tests/reliability/report.py $(FIGURES)
 
 test-lite: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.models import ImageBump, ImageRelease, Project, ProvisioningCause, Repository, SyncRun
-from console.models import Trigger
+from console.models import ImageBump, ImageRelease, Project, ProvisioningCause, Repository, SyncRun, Trigger
+from console.models.validators import validate_external_url
 from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
@@ -63,8 +64,8 @@ def repository_register(*, actor: Actor, project: Project, name: str, external_u
         repository.helm_value_files = ["values.yaml"]
     full_clean_or_raise(repository, exclude=["internal_path", "internal_url", "default_branch"])
     _check_application_name(repository)
-    from console.services.provisioning import forge_clone_url, repository_forge_path
     from console.services.projects import project_provision_request
+    from console.services.provisioning import forge_clone_url, repository_forge_path
     from console.services.syncs import sync_request
 
     repository.internal_path = repository_forge_path(repository)
@@ -103,6 +104,12 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
         raise DomainError(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
     before = _public_state(repository)
     old_token = repository.token
+    if "external_url" in changes:
+        # A URL that is not one at all is said so first: asking for the token again would not help.
+        try:
+            validate_external_url(changes["external_url"] or "")
+        except ValidationError as error:
+            raise DomainError({"external_url": error.messages}, code="invalid") from error
     if "external_url" in changes and repository.token and "token" not in changes and (
             normalized_url(changes["external_url"] or "") != normalized_url(repository.external_url)):
         # The stored token was given for this repository only. Otherwise whoever may edit the URL could point

@@ -66,7 +66,7 @@ def test_repository_change_page_never_shows_the_token_and_edits_are_audited(admi
     # The admin edits through the same service as the portal and the API.
     event = AuditEvent.objects.get(action="repository.update")
     assert event.interface == "admin"
-    assert event.after["changed"] == ["username"]
+    assert event.after["changed"] == ["username", "image_name"]
     assert "admin-secret-value" not in str(event.before) + str(event.after)
 
 
