@@ -14,7 +14,8 @@ from provisioning.errors import Conflict, InvalidInput, ProvisioningError
 from provisioning.forge.base import GitRemote
 from provisioning.inputs import git_branch_name_problem, image_tag_problem
 from provisioning.image_tags.edit import set_tag
-from provisioning.image_tags.gitcmd import GitFailed, run_git, translate
+from provisioning.git.client import GitClient
+from provisioning.git.errors import BRANCH_MOVED
 from provisioning.image_tags.inventory import ROLE_KUSTOMIZATION, ROLE_MANIFEST, ROLE_VALUES, inventory_at
 from provisioning.image_tags.inventory import parse_text
 from provisioning.image_tags.model import (
@@ -29,9 +30,6 @@ from provisioning.image_tags.safe_yaml import YamlProblem, decode
 
 _ROLES = {SOURCE_HELM_VALUES: ROLE_VALUES, SOURCE_KUSTOMIZE_IMAGES: ROLE_KUSTOMIZATION}
 _LOCAL_BRANCH = "dso-bump"
-# The branch moved under us: either seen before sending (non-fast-forward) or while the server updated
-# the ref (another push won the compare-and-swap).
-_MOVED = ("(fetch first)", "(non-fast-forward)", "cannot lock ref", "(failed to update ref)", "incorrect old value")
 
 
 def bump_image_tag(
@@ -55,46 +53,39 @@ def bump_image_tag(
         raise InvalidInput(image_tag_problem(tag))
     if git_branch_name_problem(branch):
         raise InvalidInput(f"{branch!r} is not a valid branch name: {git_branch_name_problem(branch)}")
-    clone = _prepare(Path(work_dir), source)
-    for attempt in (1, 2):
-        head = _reset(clone, source, branch)
+    clone = Path(work_dir)
+    git = _prepare(clone, source)
+    for _attempt in (1, 2):
+        head = _reset(git, branch)
         target = _find(clone, head, config, image, file, location, limits)
         if target.tag == tag:
             return BumpResult(False, None, target.file, target.location, target.tag, tag)
         _edit(clone, target, tag, limits)
         message = _message(target, tag, requested_by, reason)
-        commit = _commit(clone, target.file, message, author_name, author_email)
-        if _push(clone, source, branch):
+        commit = _commit(git, target.file, message, author_name, author_email)
+        if _push(git, branch):
             return BumpResult(True, commit, target.file, target.location, target.tag, tag)
     raise Conflict(f"{branch} moved twice while pushing the bump of {image}; try again")
 
 
-def _prepare(clone: Path, source: GitRemote) -> Path:
+def _prepare(clone: Path, source: GitRemote) -> GitClient:
     clone.mkdir(parents=True, exist_ok=True)
-    try:
-        if not (clone / ".git").is_dir():
-            run_git(["init", "-q"], cwd=clone)
-            run_git(["remote", "add", "origin", source.url], cwd=clone)
-        else:
-            # The source URL may have changed since the clone was made; credentials never go in it.
-            run_git(["remote", "set-url", "origin", source.url], cwd=clone)
-    except GitFailed as exc:
-        raise ProvisioningError(f"cannot prepare the work clone in {clone}: {exc.output}") from None
-    return clone
+    git = GitClient(clone, remote=source)
+    if not (clone / ".git").is_dir():
+        git.run("init", "-q")
+        git.run("remote", "add", "origin", source.url)
+    else:
+        # The source URL may have changed since the clone was made; credentials never go in it.
+        git.run("remote", "set-url", "origin", source.url)
+    return git
 
 
-def _reset(clone: Path, source: GitRemote, branch: str) -> str:
+def _reset(git: GitClient, branch: str) -> str:
     remote_ref = f"refs/remotes/origin/{branch}"
-    try:
-        run_git(["fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{remote_ref}"], cwd=clone, remote=source)
-    except GitFailed as exc:
-        raise translate(exc, action=f"fetching {branch}", url=source.url, remote=source) from None
-    try:
-        run_git(["checkout", "-q", "-f", "-B", _LOCAL_BRANCH, remote_ref], cwd=clone)
-        run_git(["clean", "-q", "-f", "-d", "-x"], cwd=clone)
-        return run_git(["rev-parse", "HEAD"], cwd=clone).strip()
-    except GitFailed as exc:
-        raise ProvisioningError(f"cannot check out {branch} in the work clone: {exc.output}") from None
+    git.run("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{remote_ref}", remote=True)
+    git.run("checkout", "-q", "-f", "-B", _LOCAL_BRANCH, remote_ref)
+    git.run("clean", "-q", "-f", "-d", "-x")
+    return git.out("rev-parse", "HEAD")
 
 
 def _find(clone, head, config, image, file, location, limits) -> ImageRef:
@@ -165,27 +156,24 @@ def _message(target: ImageRef, tag: str, requested_by: str, reason: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _commit(clone: Path, file: str, message: str, name: str, email: str) -> str:
+def _commit(git: GitClient, file: str, message: str, name: str, email: str) -> str:
     identity = {
         "GIT_AUTHOR_NAME": name,
         "GIT_AUTHOR_EMAIL": email,
         "GIT_COMMITTER_NAME": name,
         "GIT_COMMITTER_EMAIL": email,
     }
-    try:
-        run_git(["add", "--", file], cwd=clone)
-        run_git(["commit", "-q", "--no-verify", "--cleanup=verbatim", "-F", "-"], cwd=clone, stdin=message, extra_env=identity)
-        return run_git(["rev-parse", "HEAD"], cwd=clone).strip()
-    except GitFailed as exc:
-        raise ProvisioningError(f"cannot commit the bump: {exc.output}") from None
+    git.run("add", "--", file)
+    git.run("commit", "-q", "--no-verify", "--cleanup=verbatim", "-F", "-", input=message, env=identity)
+    return git.out("rev-parse", "HEAD")
 
 
-def _push(clone: Path, source: GitRemote, branch: str) -> bool:
+def _push(git: GitClient, branch: str) -> bool:
     """True when pushed, False when the branch moved (non-fast-forward) and the bump must be redone."""
-    try:
-        run_git(["push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}"], cwd=clone, remote=source)
+    result = git.run("push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}", remote=True, check=False)
+    if result.returncode == 0:
         return True
-    except GitFailed as exc:
-        if any(sign in exc.output for sign in _MOVED):
-            return False
-        raise translate(exc, action=f"pushing to {branch}", url=source.url, remote=source) from None
+    error = git.error(result, operation="push")
+    if error.code == BRANCH_MOVED:
+        return False
+    raise error

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from provisioning.forge.base import GitRemote
 from provisioning.githttp import GitAccess, GitHttpServer
-from provisioning.gitenv import git_environment
+from provisioning.git.env import git_environment
 
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author",

@@ -12,7 +12,7 @@ from provisioning.errors import (
 )
 from provisioning.forge.base import GitRemote
 from provisioning.forge.gitlab import GitLabForge, GitLabSettings
-from provisioning.gitenv import git_environment
+from provisioning.git.env import git_environment
 from provisioning.mirror import Mirror
 from tests.doubles.gitlab import DEVELOPER, GitLabDouble
 from tests.doubles.gitlab.fixtures import gitlab_double  # noqa: F401 - fixture
