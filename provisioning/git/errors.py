@@ -80,8 +80,8 @@ def translate(output: str, *, returncode: int, operation: str, url: str | None =
     if any(marker in own for marker in _REDIRECT):
         return ProvisioningError(
             f"git {operation}: {url} answered with a redirect, and DSO Console does not follow redirects (they "
-            "could send the token elsewhere): register the repository's final https:// URL",
-            code="redirect_refused")
+            "could send the token elsewhere): register the repository's final https:// URL"
+            + ("" if untrusted else f" ({tail(output)})"), code="redirect_refused")
     if any(marker in own for marker in _AUTH):
         return AuthenticationFailed(f"authentication failed for {url}: check the username and token")
     if any(marker in own for marker in _DENIED):
