@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from provisioning.errors import InvalidInput, NotFound, ProvisioningError
+from provisioning.errors import InvalidInput, NotFound
 from provisioning.forge.base import Forge, ForgeGroup, ForgeRepository, GitRemote
 from provisioning.git.client import GitClient, GitResult
 from provisioning.githttp import GitAccess

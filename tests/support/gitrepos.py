@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.forge.base import GitRemote
-from provisioning.githttp import GitAccess, GitHttpServer
 from provisioning.git.env import git_environment
+from provisioning.githttp import GitAccess, GitHttpServer
 
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author",

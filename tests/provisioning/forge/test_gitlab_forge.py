@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from provisioning.errors import (
-    AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied, Unreachable,
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unreachable,
 )
 from provisioning.forge.base import GitRemote
 from provisioning.forge.gitlab import GitLabForge, GitLabSettings
