@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from provisioning.gitenv import git_environment  # noqa: E402
+from provisioning.git.env import git_environment  # noqa: E402
 from provisioning.image_tags import DeployConfig, scan  # noqa: E402
 
 VALUES = """\

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from provisioning.forge.base import GitRemote  # noqa: E402
 from provisioning.githttp import GitAccess, GitHttpServer  # noqa: E402
-from provisioning.gitenv import git_environment  # noqa: E402
+from provisioning.git.env import git_environment  # noqa: E402
 from provisioning.mirror import Mirror  # noqa: E402
 
 TOKEN = "bench-token"

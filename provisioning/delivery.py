@@ -11,42 +11,17 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from provisioning.errors import (
-    AuthenticationFailed,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    ProvisioningError,
-    Unreachable,
-)
+from provisioning.errors import Conflict, InvalidInput, ProvisioningError
 from provisioning.forge.base import GitRemote
-from provisioning.gitenv import git_environment, redact
+from provisioning.git.client import GitClient
+from provisioning.git.errors import BRANCH_MOVED
 
 PUSH_RETRIES = 3
 _FILE_MODE = "100644"
-
-_AUTH_MARKERS = (
-    "authentication failed", "could not read username", "could not read password", "returned error: 401",
-    "invalid username or password",
-)  # fmt: skip
-_DENIED_MARKERS = ("returned error: 403", "permission denied", "not allowed to push")
-# "' not found" matches git's own "fatal: repository 'URL/' not found" for an HTTP 404.
-_NOT_FOUND_MARKERS = ("returned error: 404", "repository not found", "' not found",
-                      "does not appear to be a git repository")  # fmt: skip
-_UNREACHABLE_MARKERS = (
-    "could not resolve host", "failed to connect", "connection refused", "connection reset",
-    "connection timed out", "operation timed out", "couldn't connect", "unable to access",
-    "the remote end hung up", "early eof", "returned error: 5",
-)  # fmt: skip
-_REJECTED_MARKERS = (
-    "[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref", "stale info",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,6 +76,7 @@ class GitOpsDelivery:
         self.author_email = author_email
         self.timeout_seconds = timeout_seconds
         self._repo = self.work_dir / "repo.git"
+        self._client = GitClient(self.work_dir, git_dir=self._repo, remote=remote, timeout_seconds=timeout_seconds)
         self._tracking_ref = f"refs/remotes/origin/{branch}"
 
     # ------------------------------------------------------------------------------------ public API
@@ -213,15 +189,16 @@ class GitOpsDelivery:
     def _prepare(self) -> None:
         if not (self._repo / "HEAD").exists():
             self._repo.mkdir(parents=True, exist_ok=True)
-            self._git("init", "--bare", "-q", str(self._repo), cwd=self.work_dir, in_repo=False)
+            GitClient(self.work_dir, timeout_seconds=self.timeout_seconds).run("init", "--bare", "-q", str(self._repo))
 
     def _fetch(self) -> str | None:
         """Fetch the branch; its tip, or None when the remote has no such branch yet (empty repository)."""
         refspec = f"+refs/heads/{self.branch}:{self._tracking_ref}"
-        code, output = self._run("fetch", "--no-tags", "--quiet", self.remote.url, refspec, remote=True)
-        if code != 0:
-            if "couldn't find remote ref" not in output.lower():
-                raise self._translate("fetch", output, remote=True)
+        result = self._client.run("fetch", "--no-tags", "--quiet", self.remote.url, refspec, remote=True,
+                                  check=False)
+        if result.returncode != 0:
+            if "couldn't find remote ref" not in self._client.output(result).lower():
+                raise self._client.error(result, operation="fetch")
             # Also forget a tip fetched earlier: the branch was deleted upstream.
             self._git("update-ref", "-d", self._tracking_ref)
             return None
@@ -230,11 +207,13 @@ class GitOpsDelivery:
     def _push(self, commit: str) -> None:
         """Fast-forward the remote branch to ``commit``; ``_PushRejected`` if it moved meanwhile."""
         refspec = f"{commit}:refs/heads/{self.branch}"
-        code, output = self._run("push", "--porcelain", "--quiet", self.remote.url, refspec, remote=True)
-        if code != 0:
-            if any(marker in output.lower() for marker in _REJECTED_MARKERS):
+        result = self._client.run("push", "--porcelain", "--quiet", self.remote.url, refspec, remote=True,
+                                  check=False)
+        if result.returncode != 0:
+            error = self._client.error(result, operation="push")
+            if error.code == BRANCH_MOVED:
                 raise _PushRejected()
-            raise self._translate("push", output, remote=True)
+            raise error
         self._git("update-ref", self._tracking_ref, commit)
 
     # --------------------------------------------------------------------------------------- helpers
@@ -250,59 +229,9 @@ class GitOpsDelivery:
     def _locked(self):
         return _DirectoryLock(self.work_dir, self.timeout_seconds)
 
-    def _git(self, *args: str, remote: bool = False, **kwargs) -> bytes:
-        """Run git and return its stdout, or raise the translated error."""
-        proc = self._exec(args, remote=remote, **kwargs)
-        if proc.returncode != 0:
-            raise self._translate(args[0], self._output(proc), remote)
-        return proc.stdout
-
-    def _run(self, *args: str, remote: bool = False) -> tuple[int, str]:
-        """Run git; the exit code and its redacted stdout + stderr, for callers that inspect failures."""
-        proc = self._exec(args, remote=remote)
-        return proc.returncode, self._output(proc)
-
-    def _exec(
-        self,
-        args: tuple[str, ...],
-        *,
-        remote: bool,
-        input: bytes | None = None,
-        env: dict[str, str] | None = None,
-        cwd: Path | None = None,
-        in_repo: bool = True,
-    ) -> subprocess.CompletedProcess:
-        # Only commands that talk to the remote get its credentials.
-        full_env = git_environment(self.remote if remote else None)
-        full_env.update(env or {})
-        argv = ["git", *(["--git-dir", str(self._repo)] if in_repo else []), *args]
-        try:
-            return subprocess.run(
-                argv, input=input, env=full_env, cwd=cwd or self.work_dir, capture_output=True,
-                timeout=self.timeout_seconds, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            raise Unreachable(f"git {args[0]} timed out after {self.timeout_seconds:g}s") from None
-        except OSError as exc:
-            raise ProvisioningError(f"cannot run git: {exc.strerror}", code="git_unavailable") from None
-
-    def _output(self, proc: subprocess.CompletedProcess) -> str:
-        return redact((proc.stdout + proc.stderr).decode("utf-8", "replace"), self.remote.password)
-
-    def _translate(self, command: str, text: str, remote: bool) -> ProvisioningError:
-        lines = [line for line in text.strip().splitlines() if not line.startswith("hint:")]
-        tail = " ".join(lines[-5:])[-500:]
-        lowered = text.lower()
-        where = f"git {command} ({self.remote.url})" if remote else f"git {command}"
-        if remote and any(m in lowered for m in _AUTH_MARKERS):
-            return AuthenticationFailed(f"{where}: the credentials were refused: {tail}")
-        if remote and any(m in lowered for m in _DENIED_MARKERS):
-            return PermissionDenied(f"{where}: the credentials lack write access: {tail}")
-        if remote and any(m in lowered for m in _NOT_FOUND_MARKERS):
-            return NotFound(f"{where}: repository not found: {tail}")
-        if remote and any(m in lowered for m in _UNREACHABLE_MARKERS):
-            return Unreachable(f"{where}: remote unreachable: {tail}")
-        return ProvisioningError(f"{where} failed: {tail}", code="git_failed")
+    def _git(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
+        """Run a local git command in the clone and return its stdout, or raise the translated error."""
+        return self._client.run(*args, input=input, env=env).stdout
 
 
 class _DirectoryLock:

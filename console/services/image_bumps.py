@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -16,8 +15,8 @@ from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError, PermissionDenied
 from console.services.runs import RetryLater, claim_run, enqueue_next_queued, finish_run, handle_failure
-from provisioning.errors import ProvisioningError
 from provisioning import image_tags
+from provisioning.errors import ProvisioningError
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +87,16 @@ def image_bump_execute(*, bump_id: int, task_id: str) -> None:
 
 
 def _bump(bump: ImageBump, repository: Repository) -> None:
+    from console.integrations import get_mirror
     from console.services.images import deploy_config
-    from console.services.syncs import external_remote, sync_request
+    from console.services.syncs import external_remote, mirror_cache_key, sync_request
 
     if repository.project.status == Project.Status.ARCHIVED:
         raise ProvisioningError("the project was archived before this bump started; nothing was pushed",
                                 code="project_archived")
     result = image_tags.bump_image_tag(
         source=external_remote(repository), branch=bump_branch(repository), config=deploy_config(repository),
-        image=bump.image, tag=bump.tag, work_dir=settings.DATA_DIR / "bump-work" / f"repository-{repository.pk}",
+        image=bump.image, tag=bump.tag, work_dir=get_mirror().cache_path(mirror_cache_key(repository)),
         file=bump.file or None, location=bump.location or None,
         requested_by=bump.trigger_detail.get("by", "dso-console"), reason=bump.reason,
     )

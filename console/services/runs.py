@@ -21,7 +21,7 @@ from django.utils import timezone
 from console.models.runs import RunStatus
 from console.services.actors import Actor
 from provisioning.errors import ProvisioningError
-from provisioning.gitenv import redact
+from provisioning.git.env import redact
 
 log = logging.getLogger(__name__)
 

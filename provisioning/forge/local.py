@@ -12,12 +12,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from provisioning.errors import InvalidInput, NotFound, ProvisioningError
+from provisioning.errors import InvalidInput, NotFound
 from provisioning.forge.base import Forge, ForgeGroup, ForgeRepository, GitRemote
+from provisioning.git.client import GitClient, GitResult
 from provisioning.githttp import GitAccess
 
 GROUP_MARKER = ".dso-group.json"
@@ -161,8 +161,7 @@ class LocalForge(Forge):
 
     def set_default_branch(self, path: str, branch: str) -> None:
         directory = self._existing_dir(path)
-        check = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True,
-                               text=True, env=self._env())
+        check = self._git("check-ref-format", "--branch", branch, check=False)
         if check.returncode != 0 or branch.startswith("-"):
             raise InvalidInput(f"invalid branch name {branch!r}")
         self._git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=directory)
@@ -202,19 +201,10 @@ class LocalForge(Forge):
 
     def _describe(self, path: str, *, created: bool) -> ForgeRepository:
         head = self._git("symbolic-ref", "--quiet", "HEAD", cwd=self.repository_dir(path), check=False)
-        branch = head.stdout.strip().removeprefix("refs/heads/") or None
+        branch = head.text.strip().removeprefix("refs/heads/") or None
         return ForgeRepository(path=path, clone_url=self.clone_url(path), created=created,
                                default_branch=branch)
 
     @staticmethod
-    def _env() -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "LC_ALL": "C"})
-        return env
-
-    def _git(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=self._env(),
-                              timeout=60)
-        if check and proc.returncode != 0:
-            raise ProvisioningError(f"git {args[0]} failed: {proc.stderr.strip()[-500:]}", code="git_error")
-        return proc
+    def _git(*args: str, cwd: Path | None = None, check: bool = True) -> GitResult:
+        return GitClient(cwd, timeout_seconds=60).run(*args, check=check)

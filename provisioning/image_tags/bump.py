@@ -1,22 +1,29 @@
 """Push an image tag bump to the infra repository's external source.
 
-A cache clone in ``work_dir`` is fetched and reset to the remote branch, the one place that sets the
-image is found with the same parsers the scan uses, one scalar is rewritten in place, and the commit is
-pushed. When the branch moved in between (non-fast-forward), the whole edit is redone once on the new
+The branch is fetched into a private ref of the repository at ``work_dir`` (bare, so it can be the
+mirror cache; an older non-bare clone's ``.git`` is used as is), the one place that sets the image is found
+with the same parsers the scan uses, one scalar is rewritten in the blob, and a commit is built with git
+plumbing on a private index (no working tree to leave dirty) and pushed. When the branch moved in between (non-fast-forward), the whole edit is redone once on the new
 tip; a second rejection is a Conflict the caller may retry later. A tag already in place is a no-op.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from provisioning.errors import Conflict, InvalidInput, ProvisioningError
 from provisioning.forge.base import GitRemote
-from provisioning.inputs import git_branch_name_problem, image_tag_problem
+from provisioning.git.client import GitClient
+from provisioning.git.errors import BRANCH_MOVED
 from provisioning.image_tags.edit import set_tag
-from provisioning.image_tags.gitcmd import GitFailed, run_git, translate
-from provisioning.image_tags.inventory import ROLE_KUSTOMIZATION, ROLE_MANIFEST, ROLE_VALUES, inventory_at
-from provisioning.image_tags.inventory import parse_text
+from provisioning.image_tags.inventory import (
+    ROLE_KUSTOMIZATION,
+    ROLE_MANIFEST,
+    ROLE_VALUES,
+    inventory_at,
+    parse_text,
+)
 from provisioning.image_tags.model import (
     SOURCE_HELM_VALUES,
     SOURCE_KUSTOMIZE_IMAGES,
@@ -26,12 +33,11 @@ from provisioning.image_tags.model import (
     Limits,
 )
 from provisioning.image_tags.safe_yaml import YamlProblem, decode
+from provisioning.inputs import git_branch_name_problem, image_tag_problem
 
 _ROLES = {SOURCE_HELM_VALUES: ROLE_VALUES, SOURCE_KUSTOMIZE_IMAGES: ROLE_KUSTOMIZATION}
-_LOCAL_BRANCH = "dso-bump"
-# The branch moved under us: either seen before sending (non-fast-forward) or while the server updated
-# the ref (another push won the compare-and-swap).
-_MOVED = ("(fetch first)", "(non-fast-forward)", "cannot lock ref", "(failed to update ref)", "incorrect old value")
+# Outside refs/heads and refs/tags: a mirror sync neither prunes nor pushes it.
+_BUMP_REFS = "refs/dso-bump/heads"
 
 
 def bump_image_tag(
@@ -55,46 +61,33 @@ def bump_image_tag(
         raise InvalidInput(image_tag_problem(tag))
     if git_branch_name_problem(branch):
         raise InvalidInput(f"{branch!r} is not a valid branch name: {git_branch_name_problem(branch)}")
-    clone = _prepare(Path(work_dir), source)
-    for attempt in (1, 2):
-        head = _reset(clone, source, branch)
-        target = _find(clone, head, config, image, file, location, limits)
+    git = _prepare(Path(work_dir), source)
+    for _attempt in (1, 2):
+        head = _fetch(git, branch)
+        target = _find(git.git_dir, head, config, image, file, location, limits)
         if target.tag == tag:
             return BumpResult(False, None, target.file, target.location, target.tag, tag)
-        _edit(clone, target, tag, limits)
+        edited = _edit(git, head, target, tag, limits)
         message = _message(target, tag, requested_by, reason)
-        commit = _commit(clone, target.file, message, author_name, author_email)
-        if _push(clone, source, branch):
+        commit = _commit(git, head, target.file, edited, message, author_name, author_email)
+        if _push(git, commit, branch):
             return BumpResult(True, commit, target.file, target.location, target.tag, tag)
     raise Conflict(f"{branch} moved twice while pushing the bump of {image}; try again")
 
 
-def _prepare(clone: Path, source: GitRemote) -> Path:
-    clone.mkdir(parents=True, exist_ok=True)
-    try:
-        if not (clone / ".git").is_dir():
-            run_git(["init", "-q"], cwd=clone)
-            run_git(["remote", "add", "origin", source.url], cwd=clone)
-        else:
-            # The source URL may have changed since the clone was made; credentials never go in it.
-            run_git(["remote", "set-url", "origin", source.url], cwd=clone)
-    except GitFailed as exc:
-        raise ProvisioningError(f"cannot prepare the work clone in {clone}: {exc.output}") from None
-    return clone
+def _prepare(work_dir: Path, source: GitRemote) -> GitClient:
+    git_dir = work_dir / ".git" if (work_dir / ".git").is_dir() else work_dir
+    if not (git_dir / "HEAD").is_file():
+        work_dir.mkdir(parents=True, exist_ok=True)
+        GitClient(work_dir).run("init", "--bare", "-q", str(work_dir))
+    return GitClient(git_dir, git_dir=git_dir, remote=source)
 
 
-def _reset(clone: Path, source: GitRemote, branch: str) -> str:
-    remote_ref = f"refs/remotes/origin/{branch}"
-    try:
-        run_git(["fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:{remote_ref}"], cwd=clone, remote=source)
-    except GitFailed as exc:
-        raise translate(exc, action=f"fetching {branch}", url=source.url, remote=source) from None
-    try:
-        run_git(["checkout", "-q", "-f", "-B", _LOCAL_BRANCH, remote_ref], cwd=clone)
-        run_git(["clean", "-q", "-f", "-d", "-x"], cwd=clone)
-        return run_git(["rev-parse", "HEAD"], cwd=clone).strip()
-    except GitFailed as exc:
-        raise ProvisioningError(f"cannot check out {branch} in the work clone: {exc.output}") from None
+def _fetch(git: GitClient, branch: str) -> str:
+    """The branch tip, fetched by URL (the repository's config never records the source)."""
+    ref = f"{_BUMP_REFS}/{branch}"
+    git.run("fetch", "-q", "--no-tags", git.remote.url, f"+refs/heads/{branch}:{ref}", remote=True)
+    return git.out("rev-parse", "--verify", f"{ref}^{{commit}}")
 
 
 def _find(clone, head, config, image, file, location, limits) -> ImageRef:
@@ -116,12 +109,12 @@ def _find(clone, head, config, image, file, location, limits) -> ImageRef:
     return editable[0]
 
 
-def _edit(clone: Path, target: ImageRef, tag: str, limits: Limits) -> None:
+def _edit(git: GitClient, head: str, target: ImageRef, tag: str, limits: Limits) -> bytes:
+    """The file's new bytes at ``head`` with ``target``'s tag set to ``tag``."""
     if target.digest:
         raise InvalidInput(f"{target.image} is pinned by digest in {target.file}:{target.location}; bump the digest")
-    path = clone / target.file
     role = _ROLES.get(target.source, ROLE_MANIFEST)
-    raw = path.read_bytes()
+    raw = git.run("cat-file", "blob", f"{head}:{target.file}").stdout
     bom = raw.startswith(b"\xef\xbb\xbf")
     try:
         text = decode(raw[3:] if bom else raw, limits)
@@ -133,7 +126,7 @@ def _edit(clone: Path, target: ImageRef, tag: str, limits: Limits) -> None:
     if check.tag != tag:
         # The splice must be re-read as exactly the new tag, or we would push a broken file.
         raise ProvisioningError(f"editing {target.file}:{target.location} did not produce tag {tag}")
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + edited.encode("utf-8"))
+    return (b"\xef\xbb\xbf" if bom else b"") + edited.encode("utf-8")
 
 
 def _hit_at(text: str, role: str, target: ImageRef, limits: Limits):
@@ -165,27 +158,35 @@ def _message(target: ImageRef, tag: str, requested_by: str, reason: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _commit(clone: Path, file: str, message: str, name: str, email: str) -> str:
+def _commit(git: GitClient, head: str, file: str, data: bytes, message: str, name: str, email: str) -> str:
     identity = {
         "GIT_AUTHOR_NAME": name,
         "GIT_AUTHOR_EMAIL": email,
         "GIT_COMMITTER_NAME": name,
         "GIT_COMMITTER_EMAIL": email,
     }
+    mode = git.out("ls-tree", head, "--", file).split()[0]  # keeps an executable bit as it was
+    blob = git.out("hash-object", "-w", "--stdin", input=data)
+    # A private index: concurrent readers of the repository (a sync, a scan) never see a half-built one.
+    index = git.git_dir / f"dso-bump-index-{os.getpid()}"
+    index.unlink(missing_ok=True)
     try:
-        run_git(["add", "--", file], cwd=clone)
-        run_git(["commit", "-q", "--no-verify", "--cleanup=verbatim", "-F", "-"], cwd=clone, stdin=message, extra_env=identity)
-        return run_git(["rev-parse", "HEAD"], cwd=clone).strip()
-    except GitFailed as exc:
-        raise ProvisioningError(f"cannot commit the bump: {exc.output}") from None
+        env = {"GIT_INDEX_FILE": str(index)}
+        git.run("read-tree", head, env=env)
+        git.run("update-index", "--cacheinfo", f"{mode},{blob},{file}", env=env)
+        tree = git.out("write-tree", env=env)
+    finally:
+        index.unlink(missing_ok=True)
+    return git.out("commit-tree", tree, "-p", head, "-F", "-", input=message, env=identity)
 
 
-def _push(clone: Path, source: GitRemote, branch: str) -> bool:
+def _push(git: GitClient, commit: str, branch: str) -> bool:
     """True when pushed, False when the branch moved (non-fast-forward) and the bump must be redone."""
-    try:
-        run_git(["push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}"], cwd=clone, remote=source)
+    result = git.run("push", "--porcelain", git.remote.url, f"{commit}:refs/heads/{branch}", remote=True,
+                     check=False)
+    if result.returncode == 0:
         return True
-    except GitFailed as exc:
-        if any(sign in exc.output for sign in _MOVED):
-            return False
-        raise translate(exc, action=f"pushing to {branch}", url=source.url, remote=source) from None
+    error = git.error(result, operation="push")
+    if error.code == BRANCH_MOVED:
+        return False
+    raise error

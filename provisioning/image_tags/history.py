@@ -19,14 +19,13 @@ set to where the new line starts is recorded first, caused by the force-push.
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from provisioning.errors import InvalidInput, ProvisioningError
-from provisioning.gitenv import git_environment
+from provisioning.git.client import GitClient
 from provisioning.image_tags.inventory import (
     BlobReader,
     Snapshot,
@@ -267,12 +266,12 @@ def _change(info: CommitInfo, d: Diff, effective: CommitInfo, *, on_deploy_line:
 
 def _log(git_dir: Path, new: str, old: str | None) -> list[_Commit]:
     args = [
-        "git", "--git-dir", str(git_dir), "log", "--raw", "--no-renames", "--no-abbrev", "--root",
+        "log", "--raw", "--no-renames", "--no-abbrev", "--root",
         "--diff-merges=first-parent", "-z", "--topo-order", "--reverse", f"--format={_FORMAT}", new,
     ]  # fmt: skip
     if old:
         args += ["--not", old]
-    proc = subprocess.run(args, capture_output=True, env=git_environment(), check=False)
+    proc = GitClient(git_dir=git_dir).run(*args, check=False)
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ProvisioningError(f"git log failed: {message[-1] if message else proc.returncode}")

@@ -7,13 +7,12 @@ is where a change took effect, whether it made the change itself or merged the s
 
 from __future__ import annotations
 
-import subprocess
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.errors import ProvisioningError
-from provisioning.gitenv import git_environment
+from provisioning.git.client import GitClient
 from provisioning.image_tags.inventory import Snapshot
 
 Value = tuple[str | None, str | None]  # (tag, digest)
@@ -120,8 +119,7 @@ class Rewrite:
 
 def rewrite_between(git_dir: Path, old: str, new: str) -> Rewrite | None:
     """None for a fast-forward; otherwise what the force-push removed and where old and new part."""
-    proc = subprocess.run(["git", "--git-dir", str(git_dir), "merge-base", "--is-ancestor", old, new],
-                          capture_output=True, env=git_environment(), check=False)
+    proc = GitClient(git_dir=git_dir).run("merge-base", "--is-ancestor", old, new, check=False)
     if proc.returncode == 0:
         return None
     if proc.returncode != 1:
@@ -133,8 +131,7 @@ def rewrite_between(git_dir: Path, old: str, new: str) -> Rewrite | None:
 
 
 def _rev_list(git_dir: Path, *args: str) -> list[str]:
-    proc = subprocess.run(["git", "--git-dir", str(git_dir), "rev-list", *args], capture_output=True,
-                          env=git_environment(), check=False)
+    proc = GitClient(git_dir=git_dir).run("rev-list", *args, check=False)
     if proc.returncode != 0:
         raise ProvisioningError(f"git rev-list failed: {_last_line(proc.stderr)}")
     return proc.stdout.decode().split("\n")[:-1]

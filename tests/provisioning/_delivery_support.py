@@ -9,7 +9,7 @@ import pytest
 
 from provisioning.delivery import GitOpsDelivery
 from provisioning.forge.base import GitRemote
-from provisioning.gitenv import git_environment
+from provisioning.git.env import git_environment
 
 
 def git(*args: str, git_dir: Path) -> str:

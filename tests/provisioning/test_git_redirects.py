@@ -16,7 +16,7 @@ import pytest
 from provisioning.delivery import GitOpsDelivery
 from provisioning.errors import ProvisioningError, Unreachable
 from provisioning.forge.base import GitRemote
-from provisioning.gitenv import git_environment
+from provisioning.git.env import git_environment
 from provisioning.image_tags import DeployConfig, bump_image_tag
 from provisioning.mirror import Mirror, ls_remote
 from provisioning.netguard import NetworkPolicy

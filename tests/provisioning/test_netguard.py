@@ -15,8 +15,8 @@ from ruamel.yaml import YAML
 from provisioning import netguard
 from provisioning.errors import Unreachable
 from provisioning.forge.base import GitRemote
+from provisioning.git.env import git_environment
 from provisioning.githttp import GitHttpServer
-from provisioning.gitenv import git_environment
 from provisioning.mirror import ls_remote
 from provisioning.netguard import NOT_PUBLIC, AddressRefused, NetworkPolicy, UrlRefused, check_url
 from tests.support.gitrepos import TokenAuthorizer, WorkRepo, init_bare

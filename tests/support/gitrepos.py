@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.forge.base import GitRemote
+from provisioning.git.env import git_environment
 from provisioning.githttp import GitAccess, GitHttpServer
-from provisioning.gitenv import git_environment
 
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -27,7 +27,7 @@ _IDENTITY = {
 
 
 def git(*args: str, cwd: Path | None = None, remote: GitRemote | None = None, check: bool = True) -> str:
-    """Run git like production code does (gitenv), plus a fixed identity; return stdout."""
+    """Run git like production code does (provisioning.git.env), plus a fixed identity; return stdout."""
     env = git_environment(remote)
     env.update(_IDENTITY)
     for variable in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):

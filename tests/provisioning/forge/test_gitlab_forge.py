@@ -8,11 +8,16 @@ from pathlib import Path
 import pytest
 
 from provisioning.errors import (
-    AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied, Unreachable,
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unreachable,
 )
 from provisioning.forge.base import GitRemote
 from provisioning.forge.gitlab import GitLabForge, GitLabSettings
-from provisioning.gitenv import git_environment
+from provisioning.git.env import git_environment
 from provisioning.mirror import Mirror
 from tests.doubles.gitlab import DEVELOPER, GitLabDouble
 from tests.doubles.gitlab.fixtures import gitlab_double  # noqa: F401 - fixture

@@ -124,7 +124,7 @@ def _racing_hook(clone, bare, tmp_path, times: int) -> None:
     rival.git("pull", "-q", str(bare), "main")
     counter = tmp_path / "races"
     counter.write_text("0")
-    hook = clone / ".git" / "hooks" / "pre-push"
+    hook = clone / "hooks" / "pre-push"
     hook.write_text(
         "#!/bin/sh\n"
         "unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE\n"
@@ -168,4 +168,4 @@ def test_unreachable_source_is_translated_without_leaking_the_password(tmp_path)
     with pytest.raises(Unreachable) as exc:
         _bump(remote, tmp_path)
     assert secret not in str(exc.value)
-    assert secret not in (tmp_path / "bump-cache" / ".git" / "config").read_text()
+    assert secret not in (tmp_path / "bump-cache" / "config").read_text()

@@ -19,7 +19,6 @@ import stat
 import tempfile
 from pathlib import Path
 
-from provisioning.errors import AuthenticationFailed, NotFound, PermissionDenied, ProvisioningError, Unreachable
 from provisioning.forge.base import GitRemote
 from provisioning.netguard import connection_config, origin_of
 
@@ -65,7 +64,8 @@ def askpass_helper() -> Path:
     return _askpass_path
 
 
-def git_environment(remote: GitRemote | None = None, *, base: dict[str, str] | None = None) -> dict[str, str]:
+def git_environment(remote: GitRemote | None = None, *, base: dict[str, str] | None = None,
+                    extra_config: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for one git child process talking to ``remote``.
 
     Credentials are passed only when the remote has some; prompts, credential helpers and the user's
@@ -73,6 +73,9 @@ def git_environment(remote: GitRemote | None = None, *, base: dict[str, str] | N
     network policy this resolves its host and raises (AddressRefused, Unreachable) before any connection.
     """
     env = dict(os.environ if base is None else base)
+    # A run started from inside a git hook or a checkout must not act on that repository.
+    for variable in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
+        env.pop(variable, None)
     for key in [k for k in env if k.startswith("GIT_CONFIG_KEY_") or k.startswith("GIT_CONFIG_VALUE_")]:
         del env[key]
     config = list(_BASE_CONFIG)
@@ -83,6 +86,7 @@ def git_environment(remote: GitRemote | None = None, *, base: dict[str, str] | N
         if scheme in {"http", "https"}:
             config += [(f"protocol.{scheme}.allow", "always")]
         config += connection_config(remote.url, remote.network)
+    config += list((extra_config or {}).items())
     env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
                 "LC_ALL": "C", "GIT_CONFIG_COUNT": str(len(config))})
     for index, (key, value) in enumerate(config):
@@ -107,31 +111,3 @@ def redact(text: str, *secrets: str | None) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
-
-
-_REDIRECT = ("returned error: 30",)
-_AUTH = ("authentication failed", "could not read username", "could not read password", "returned error: 401",
-         "invalid username or password")
-_DENIED = ("returned error: 403",)
-_MISSING = ("returned error: 404", "repository not found", "' not found", "does not appear to be a git repository")
-
-
-def untrusted_remote_error(output: str, *, url: str, action: str) -> ProvisioningError:
-    """A fixed-vocabulary error for a failed git call against an untrusted remote. Callers check first for
-    what only a git server that accepted the connection can say (a push rejected by a hook).
-
-    Nothing of git's own output is kept: its wording tells a closed port from a plain-HTTP service from a
-    TLS one, which would turn the run's error message into a port scanner.
-    """
-    lowered = output.lower()
-    if any(marker in lowered for marker in _REDIRECT):
-        return ProvisioningError(
-            f"{action}: {url} answered with a redirect, and DSO Console does not follow redirects (they could "
-            "send the token elsewhere): register the repository's final https:// URL", code="redirect_refused")
-    if any(marker in lowered for marker in _AUTH):
-        return AuthenticationFailed(f"authentication failed for {url}: check the username and token")
-    if any(marker in lowered for marker in _DENIED):
-        return PermissionDenied(f"access to {url} was refused: the token lacks the needed permission")
-    if any(marker in lowered for marker in _MISSING):
-        return NotFound(f"repository {url} was not found (or the token cannot see it)")
-    return Unreachable(f"{action}: could not reach the repository at {url}")
