@@ -73,7 +73,12 @@ def _flow(case: int, external_url: str, capture) -> tuple[list, SyncRun]:
 
 def _pattern(path: str) -> str:
     """A logged path as an exact pattern, ids generalized (they differ from one double to the next)."""
-    return "^" + "/".join(r"\d+" if part.isdigit() else re.escape(part) for part in path.split("/")) + "$"
+    def part(text: str) -> str:
+        if text.isdigit():
+            return r"\d+"
+        return r"org\d+" if re.fullmatch(r"org\d+", text) else re.escape(text)  # each case its own org
+
+    return "^" + "/".join(part(text) for text in path.split("/")) + "$"
 
 
 def _duplicates(state, case: int) -> list[str]:
@@ -108,12 +113,14 @@ def test_every_gitlab_call_failing_once_is_retried_to_success_without_duplicates
         assert sync.status == RunStatus.SUCCEEDED, sync.error_message
         calls = list(dict.fromkeys((r.method, _pattern(r.path)) for r in double.state.requests))
     assert len(calls) >= 10, calls
+    print("calls walked:", *calls, sep="\n  ")
 
     cases = []
     for method, pattern in calls:
         cases.append((method, pattern, {"status": 500}))
         cases.append((method, pattern, {"delay": TIMEOUT + 0.5, "after": True}))
-        if method == "POST":
+        if method == "POST" and re.search(r"/(groups|projects|protected_branches)\$$", pattern):
+            # Where GitLab answers 409: a create of what exists. (Deploy tokens may share a name.)
             cases.append((method, pattern, {"status": 409, "after": True}))
 
     outcomes = []
