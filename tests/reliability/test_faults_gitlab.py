@@ -33,7 +33,7 @@ from tests.support.gitrepos import refs
 
 pytestmark = pytest.mark.django_db
 
-TIMEOUT = 1.0  # the adapter's per-request timeout in this test; an injected delay exceeds it
+TIMEOUT = 0.5  # the adapter's per-request timeout in this test; an injected delay exceeds it
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_every_gitlab_call_failing_once_is_retried_to_success_without_duplicates
     cases = []
     for method, pattern in calls:
         cases.append((method, pattern, {"status": 500}))
-        cases.append((method, pattern, {"delay": TIMEOUT + 0.5, "after": True}))
+        cases.append((method, pattern, {"delay": TIMEOUT + 0.3, "after": True}))
         if method == "POST" and re.search(r"/(groups|projects|protected_branches)\$$", pattern):
             # Where GitLab answers 409: a create of what exists. (Deploy tokens may share a name.)
             cases.append((method, pattern, {"status": 409, "after": True}))
