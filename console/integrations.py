@@ -28,6 +28,7 @@ def _forge_key() -> tuple:
         settings.GITLAB_BOT_TOKEN,
         settings.GITLAB_GIT_URL,
         settings.GITLAB_SSL_VERIFY,
+        settings.GITLAB_TIMEOUT_SECONDS,
     )
 
 
@@ -45,6 +46,7 @@ def _build_forge(key: tuple) -> Forge:
                 bot_username=settings.GITLAB_BOT_USERNAME,
                 bot_token=settings.GITLAB_BOT_TOKEN or None,
                 ssl_verify=settings.GITLAB_SSL_VERIFY,
+                timeout=settings.GITLAB_TIMEOUT_SECONDS,
                 git_http_url=settings.GITLAB_GIT_URL or None,
             )
         )

@@ -333,6 +333,8 @@ GITLAB_TOKEN = env("DSO_GITLAB_TOKEN", "")
 GITLAB_BOT_USERNAME = env("DSO_GITLAB_BOT_USERNAME", "dso-console-bot")
 GITLAB_BOT_TOKEN = env("DSO_GITLAB_BOT_TOKEN", "")
 GITLAB_SSL_VERIFY = env_bool("DSO_GITLAB_SSL_VERIFY", True)
+# Per-request timeout of GitLab API calls; a timeout is transient and the run retries with backoff.
+GITLAB_TIMEOUT_SECONDS = env_float("DSO_GITLAB_TIMEOUT_SECONDS", 30.0)
 # Where GitLab serves git over HTTP when it differs from DSO_GITLAB_URL (a proxy in front of it).
 GITLAB_GIT_URL = env("DSO_GITLAB_GIT_URL", "")
 # Protect mirrored default branches so only the bot pushes (per-user push rules need GitLab Premium).

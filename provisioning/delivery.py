@@ -99,6 +99,17 @@ class GitOpsDelivery:
         """Delete ``directory`` from the branch (a project was archived)."""
         return self._change(_clean_path("directory", directory), {}, message)
 
+    def last_message(self, directory: str) -> str:
+        """Message of the newest commit touching ``directory`` at the remote tip ('' when none): lets a
+        redone run recognise the commit an earlier, killed attempt of it pushed."""
+        directory = _clean_path("directory", directory)
+        with self._locked():
+            self._prepare()
+            tip = self._fetch()
+            if tip is None:
+                return ""
+            return self._git("log", "-1", "--format=%B", tip, "--", directory).decode("utf-8", "replace")
+
     def read(self, directory: str) -> dict[str, str]:
         """Files under ``directory`` at the remote branch tip, keyed by path relative to it."""
         directory = _clean_path("directory", directory)

@@ -111,7 +111,7 @@ def commit_message(project: Project, run: ProvisioningRun, verb: str) -> str:
     """The GitOps commit says why: every cause the run serves, then which run and who asked."""
     subject = f"{verb} {project.full_slug}: {run.cause_summary or run.get_cause_display()}"
     requested = run.trigger_detail.get("by") or (run.actor.get_username() if run.actor_id else "")
-    body = f"Provisioning run #{run.pk} ({run.get_trigger_display()}{f', {requested}' if requested else ''})."
+    body = f"{_run_mark(run)}{run.get_trigger_display()}{f', {requested}' if requested else ''})."
     if run.joined_requests:
         body += f" {run.joined_requests} more request{'s' if run.joined_requests > 1 else ''} joined it."
     return f"{subject}\n\n{body}\n"
@@ -147,17 +147,21 @@ def _provision(project: Project, forge, run: ProvisioningRun) -> dict:
     platform = forge.ensure_repository(platform_path, description="GitOps manifests written by DSO Console")
     deploy_token_created = _ensure_argocd_credentials(project, forge)
     spec = project_manifest_spec(project)
-    delivery = get_delivery().deliver(
+    gitops = get_delivery()
+    delivery = gitops.deliver(
         delivery_directory(project),
         manifests.render_files(spec),
         message=commit_message(project, run, "Provision"),
     )
+    # A redo after a killed attempt finds that attempt's commit in place: the change is still this run's.
+    delivered_before = (not delivery.changed and run.attempts > 1
+                        and _run_mark(run) in gitops.last_message(delivery_directory(project)))
     if platform.created:
         created.append(platform.path)
     if deploy_token_created:
         created.append(f"deploy token {deploy_token_created}")
     result = {
-        "changed": bool(created) or bool(retired) or delivery.changed,
+        "changed": bool(created) or bool(retired) or delivery.changed or delivered_before,
         "created": created,
         "commit": delivery.commit_sha,
         "added": list(delivery.added),
@@ -166,7 +170,13 @@ def _provision(project: Project, forge, run: ProvisioningRun) -> dict:
     }
     if retired:
         result["retired_repositories"] = retired
+    if delivered_before:
+        result["delivered_by_earlier_attempt"] = True
     return result
+
+
+def _run_mark(run: ProvisioningRun) -> str:
+    return f"Provisioning run #{run.pk} ("
 
 
 def _ensure_argocd_credentials(project: Project, forge) -> str | None:

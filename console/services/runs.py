@@ -142,6 +142,10 @@ def handle_failure(run, error: Exception, *, secrets: tuple[str | None, ...] = (
     if isinstance(error, ProvisioningError):
         message = redact(error.message, *secrets)
         if error.transient and run.attempts < MAX_ATTEMPTS:
+            # Kept on the run (even once it succeeds), so its history says why it took more than one attempt.
+            type(run).objects.filter(pk=run.pk, status=RunStatus.RUNNING, task_id=run.task_id).update(
+                error_code=error.code,
+                error_message=f"attempt {run.attempts} of {MAX_ATTEMPTS} failed, retried: {message}"[:4000])
             raise RetryLater(countdown=min(300, 5 * 2 ** (run.attempts - 1)), reason=message)
         failure = ProvisioningError(message, code=error.code)
     else:

@@ -207,10 +207,20 @@ class GitLabForge(Forge):
                 if rule is not None:
                     # Access-level lists cannot be replaced in place through the REST API; recreate.
                     project.protectedbranches.delete(branch)
-                created = project.protectedbranches.create({
-                    "name": branch, "push_access_level": _NO_ACCESS, "merge_access_level": _NO_ACCESS,
-                    "allow_force_push": True, "allowed_to_push": [{"user_id": bot_id}],
-                })
+                try:
+                    created = project.protectedbranches.create({
+                        "name": branch, "push_access_level": _NO_ACCESS, "merge_access_level": _NO_ACCESS,
+                        "allow_force_push": True, "allowed_to_push": [{"user_id": bot_id}],
+                    })
+                except GitlabError as exc:
+                    if not _is_taken(exc):
+                        raise
+                    # Protected meanwhile (a racing worker, or our attempt whose answer was lost): judge
+                    # the rule that is there; a wrong one is replaced by the next attempt.
+                    created = project.protectedbranches.get(branch)
+                    if not _mirror_rule_ok(created.attributes, bot_id):
+                        raise Unreachable(f"{path}:{branch} was protected meanwhile with another rule; "
+                                          "retry to replace it") from exc
                 if not _mirror_rule_ok(created.attributes, bot_id):
                     raise InvalidInput(
                         f"GitLab ignored the per-user push rule on {path}:{branch} (allowed_to_push needs "
@@ -336,7 +346,9 @@ def _message(exc: GitlabError) -> str:
 
 
 def _is_taken(exc: GitlabError) -> bool:
-    return exc.response_code in (400, 409) and "has already been taken" in _message(exc)
+    """A create refused because the thing exists: GitLab's 400 "has already been taken", or any 409 (a
+    racing request, or our own whose answer was lost, created it first). The caller looks again and adopts."""
+    return exc.response_code == 409 or (exc.response_code == 400 and "has already been taken" in _message(exc))
 
 
 def _mirror_rule_ok(rule: dict, bot_id: int) -> bool:

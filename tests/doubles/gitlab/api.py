@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -22,6 +23,10 @@ _INSUFFICIENT_SCOPE = ApiError(403, {
     "error_description": "The request requires higher privileges than provided by the access token.",
     "scope": "api",
 })
+
+# What GitLab says with these statuses; a 409 on a create means the thing exists (a racing request made it).
+_FAULT_MESSAGES = {409: "409 Conflict", 500: "500 Internal Server Error",
+                   502: "502 Bad Gateway", 503: "503 Service Unavailable", 504: "504 Gateway Timeout"}
 
 
 class ApiServer(ThreadingHTTPServer):
@@ -73,19 +78,35 @@ class ApiHandler(BaseHTTPRequestHandler):
             with state.lock:
                 state.requests.append(entry)
         headers: dict[str, str] = {}
+        fault = None
         try:
             if not split.path.startswith("/api/v4/"):
                 raise ApiError(404, {"message": "404 Not Found"})
-            fault = state.take_fault(entry.path)
-            if fault:
-                self._send(fault, {"message": f"{fault} Injected failure"}, {})
-                entry.status = fault
+            fault = state.faults.take(self.command, entry.path)
+            if fault is not None and not fault.after:
+                self._fail(entry, fault)
                 return
             status, payload = self._route(segments, data, query, headers)
         except ApiError as exc:
             status, payload = exc.status, exc.body
+        if fault is not None:  # the work is done; only its answer is lost or replaced
+            self._fail(entry, fault, done=status)
+            return
         entry.status = status
         self._send(status, payload, headers)
+
+    def _fail(self, entry: LoggedRequest, fault, *, done: int | None = None) -> None:
+        entry.fault = fault
+        if done is not None:
+            entry.done = done
+        if fault.delay:
+            time.sleep(fault.delay)  # the client has given up by now; whatever is sent is lost
+        status = fault.status or 504
+        entry.status = status
+        try:
+            self._send(status, {"message": _FAULT_MESSAGES.get(status, f"{status} Injected failure")}, {})
+        except OSError:
+            pass  # the client hung up after its timeout
 
     def _body(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)

@@ -7,6 +7,7 @@ same way for REST calls and for git pushes.
 
 from __future__ import annotations
 
+import re
 import secrets
 import subprocess
 import threading
@@ -103,13 +104,59 @@ class LoggedRequest:
     path: str  # decoded path below /api/v4, e.g. "/groups/dso/acme"
     body: dict
     status: int = 0
+    fault: Fault | None = None  # the injected failure that answered it
+    done: int | None = None  # with an ``after`` fault: the status of the work done before the answer was lost
 
 
 @dataclass
 class Fault:
-    status: int
+    """One injected failure. ``status`` answers instead of the real response; ``delay`` sleeps first (longer
+    than the client's timeout, it is a timeout). ``after``: the request is carried out first and only its
+    answer is lost or replaced, as when GitLab did the work and the response never arrived (or a racing
+    worker did it, for a 409)."""
+
+    method: str
+    pattern: re.Pattern
+    status: int | None
+    delay: float
     times: int
-    path_contains: str
+    after: bool = False
+    hits: int = 0
+
+
+class Faults:
+    """The double's explicit fault-injection hook: ``state.faults.add("POST", r"^/groups$", status=500)``."""
+
+    def __init__(self, lock: threading.RLock):
+        self._lock = lock
+        self._faults: list[Fault] = []
+
+    def add(self, method: str, path_regex: str, status: int | None = None, *, delay: float = 0.0,
+            times: int = 1, after: bool = False) -> Fault:
+        if status is None and not delay:
+            raise ValueError("a fault needs a status or a delay")
+        fault = Fault(method.upper(), re.compile(path_regex), status, delay, times, after)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first armed fault matching this request, disarmed by one use."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.times > 0 and fault.method in (method, "*") and fault.pattern.search(path):
+                    fault.times -= 1
+                    fault.hits += 1
+                    return fault
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._faults)
 
 
 class GitLabState:
@@ -126,7 +173,7 @@ class GitLabState:
         self.deploy_tokens: dict[int, DeployToken] = {}
         self.protected: dict[int, ProtectedBranch] = {}
         self.requests: list[LoggedRequest] = []
-        self.faults: list[Fault] = []
+        self.faults = Faults(self.lock)
         self.hook_script: str | None = None  # set by the server once it knows its API URL
         self._next_id = 0
 
@@ -151,16 +198,7 @@ class GitLabState:
 
     def fail_next(self, status: int = 502, *, times: int = 1, path_contains: str = "") -> None:
         """Make the next ``times`` API requests whose path contains ``path_contains`` answer ``status``."""
-        with self.lock:
-            self.faults.append(Fault(status, times, path_contains))
-
-    def take_fault(self, path: str) -> int | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.path_contains in path and fault.times > 0:
-                    fault.times -= 1
-                    return fault.status
-        return None
+        self.faults.add("*", re.escape(path_contains), status, times=times)
 
     def writes(self) -> list[LoggedRequest]:
         """Logged requests that could change something (anything but GET)."""
