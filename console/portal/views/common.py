@@ -9,7 +9,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from console.models import Project
 from console.models.organizations import ROLE_RANK
-from console.permissions import ADMINISTER, MANAGE, SYNC, VIEW, project_role
+from console.authorization import ACTIONS
+from console.permissions import project_role
 from console.services.actors import Actor
 from console.services.errors import DomainError
 
@@ -53,7 +54,8 @@ def forbidden(request: HttpRequest, error: DomainError) -> HttpResponse:
 
 
 class ProjectAbilities:
-    """The user's role on one project, read once, answering what the page may offer."""
+    """The user's role on one project, read once, answering what the page may offer. The role each flag
+    needs comes from console.authorization.ACTIONS, the table the services authorize with."""
 
     def __init__(self, user, project: Project):
         self.is_staff = bool(user.is_staff)
@@ -65,16 +67,16 @@ class ProjectAbilities:
 
     @property
     def view(self) -> bool:
-        return self._at_least(VIEW)
+        return self._at_least(ACTIONS["project.view"].role)
 
     @property
     def sync(self) -> bool:
-        return not self.archived and self._at_least(SYNC)
+        return not self.archived and self._at_least(ACTIONS["repository.sync"].role)
 
     @property
     def manage(self) -> bool:
-        return not self.archived and self._at_least(MANAGE)
+        return not self.archived and self._at_least(ACTIONS["repository.manage"].role)
 
     @property
     def administer(self) -> bool:
-        return self._at_least(ADMINISTER)
+        return self._at_least(ACTIONS["project.archive"].role)
