@@ -48,9 +48,11 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
 
     @extend_schema(request=s.OrganizationUpdateSerializer)
     def partial_update(self, request, *args, **kwargs):
+        organization = self.get_object()
+        authorize(api_actor(request), "organization.edit", organization)  # before the body: 403, never a 400
         form = s.OrganizationUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        organization = organization_update(actor=api_actor(request), organization=self.get_object(),
+        organization = organization_update(actor=api_actor(request), organization=organization,
                                            name=form.validated_data["name"])
         return Response(s.OrganizationSerializer(organization).data)
 
@@ -135,6 +137,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def repositories(self, request, pk=None):
         project = self.get_object()
         if request.method == "POST":
+            authorize(api_actor(request), "repository.register", project)
             form = s.RepositorySerializer(data=request.data)
             form.is_valid(raise_exception=True)
             repository = repository_register(actor=api_actor(request), project=project, **form.validated_data)
@@ -152,6 +155,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def members(self, request, pk=None):
         project = self.get_object()
         if request.method == "POST":
+            authorize(api_actor(request), "project.members", project)
             form = s.MembershipWriteSerializer(data=request.data)
             form.is_valid(raise_exception=True)
             membership = membership_set(actor=api_actor(request), project=project, **form.validated_data)

@@ -7,12 +7,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from console.authorization import ACTIONS, authorize
 from console.models import Project
 from console.models.organizations import ROLE_RANK
-from console.authorization import ACTIONS
 from console.permissions import project_role
 from console.services.actors import Actor
-from console.services.errors import DomainError
+from console.services.errors import DomainError, PermissionDenied
 
 
 def portal_actor(request: HttpRequest) -> Actor:
@@ -45,6 +45,16 @@ def apply_domain_error(form: forms.Form, error: DomainError) -> None:
                 form.add_error(None, [f"{field}: {m}" for m in messages])
     else:
         form.add_error(None, error.message)
+
+
+def refusal(request: HttpRequest, action: str, obj) -> HttpResponse | None:
+    """The 403 page if the signed-in user may not do `action` on `obj` (console.authorization), else None;
+    asked before the form is read, so that someone without the right learns nothing from its errors."""
+    try:
+        authorize(portal_actor(request), action, obj)
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    return None
 
 
 def forbidden(request: HttpRequest, error: DomainError) -> HttpResponse:
