@@ -51,7 +51,6 @@ RULES: dict[tuple[str, str], str] = {
     ("api:organization-list", "POST"): "signed_in",
     ("api:organization-detail", "GET"): "org:visible",
     ("api:organization-detail", "PATCH"): "organization.edit",
-    ("api:organization-detail", "PUT"): "organization.edit",
     ("api:project-list", "GET"): "signed_in",
     ("api:project-list", "POST"): "signed_in",  # the organization in the body decides; see the service test
     ("api:project-detail", "GET"): "project.view",
