@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from console.models import Trigger
 from console.portal.forms import ImageBumpForm, RepositoryEditForm, RepositoryForm, bump_target
@@ -55,6 +55,7 @@ def repository_new(request, pk: int):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])  # a form page: PUT/PATCH/DELETE are not another way to GET it
 def repository_edit(request, pk: int):
     """URL, credentials and deployment settings of a registered repository; saving a new URL or token
     queues a sync at once, new deployment settings a provisioning run."""
@@ -84,6 +85,7 @@ def repository_edit(request, pk: int):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def repository_remove_view(request, pk: int):
     """A confirmation page (type the name), then the removal; the project page follows its provisioning."""
     repository = visible_repository(request, pk)
