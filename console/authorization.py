@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from console.models import Organization, Project, Repository
+from console.models import Organization, Project, Repository, Role
+from console.models.organizations import ROLE_RANK
 from console.permissions import ADMINISTER, MANAGE, SYNC, VIEW, has_organization_role, has_project_role
 from console.services.errors import PermissionDenied
 
@@ -79,6 +80,12 @@ def _organization_of(obj: Any) -> Organization | None:
     return project.organization if project is not None else getattr(obj, "organization", None)
 
 
+def _roles_from(needed: str) -> str:
+    """"maintainer or owner": the role and every stronger one, as a person would say it."""
+    roles = [role for role in Role.values if ROLE_RANK[role] >= ROLE_RANK[needed]]
+    return roles[0] if len(roles) == 1 else f"{', '.join(roles[:-1])} or {roles[-1]}"
+
+
 def authorize(actor, action: str, obj: Any, *, doing: str | None = None) -> None:
     """Return if `actor` may do `action` on `obj` (an organization, project or repository); raise
     PermissionDenied with a message a person can act on otherwise (`doing` words it for the caller's step)."""
@@ -103,11 +110,11 @@ def authorize(actor, action: str, obj: Any, *, doing: str | None = None) -> None
         organization = _organization_of(obj)
         if organization is not None and has_organization_role(user, organization, rule.role):
             return
-        raise PermissionDenied(f"{rule.doing} needs the {rule.role} role in the organization")
+        raise PermissionDenied(f"{rule.doing} needs the {_roles_from(rule.role)} role in the organization")
     project = _project_of(obj)
     if project is not None and has_project_role(user, project, rule.role):
         return
-    raise PermissionDenied(f"{rule.doing} needs the {rule.role} role on the project")
+    raise PermissionDenied(f"{rule.doing} needs the {_roles_from(rule.role)} role on the project")
 
 
 def allows(actor, action: str, obj: Any) -> bool:

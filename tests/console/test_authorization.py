@@ -33,7 +33,7 @@ def test_a_user_needs_the_role_the_table_names(repository):
     make_member(reader, repository.project, Role.READER)
     make_member(developer, repository.project, Role.DEVELOPER)
     assert ACTIONS["repository.sync"].role == Role.DEVELOPER
-    with pytest.raises(PermissionDenied, match="requesting a sync needs the developer role"):
+    with pytest.raises(PermissionDenied, match="requesting a sync needs the developer, maintainer or owner role"):
         authorize(Actor.for_user(reader, "api"), "repository.sync", repository)
     authorize(Actor.for_user(developer, "api"), "repository.sync", repository)
     assert not allows(Actor.for_user(developer, "api"), "repository.manage", repository)
