@@ -1,4 +1,7 @@
-"""Who may do what. Roles rank reader < developer < maintainer < owner; staff may do everything."""
+"""Roles and how strong a user's role is: reader < developer < maintainer < owner; staff may do everything.
+
+These are the building blocks; what an action needs is decided once, in console.authorization (ACTIONS).
+"""
 
 from __future__ import annotations
 

@@ -12,10 +12,13 @@ from console import selectors
 from console.api import ci_serializers as cs
 from console.api.responses import accepted_run
 from console.api.serializers import SyncRunSerializer
+from console.authorization import authorize
 from console.models import AuditEvent
+from console.models.ci import CiScope
 from console.services.actors import Actor
 from console.services.ci_tokens import (
     CiGrant,
+    ci_grant_repository,
     ci_sync_request,
     ci_token_create,
     ci_token_revoke,
@@ -33,9 +36,18 @@ def _repository(request, pk: int):
     return get_object_or_404(selectors.repositories_visible_to(request.user), pk=pk)
 
 
+def _managed_repository(request, pk: int):
+    """The repository, once the caller may manage its CI: checked before the body is read, so that someone
+    without the role gets 403/404, never a validation error."""
+    repository = _repository(request, pk)
+    authorize(_actor(request), "repository.ci_manage", repository)
+    return repository
+
+
 def ci_sync_response(request, repository_id: int) -> Response:
     """POST /repositories/{id}/sync/ by a pipeline: the grant must cover this repository."""
     grant: CiGrant = request.auth
+    ci_grant_repository(grant=grant, repository_id=int(repository_id), scope=CiScope.SYNC)  # before the body
     form = cs.CiSyncRequestSerializer(data=request.data)
     form.is_valid(raise_exception=True)
     queued = ci_sync_request(grant=grant, repository_id=int(repository_id), reported=form.validated_data)
@@ -51,10 +63,10 @@ class CiTokenListView(APIView):
 
     @extend_schema(request=cs.CiTokenCreateSerializer, responses={201: cs.CiTokenCreatedSerializer})
     def post(self, request, pk: int):
+        repository = _managed_repository(request, pk)
         form = cs.CiTokenCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        token, secret = ci_token_create(actor=_actor(request), repository=_repository(request, pk),
-                                        **form.validated_data)
+        token, secret = ci_token_create(actor=_actor(request), repository=repository, **form.validated_data)
         body = cs.CiTokenCreatedSerializer(token, context={"secret": secret}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
@@ -82,15 +94,15 @@ class CiTokenDetailView(APIView):
 class CiSettingsView(APIView):
     @extend_schema(responses=cs.CiSettingsSerializer)
     def get(self, request, pk: int):
-        repository = _repository(request, pk)
-        ci_tokens_for(actor=_actor(request), repository=repository)  # the same maintainer check
+        repository = _managed_repository(request, pk)
         return Response(cs.CiSettingsSerializer(repository).data)
 
     @extend_schema(request=cs.CiSettingsSerializer, responses=cs.CiSettingsSerializer)
     def patch(self, request, pk: int):
+        repository = _managed_repository(request, pk)
         form = cs.CiSettingsSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        repository = repository_ci_settings_update(actor=_actor(request), repository=_repository(request, pk),
+        repository = repository_ci_settings_update(actor=_actor(request), repository=repository,
                                                    **form.validated_data)
         return Response(cs.CiSettingsSerializer(repository).data)
 

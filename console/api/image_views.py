@@ -11,16 +11,16 @@ from rest_framework.views import APIView
 from console import selectors
 from console.api import image_serializers as s
 from console.api.ci_auth import HasCiGrant
+from console.authorization import ACTIONS, authorize
 from console.models import AuditEvent, Repository, Trigger
-from console.models.ci import CiScope
-from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease
-from console.permissions import SYNC, has_project_role
+from console.models.images import ImageBump
 from console.services.actors import Actor
+from console.services.built_images import built_image_receipt, built_image_report
 from console.services.ci_tokens import CiGrant, ci_grant_repository
-from console.services.errors import DomainError, PermissionDenied
+from console.services.errors import DomainError
 from console.services.image_bumps import image_tag_bump_request
 from console.services.image_history import ALONG_CHOICES, ALONG_DEPLOY, image_tag_history
-from console.services.images import image_release_record, redeploy_warnings
+from console.services.images import redeploy_warnings
 
 
 def visible_repository(request, repository_id: int):
@@ -32,15 +32,19 @@ def visible_repository(request, repository_id: int):
 USER_OR_PIPELINE = [permissions.IsAuthenticated | HasCiGrant]
 
 
-def granted_repository(request, repository_id: int, scope: str) -> tuple[Repository, Actor]:
-    """The repository and who acts: a signed-in user who can see it, or a pipeline whose grant has `scope`
-    and covers it."""
+def granted_repository(request, repository_id: int, action: str) -> tuple[Repository, Actor]:
+    """The repository and who acts, once console.authorization allows `action`: a signed-in user who can see
+    the repository and holds the role, or a pipeline whose grant has the scope and covers it. Authorization
+    comes before the body is read, so a caller without the right learns nothing from validation errors."""
     if isinstance(request.auth, CiGrant):
-        grant = request.auth
-        repository = ci_grant_repository(grant=grant, repository_id=int(repository_id), scope=scope)
-        return repository, Actor(user=None, interface=AuditEvent.Interface.CI, label=grant.label[:200],
-                                 detail=dict(grant.detail))
-    return visible_repository(request, repository_id), Actor.for_user(request.user, AuditEvent.Interface.API)
+        scope = ACTIONS[action].ci_scope
+        repository = ci_grant_repository(grant=request.auth, repository_id=int(repository_id), scope=scope)
+        actor = Actor.for_grant(request.auth, AuditEvent.Interface.CI)
+    else:
+        repository = visible_repository(request, repository_id)
+        actor = Actor.for_user(request.user, AuditEvent.Interface.API)
+    authorize(actor, action, repository)
+    return repository, actor
 
 
 class RepositoryImagesView(generics.ListAPIView):
@@ -79,19 +83,18 @@ class RepositoryImageTagsView(generics.ListAPIView):
     ])
     def get(self, request, *args, **kwargs):
         if isinstance(request.auth, CiGrant):
-            raise PermissionDenied("a pipeline may request bumps here, not read the history")
+            # No CI scope opens "repository.view": a pipeline may request bumps here, not read the history.
+            authorize(Actor.for_grant(request.auth, AuditEvent.Interface.CI), "repository.view",
+                      Repository.objects.filter(pk=kwargs["pk"]).first())
         return super().get(request, *args, **kwargs)
 
     @extend_schema(request=s.ImageBumpRequestSerializer, responses={202: s.ImageBumpSerializer})
     def post(self, request, pk: int):
-        repository, actor = granted_repository(request, pk, CiScope.BUMP)
+        repository, actor = granted_repository(request, pk, "repository.bump")
         form = s.ImageBumpRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        pipeline = actor.user is None
-        bump = image_tag_bump_request(
-            actor=actor, repository=repository, trigger=Trigger.CI if pipeline else Trigger.API,
-            check_permission=not pipeline, **form.validated_data,
-        )
+        trigger = Trigger.CI if actor.grant is not None else Trigger.API
+        bump = image_tag_bump_request(actor=actor, repository=repository, trigger=trigger, **form.validated_data)
         return Response(s.ImageBumpSerializer(bump).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -114,35 +117,15 @@ class BuiltImageView(APIView):
         serializers=[s.BuiltImageReceiptSerializer, s.RedeployWarningSerializer(many=True)],
     )})
     def post(self, request, pk: int):
-        repository, actor = granted_repository(request, pk, CiScope.REPORT_BUILD)
-        if actor.user is not None and not has_project_role(request.user, repository.project, SYNC):
-            raise PermissionDenied("reporting a built image needs the developer role")
-        release = record_built_image(repository, request.data)
-        if actor.user is None:
+        repository, actor = granted_repository(request, pk, "repository.report_build")
+        form = s.BuiltImageSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        release = built_image_report(actor=actor, repository=repository, **form.validated_data)
+        if actor.grant is not None:
             return Response(s.BuiltImageReceiptSerializer(built_image_receipt(release)).data,
                             status=status.HTTP_201_CREATED)
         warnings = redeploy_warnings(repository.project)
         return Response(s.RedeployWarningSerializer(warnings, many=True).data, status=status.HTTP_201_CREATED)
-
-
-def record_built_image(repository, data) -> ImageRelease:
-    form = s.BuiltImageSerializer(data=data)
-    form.is_valid(raise_exception=True)
-    image = form.validated_data.get("image") or repository.image_name
-    if not image:
-        raise DomainError({"image": ["give the image, or set the repository's image name"]})
-    return image_release_record(repository=repository, image=image, tag=form.validated_data["tag"],
-                                commit_sha=form.validated_data["commit_sha"], source=ImageRelease.Source.CI_REPORT)
-
-
-def built_image_receipt(release: ImageRelease) -> dict:
-    """What a pipeline learns about its own report: nothing about the project's other images."""
-    return {
-        "image": release.image, "tag": release.tag, "warning_open": release.resolved_at is None,
-        "bump_candidates": ImageInventoryEntry.objects.filter(
-            repository__project_id=release.project_id, image=release.image
-        ).count(),
-    }
 
 
 class ProjectWarningsView(APIView):

@@ -7,7 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.response import Response
 
 from console import selectors
@@ -17,6 +16,7 @@ from console.api.ci_serializers import CiSyncRequestSerializer
 from console.api.ci_views import ci_sync_response
 from console.api.renderers import YAMLTextRenderer
 from console.api.responses import accepted_run
+from console.authorization import authorize
 from console.models import AuditEvent, Membership, Organization, Project, Repository, SyncRun, Trigger
 from console.services.actors import Actor
 from console.services.memberships import membership_remove, membership_set
@@ -48,9 +48,11 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
 
     @extend_schema(request=s.OrganizationUpdateSerializer)
     def partial_update(self, request, *args, **kwargs):
+        organization = self.get_object()
+        authorize(api_actor(request), "organization.edit", organization)  # before the body: 403, never a 400
         form = s.OrganizationUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        organization = organization_update(actor=api_actor(request), organization=self.get_object(),
+        organization = organization_update(actor=api_actor(request), organization=organization,
                                            name=form.validated_data["name"])
         return Response(s.OrganizationSerializer(organization).data)
 
@@ -106,9 +108,9 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["get"], url_path="argocd-credentials")
     def argocd_credentials(self, request, pk=None):
         """Platform admins only: the read-only credential Argo CD clones this project's repositories with."""
-        if not request.user.is_staff:
-            raise DRFPermissionDenied("only platform admins can read Argo CD credentials")
-        return Response(project_argocd_credentials(self.get_object()), headers={"Cache-Control": "no-store"})
+        project = self.get_object()
+        authorize(api_actor(request), "project.argocd_credentials", project)
+        return Response(project_argocd_credentials(project), headers={"Cache-Control": "no-store"})
 
     @extend_schema(request=None, responses={202: s.ProvisioningRunSerializer})
     @action(detail=True, methods=["post"])
@@ -135,6 +137,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def repositories(self, request, pk=None):
         project = self.get_object()
         if request.method == "POST":
+            authorize(api_actor(request), "repository.register", project)
             form = s.RepositorySerializer(data=request.data)
             form.is_valid(raise_exception=True)
             repository = repository_register(actor=api_actor(request), project=project, **form.validated_data)
@@ -152,6 +155,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def members(self, request, pk=None):
         project = self.get_object()
         if request.method == "POST":
+            authorize(api_actor(request), "project.members", project)
             form = s.MembershipWriteSerializer(data=request.data)
             form.is_valid(raise_exception=True)
             membership = membership_set(actor=api_actor(request), project=project, **form.validated_data)

@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from console.authorization import authorize
 from console.models import AuditEvent, CiToken, Repository, Trigger, TrustedGitLabInstance
 from console.models.ci import CiScope
-from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.ci_identity import CiIdentity, ci_identity_authorize, ci_identity_refusal
@@ -52,8 +52,7 @@ def _public_state(token: CiToken) -> dict:
 
 
 def _require_manage(actor: Actor, repository: Repository, doing: str) -> None:
-    if not has_project_role(actor.user, repository.project, MANAGE):
-        raise PermissionDenied(f"{doing} needs the maintainer role on {repository.project}")
+    authorize(actor, "repository.ci_manage", repository, doing=doing)
 
 
 def _refuse_if_archived(repository: Repository) -> None:
@@ -171,6 +170,25 @@ class CiGrant:
             return scope in ID_TOKEN_SCOPES and (scope != CiScope.BUMP or self.identity.ref_protected)
         return False
 
+    def authorize(self, *, scope: str, repository: Repository | None, repository_id: int | None = None) -> None:
+        """Refuse unless the credential has `scope` and covers the repository (None: it does not exist, which
+        is refused like one not covered). console.authorization.authorize asks this for every CI actor."""
+        scope = str(scope)  # a CiScope member or its value
+        if not self.allows(scope):
+            raise _scope_refusal(self, scope)
+        doing = DOING.get(scope, scope)
+        repository_id = repository.pk if repository is not None else repository_id
+        if self.token is not None:
+            if repository is None or self.token.repository_id != repository.pk:
+                raise PermissionDenied(f"this CI token may not {doing} repository #{repository_id}",
+                                       code="ci_token_wrong_repository")
+            return
+        if self.identity is None:
+            raise PermissionDenied(f"this CI credential may not {doing} repository #{repository_id}")
+        if repository is None:
+            raise ci_identity_refusal(self.identity, repository_id, doing)
+        ci_identity_authorize(self.identity, repository, doing)
+
 
 def _scope_refusal(grant: CiGrant, scope: str) -> PermissionDenied:
     if grant.token is not None:
@@ -190,21 +208,8 @@ def _scope_refusal(grant: CiGrant, scope: str) -> PermissionDenied:
 def ci_grant_repository(*, grant: CiGrant, repository_id: int, scope: str) -> Repository:
     """The repository, if the grant has `scope` and covers it. The scope is checked first (it does not depend
     on the repository), and a missing repository is refused exactly like one the grant does not cover."""
-    scope = str(scope)  # a CiScope member or its value
-    if not grant.allows(scope):
-        raise _scope_refusal(grant, scope)
-    doing = DOING.get(scope, scope)
     repository = Repository.objects.select_related("project__organization").filter(pk=repository_id).first()
-    if grant.token is not None:
-        if repository is None or grant.token.repository_id != repository.pk:
-            raise PermissionDenied(f"this CI token may not {doing} repository #{repository_id}",
-                                   code="ci_token_wrong_repository")
-        return repository
-    if grant.identity is None:
-        raise PermissionDenied(f"this CI credential may not {doing} repository #{repository_id}")
-    if repository is None:
-        raise ci_identity_refusal(grant.identity, repository_id, doing)
-    ci_identity_authorize(grant.identity, repository, doing)
+    grant.authorize(scope=scope, repository=repository, repository_id=repository_id)
     return repository
 
 
@@ -215,9 +220,8 @@ def ci_sync_request(*, grant: CiGrant, repository_id: int, reported: dict | None
 
     repository = ci_grant_repository(grant=grant, repository_id=repository_id, scope=CiScope.SYNC)
     detail = {key: value for key, value in (reported or {}).items() if value not in (None, "")}
-    detail.update({key: value for key, value in grant.detail.items() if value not in (None, "")})
-    actor = Actor(user=None, interface=AuditEvent.Interface.CI, label=grant.label[:200], detail=detail)
-    return sync_request(actor=actor, repository=repository, trigger=Trigger.CI, check_permission=False)
+    actor = Actor.for_grant(grant, AuditEvent.Interface.CI, detail)
+    return sync_request(actor=actor, repository=repository, trigger=Trigger.CI)
 
 
 def repository_ci_settings_update(

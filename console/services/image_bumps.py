@@ -7,13 +7,13 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from console.authorization import authorize
 from console.models import Project, Repository, RunStatus, Trigger
 from console.models.images import ImageBump
 from console.models.validators import validate_image_tag
-from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
-from console.services.errors import Conflict, DomainError, PermissionDenied
+from console.services.errors import Conflict, DomainError
 from console.services.runs import RetryLater, claim_run, enqueue_next_queued, finish_run, handle_failure
 from provisioning import image_tags
 from provisioning.errors import ProvisioningError
@@ -23,10 +23,9 @@ log = logging.getLogger(__name__)
 
 def image_tag_bump_request(
     *, actor: Actor, repository: Repository, image: str, tag: str, file: str = "", location: str = "",
-    reason: str = "", trigger: str = Trigger.API, check_permission: bool = True,
+    reason: str = "", trigger: str = Trigger.API,
 ) -> ImageBump:
-    if check_permission and not has_project_role(actor.user, repository.project, SYNC):
-        raise PermissionDenied("bumping an image tag needs the developer role")
+    authorize(actor, "repository.bump", repository)
     if not repository.is_infra:
         raise DomainError({"repository": ["image tags are bumped in infra repositories only"]}, code="not_infra")
     if repository.project.status == Project.Status.ARCHIVED:
@@ -108,9 +107,10 @@ def _bump(bump: ImageBump, repository: Repository) -> None:
         finish_run(bump, status=RunStatus.SUCCEEDED, commit_sha=result.commit_sha or "", **fields)
         try:
             # Sync at once so the internal copy (what Argo CD reads) gets the bump and the change is recorded.
-            actor = Actor(user=bump.actor, interface="system", label=bump.trigger_detail.get("by", "dso-console"),
-                          detail={"image_bump": bump.pk})
-            queued = sync_request(actor=actor, repository=repository, trigger=bump.trigger, check_permission=False)
+            # The console asks this sync itself: the bump was authorized when it was requested.
+            actor = Actor.system(bump.trigger_detail.get("by", "dso-console"), user=bump.actor,
+                                 detail={"image_bump": bump.pk})
+            queued = sync_request(actor=actor, repository=repository, trigger=bump.trigger)
             ImageBump.objects.filter(pk=bump.pk).update(sync_run=queued.run)
         except DomainError as error:
             # The push landed; only the follow-up sync could not be asked for (e.g. archived meanwhile).

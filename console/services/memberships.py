@@ -3,11 +3,11 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from console.authorization import authorize
 from console.models import Membership, Organization, Project, Role
-from console.permissions import ADMINISTER, has_organization_role, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
-from console.services.errors import DomainError, PermissionDenied
+from console.services.errors import DomainError
 
 
 def _resolve_user(username: str):
@@ -27,13 +27,11 @@ def membership_set(
         raise DomainError({"role": [f"unknown role {role!r}: use one of {', '.join(Role.values)}"]})
     if project is not None:
         organization = project.organization
-        allowed = has_project_role(actor.user, project, ADMINISTER)
+        authorize(actor, "project.members", project)
     elif organization is not None:
-        allowed = has_organization_role(actor.user, organization, ADMINISTER)
+        authorize(actor, "organization.members", organization)
     else:
         raise DomainError("a membership needs a project or an organization")
-    if not allowed:
-        raise PermissionDenied("only an owner can manage members")
     user = _resolve_user(username)
     with transaction.atomic():
         membership, created = Membership.objects.select_for_update().get_or_create(
@@ -49,13 +47,10 @@ def membership_set(
 
 
 def membership_remove(*, actor: Actor, membership: Membership) -> None:
-    scope_ok = (
-        has_project_role(actor.user, membership.project, ADMINISTER)
-        if membership.project_id
-        else has_organization_role(actor.user, membership.organization, ADMINISTER)
-    )
-    if not scope_ok:
-        raise PermissionDenied("only an owner can manage members")
+    if membership.project_id:
+        authorize(actor, "project.members", membership.project)
+    else:
+        authorize(actor, "organization.members", membership.organization)
     with transaction.atomic():
         _refuse_removing_last_owner(membership, new_role=None)
         audit_record(actor=actor, action="membership.remove", target=membership,

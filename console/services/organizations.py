@@ -4,9 +4,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from console.authorization import authorize
 from console.models import Membership, Organization, Role
 from console.models.validators import validate_organization_slug_not_reserved
-from console.permissions import ADMINISTER, has_organization_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import DomainError, PermissionDenied
@@ -43,8 +43,7 @@ def organization_create(*, actor: Actor, slug: str, name: str = "") -> Organizat
 
 
 def organization_update(*, actor: Actor, organization: Organization, name: str) -> Organization:
-    if not has_organization_role(actor.user, organization, ADMINISTER):
-        raise PermissionDenied("only an owner of the organization can rename it")
+    authorize(actor, "organization.edit", organization)
     before = {"name": organization.name}
     organization.name = name
     full_clean_or_raise(organization)

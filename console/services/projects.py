@@ -3,12 +3,12 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from console.authorization import authorize
 from console.models import Membership, Organization, Project, ProvisioningCause, ProvisioningRun, Role, Trigger
 from console.models.validators import validate_tenant_namespace
-from console.permissions import ADMINISTER, MANAGE, has_organization_role, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
-from console.services.errors import Conflict, DomainError, PermissionDenied
+from console.services.errors import Conflict, DomainError
 from console.services.runs import RunRequest, request_run
 from console.services.validation import full_clean_or_raise
 from provisioning.errors import InvalidInput
@@ -19,8 +19,7 @@ def project_create(
     *, actor: Actor, organization: Organization, slug: str, name: str = "", description: str = ""
 ) -> tuple[Project, ProvisioningRun]:
     """Record the project and its provisioning run now; a worker provisions it."""
-    if not has_organization_role(actor.user, organization, MANAGE):
-        raise PermissionDenied("creating a project needs the maintainer or owner role in the organization")
+    authorize(actor, "project.create", organization, doing="creating a project")
     if Project.objects.filter(organization=organization, slug=slug).exists():
         raise DomainError({"slug": [f"project {slug!r} already exists in {organization.slug}"]}, code="duplicate")
     project = Project(organization=organization, slug=slug, name=name or slug, description=description)
@@ -51,7 +50,7 @@ def project_create(
             audit_record(actor=actor, action="project.create", target=project,
                          after={"slug": slug, "name": project.name, "namespace": project.namespace})
             request = project_provision_request(actor=actor, project=project, trigger=_trigger_for(actor),
-                                                cause=ProvisioningCause.PROJECT_CREATED, check_permission=False)
+                                                cause=ProvisioningCause.PROJECT_CREATED)
     except IntegrityError as exc:
         if "project_namespace_unique" in str(exc):  # another request took the namespace meanwhile
             message = f"the namespace {project.namespace!r} is already used by another project: choose another slug"
@@ -63,8 +62,7 @@ def project_create(
 
 def project_update(*, actor: Actor, project: Project, name: str | None = None,
                    description: str | None = None) -> Project:
-    if not has_project_role(actor.user, project, MANAGE):
-        raise PermissionDenied("editing a project needs the maintainer role")
+    authorize(actor, "project.edit", project)
     before = {"name": project.name, "description": project.description}
     if name is not None:
         project.name = name
@@ -80,7 +78,7 @@ def project_update(*, actor: Actor, project: Project, name: str | None = None,
 
 def project_provision_request(
     *, actor: Actor, project: Project, trigger: str | None = None, cause: str | None = None, subject: str = "",
-    detail: dict | None = None, check_permission: bool = True,
+    detail: dict | None = None,
 ) -> RunRequest:
     """Queue (or join) a provisioning run; it re-applies everything and changes nothing when all is in place.
 
@@ -88,8 +86,7 @@ def project_provision_request(
     from the admin); a request joining a queued run adds its cause to the run's list. ``detail`` is work the
     run must do for this cause, e.g. the internal path of a removed repository to archive.
     """
-    if check_permission and not has_project_role(actor.user, project, MANAGE):
-        raise PermissionDenied("re-provisioning needs the maintainer role")
+    authorize(actor, "project.provision", project)
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived")
     from console import tasks
@@ -109,8 +106,7 @@ def _default_cause(actor: Actor) -> str:
 
 def project_archive(*, actor: Actor, project: Project) -> RunRequest:
     """Remove the project's manifests from the platform repository and archive its internal repositories."""
-    if not has_project_role(actor.user, project, ADMINISTER):
-        raise PermissionDenied("archiving a project needs the owner role")
+    authorize(actor, "project.archive", project)
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is already archived")
     from console import tasks

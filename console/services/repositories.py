@@ -4,12 +4,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from console.authorization import authorize
 from console.models import ImageBump, ImageRelease, Project, ProvisioningCause, Repository, SyncRun, Trigger
 from console.models.validators import validate_external_url
-from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
-from console.services.errors import Conflict, DomainError, PermissionDenied
+from console.services.errors import Conflict, DomainError
 from console.services.validation import full_clean_or_raise
 from provisioning.manifests import application_name_for
 from provisioning.netguard import normalized_url
@@ -47,8 +47,7 @@ def _check_application_name(repository: Repository) -> None:
 
 def repository_register(*, actor: Actor, project: Project, name: str, external_url: str, **fields) -> Repository:
     """Register an external repository; a worker creates its internal copy and runs the initial sync."""
-    if not has_project_role(actor.user, project, MANAGE):
-        raise PermissionDenied("registering a repository needs the maintainer role")
+    authorize(actor, "repository.register", project)
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived")
     unknown = set(fields) - set(EDITABLE_FIELDS)
@@ -74,10 +73,10 @@ def repository_register(*, actor: Actor, project: Project, name: str, external_u
         with transaction.atomic():
             repository.save()
             audit_record(actor=actor, action="repository.register", target=repository, after=_public_state(repository))
-            sync_request(actor=actor, repository=repository, trigger=Trigger.INITIAL, check_permission=False)
+            sync_request(actor=actor, repository=repository, trigger=Trigger.INITIAL)
             # The AppProject must now allow this repository as a source.
             project_provision_request(actor=actor, project=project, cause=ProvisioningCause.REPOSITORY_ADDED,
-                                      subject=repository.name, check_permission=False)
+                                      subject=repository.name)
     except IntegrityError as exc:
         raise DomainError({"name": [f"repository {name!r} already exists in {project}"]}, code="duplicate") from exc
     return repository
@@ -95,8 +94,7 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
     A new URL or credentials queue a sync, so a repository registered with a wrong token recovers without
     anything else; new deployment settings queue a provisioning run, which rewrites the manifests.
     """
-    if not has_project_role(actor.user, repository.project, MANAGE):
-        raise PermissionDenied("editing a repository needs the maintainer role")
+    authorize(actor, "repository.manage", repository, doing="editing a repository")
     if repository.project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived")
     unknown = set(changes) - set(EDITABLE_FIELDS)
@@ -142,10 +140,9 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
                      after={**after, "changed": changed})
         if any(f in changed for f in PROVISIONED_FIELDS):
             project_provision_request(actor=actor, project=repository.project,
-                                      cause=ProvisioningCause.REPOSITORY_UPDATED, subject=repository.name,
-                                      check_permission=False)
+                                      cause=ProvisioningCause.REPOSITORY_UPDATED, subject=repository.name)
         if any(f in changed for f in SOURCE_FIELDS):
-            sync_request(actor=actor, repository=repository, trigger=_trigger_for(actor), check_permission=False)
+            sync_request(actor=actor, repository=repository, trigger=_trigger_for(actor))
     return repository
 
 
@@ -159,8 +156,7 @@ def repository_remove(*, actor: Actor, repository: Repository):
     what it was.
     """
     project = repository.project
-    if not has_project_role(actor.user, project, MANAGE):
-        raise PermissionDenied("removing a repository needs the maintainer role")
+    authorize(actor, "repository.manage", repository, doing="removing a repository")
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived: its repositories are kept as they were")
     from console.services.projects import project_provision_request
@@ -183,7 +179,7 @@ def repository_remove(*, actor: Actor, repository: Repository):
         repository.delete()
         request = project_provision_request(
             actor=actor, project=project, cause=ProvisioningCause.REPOSITORY_REMOVED, subject=name,
-            detail={"repository_id": repository_id, "internal_path": internal_path}, check_permission=False,
+            detail={"repository_id": repository_id, "internal_path": internal_path},
         )
     return request
 

@@ -7,25 +7,29 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from console.authorization import authorize
 from console.integrations import get_forge, get_mirror
 from console.models import Project, RefChange, Repository, RunStatus, SyncRun
 from console.models.runs import ImageScanStatus
-from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
-from console.services.errors import Conflict, PermissionDenied
-from console.services.runs import RunRequest, claim_run, enqueue_next_queued, finish_run, handle_failure, request_run
+from console.services.errors import Conflict
+from console.services.runs import (
+    RunRequest,
+    claim_run,
+    enqueue_next_queued,
+    finish_run,
+    handle_failure,
+    request_run,
+)
 from provisioning.errors import ProvisioningError
 from provisioning.forge.base import GitRemote
 
 log = logging.getLogger(__name__)
 
 
-def sync_request(
-    *, actor: Actor, repository: Repository, trigger: str, check_permission: bool = True
-) -> RunRequest:
+def sync_request(*, actor: Actor, repository: Repository, trigger: str) -> RunRequest:
     """Ask for a sync. Joins a queued one; queues exactly one follow-up behind a running one."""
-    if check_permission and not has_project_role(actor.user, repository.project, SYNC):
-        raise PermissionDenied("requesting a sync needs the developer role")
+    authorize(actor, "repository.sync", repository)
     if repository.project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived: its repositories are no longer synced")
     from console import tasks
@@ -165,7 +169,7 @@ def _detect_images(repository: Repository, run: SyncRun) -> None:
 
     try:
         images_after_sync(repository=repository, run=run)
-    except Exception as error:  # noqa: BLE001 - the mirror stands; the scan step fails visibly instead
+    except Exception as error:
         # Its transaction rolled back, so the repository's scanned-up-to marker did not move: the next sync
         # scans the same commits again.
         log.exception("image detection after sync run %s failed", run.pk)

@@ -12,9 +12,9 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -22,8 +22,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console import jsonsafe
+from console.authorization import authorize
 from console.models import AuditEvent, Project, Repository, SyncRun, Trigger, WebhookDelivery
-from console.permissions import MANAGE, has_project_role
 from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError, PermissionDenied
@@ -54,8 +54,7 @@ class WebhookOutcome:
 
 def repository_webhook_secret_rotate(*, actor: Actor, repository: Repository) -> str:
     """A new webhook secret, shown once; the previous one stops working at once."""
-    if not has_project_role(actor.user, repository.project, MANAGE):
-        raise PermissionDenied("setting the webhook secret needs the maintainer role")
+    authorize(actor, "repository.ci_manage", repository, doing="setting the webhook secret")
     if repository.project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived: its repositories take no new webhook secrets")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
@@ -201,11 +200,26 @@ def _delivery_keys(delivery: str) -> list[str]:
     return [f"id:{delivery}"] if delivery else []
 
 
+@dataclass(frozen=True)
+class WebhookGrant:
+    """A delivery signed with one repository's webhook secret: it may ask for a sync of that repository."""
+
+    label: str
+    repository_id: int
+    detail: dict = field(default_factory=dict)
+
+    def authorize(self, *, scope: str, repository: Repository | None, repository_id: int | None = None) -> None:
+        if str(scope) != "sync":
+            raise PermissionDenied(f"a webhook may request a sync, not {scope!r}", code="webhook_scope")
+        if repository is None or repository.pk != self.repository_id:
+            raise PermissionDenied("this webhook delivery was signed for another repository")
+
+
 def _sync(repository: Repository, label: str, detail: dict, *, provider: str, keys: list[str]) -> WebhookOutcome:
     from console.services.syncs import sync_request
 
-    actor = Actor(user=None, interface=AuditEvent.Interface.WEBHOOK, label=label,
-                  detail={key: value for key, value in detail.items() if value})
+    actor = Actor.for_grant(WebhookGrant(label=label, repository_id=repository.pk, detail=detail),
+                            AuditEvent.Interface.WEBHOOK)
     retention = timedelta(seconds=settings.WEBHOOK_DELIVERY_RETENTION_SECONDS)
     WebhookDelivery.objects.filter(received_at__lt=timezone.now() - retention).delete()
     try:
@@ -213,8 +227,7 @@ def _sync(repository: Repository, label: str, detail: dict, *, provider: str, ke
         with transaction.atomic():
             for key in keys:
                 WebhookDelivery.objects.create(provider=provider, key=key[:100], repository=repository)
-            outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.WEBHOOK,
-                                   check_permission=False)
+            outcome = sync_request(actor=actor, repository=repository, trigger=Trigger.WEBHOOK)
     except IntegrityError:
         return WebhookOutcome("duplicate", "this delivery was already received; a replay triggers nothing",
                               repository=repository)

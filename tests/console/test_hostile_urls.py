@@ -129,8 +129,7 @@ def queued_sync(monkeypatch, django_capture_on_commit_callbacks):
         repository.internal_path = repository_forge_path(repository)
         repository.save(update_fields=["internal_path"])
         with django_capture_on_commit_callbacks(execute=False):
-            return sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                                check_permission=False).run
+            return sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
 
     return make
 

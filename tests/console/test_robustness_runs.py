@@ -33,8 +33,7 @@ def enqueued(monkeypatch):
 
 
 def request(repository) -> SyncRun:
-    return sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                        check_permission=False).run
+    return sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
 
 
 def mirrored_repository(external_forge, name="app"):

@@ -143,8 +143,7 @@ def test_a_worker_killed_after_its_push_landed_is_redone_and_its_changes_recorde
 
     first = workers.start("first")
     try:
-        run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                           check_permission=False).run
+        run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
         assert wait_for(landed.exists), workers.log("first")
         assert refs(internal) == refs(source.bare)  # type: ignore[attr-defined] - the push landed
         claimed = SyncRun.objects.get(pk=run.pk)
@@ -174,8 +173,7 @@ def test_a_worker_killed_after_its_push_landed_is_redone_and_its_changes_recorde
     ]
 
     # The next sync finds nothing new: each change is in the history exactly once.
-    again = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                         check_permission=False).run
+    again = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     assert wait_for(lambda: SyncRun.objects.get(pk=again.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING)), \
         workers.log("second")
     again.refresh_from_db()

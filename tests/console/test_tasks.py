@@ -66,7 +66,7 @@ def test_sync_runs_through_the_broker_and_a_worker(forge_server, external_forge,
     repository.internal_url = forge_clone_url(repository)
     repository.save()
 
-    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API, check_permission=False).run
+    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
 
     assert wait_for(lambda: SyncRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING))
     run.refresh_from_db()

@@ -40,8 +40,10 @@ class Route:
 
 def _methods_of(callback) -> tuple[str, ...] | None:
     actions = getattr(callback, "actions", None)
-    if actions:  # a DRF viewset route: the router's own method → action map (HEAD is GET's)
-        return tuple(sorted(method.upper() for method in actions if method.upper() in ALL_METHODS))
+    if actions:  # a DRF viewset route: the router's own method → action map, less what the viewset turns off
+        allowed = getattr(getattr(callback, "cls", None), "http_method_names", None) or list(actions)
+        return tuple(sorted(method.upper() for method in actions
+                            if method in allowed and method.upper() in ALL_METHODS))  # HEAD is GET's
     view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view_class is None:
         return None

@@ -20,7 +20,6 @@ import pytest
 import requests
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
-from django.conf import settings
 from django.test import Client
 
 from console.celery import app

@@ -48,8 +48,7 @@ def test_a_worker_killed_after_its_gitops_commit_landed_is_redone_with_one_commi
     started = time.monotonic()
     first = workers.start("first")
     try:
-        run = project_provision_request(actor=Actor.system(), project=project, trigger=Trigger.API,
-                                        check_permission=False).run
+        run = project_provision_request(actor=Actor.system(), project=project, trigger=Trigger.API).run
         assert wait_for(landed.exists), workers.log("first")
         claimed = ProvisioningRun.objects.get(pk=run.pk)
         assert claimed.status == RunStatus.RUNNING

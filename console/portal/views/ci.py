@@ -16,7 +16,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from console.models.ci import CiScope
-from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
+from console.portal.views.common import (
+    ProjectAbilities,
+    apply_domain_error,
+    forbidden,
+    portal_actor,
+    refusal,
+)
 from console.selectors import repositories_visible_to
 from console.services.ci_tokens import (
     ci_snippet_context,
@@ -106,6 +112,8 @@ def _repository(request, pk: int):
 @require_POST
 def ci_token_new(request, pk: int):
     repository = _repository(request, pk)
+    if denied := refusal(request, "repository.ci_manage", repository):
+        return denied
     form = CiTokenForm(request.POST, prefix="ci")
     if form.is_valid():
         try:

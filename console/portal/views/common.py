@@ -7,11 +7,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from console.authorization import ACTIONS, authorize
 from console.models import Project
 from console.models.organizations import ROLE_RANK
-from console.permissions import ADMINISTER, MANAGE, SYNC, VIEW, project_role
+from console.permissions import project_role
 from console.services.actors import Actor
-from console.services.errors import DomainError
+from console.services.errors import DomainError, PermissionDenied
 
 
 def portal_actor(request: HttpRequest) -> Actor:
@@ -46,6 +47,16 @@ def apply_domain_error(form: forms.Form, error: DomainError) -> None:
         form.add_error(None, error.message)
 
 
+def refusal(request: HttpRequest, action: str, obj) -> HttpResponse | None:
+    """The 403 page if the signed-in user may not do `action` on `obj` (console.authorization), else None;
+    asked before the form is read, so that someone without the right learns nothing from its errors."""
+    try:
+        authorize(portal_actor(request), action, obj)
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    return None
+
+
 def forbidden(request: HttpRequest, error: DomainError) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"detail": str(error.message), "code": error.code}, status=403)
@@ -53,7 +64,8 @@ def forbidden(request: HttpRequest, error: DomainError) -> HttpResponse:
 
 
 class ProjectAbilities:
-    """The user's role on one project, read once, answering what the page may offer."""
+    """The user's role on one project, read once, answering what the page may offer. The role each flag
+    needs comes from console.authorization.ACTIONS, the table the services authorize with."""
 
     def __init__(self, user, project: Project):
         self.is_staff = bool(user.is_staff)
@@ -65,16 +77,16 @@ class ProjectAbilities:
 
     @property
     def view(self) -> bool:
-        return self._at_least(VIEW)
+        return self._at_least(ACTIONS["project.view"].role)
 
     @property
     def sync(self) -> bool:
-        return not self.archived and self._at_least(SYNC)
+        return not self.archived and self._at_least(ACTIONS["repository.sync"].role)
 
     @property
     def manage(self) -> bool:
-        return not self.archived and self._at_least(MANAGE)
+        return not self.archived and self._at_least(ACTIONS["repository.manage"].role)
 
     @property
     def administer(self) -> bool:
-        return self._at_least(ADMINISTER)
+        return self._at_least(ACTIONS["project.archive"].role)

@@ -7,9 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from console.permissions import MANAGE, has_organization_role
+from console.authorization import allows
 from console.portal.forms import OrganizationForm, ProjectForm
-from console.portal.views.common import apply_domain_error, forbidden, portal_actor
+from console.portal.views.common import apply_domain_error, forbidden, portal_actor, refusal
 from console.selectors import organizations_visible_to, projects_visible_to
 from console.services.errors import DomainError, PermissionDenied
 from console.services.organizations import organization_create
@@ -56,7 +56,7 @@ def organization_detail(request, slug: str):
     return render(request, "portal/organization_detail.html", {
         "organization": organization,
         "projects": projects,
-        "can_create_project": has_organization_role(request.user, organization, MANAGE),
+        "can_create_project": allows(portal_actor(request), "project.create", organization),
     })
 
 
@@ -66,6 +66,9 @@ def project_new(request, slug: str | None = None):
     """Create a project in the organization named by the URL, or in one chosen from a list."""
     visible = organizations_visible_to(request.user)
     organization = get_object_or_404(visible, slug=slug) if slug else None
+    if organization is not None and request.method == "POST" and (
+            denied := refusal(request, "project.create", organization)):
+        return denied
     form = ProjectForm(request.POST or None, organizations=None if organization else visible)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)

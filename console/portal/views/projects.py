@@ -12,7 +12,13 @@ from django.views.decorators.http import require_POST, require_safe
 
 from console.models import Project, SyncRun
 from console.portal.forms import MemberForm, RepositoryForm
-from console.portal.views.common import ProjectAbilities, apply_domain_error, forbidden, portal_actor
+from console.portal.views.common import (
+    ProjectAbilities,
+    apply_domain_error,
+    forbidden,
+    portal_actor,
+    refusal,
+)
 from console.portal.views.images import project_redeploy_warnings
 from console.selectors import project_members, projects_visible_to, sync_runs_visible_to
 from console.services.errors import DomainError, PermissionDenied
@@ -158,6 +164,8 @@ def project_manifests_download(request, pk: int):
 @require_POST
 def member_add(request, pk: int):
     project = visible_project(request, pk)
+    if denied := refusal(request, "project.members", project):
+        return denied
     form = MemberForm(request.POST, prefix="member")
     if form.is_valid():
         try:

@@ -17,6 +17,7 @@ from console.portal.views.common import (
     apply_domain_error,
     forbidden,
     portal_actor,
+    refusal,
     safe_next,
 )
 from console.portal.views.images import images_context
@@ -33,6 +34,8 @@ SYNC_RUNS_PER_PAGE = 20
 @require_POST
 def repository_new(request, pk: int):
     project = visible_project(request, pk)
+    if denied := refusal(request, "repository.register", project):
+        return denied
     form = RepositoryForm(request.POST, prefix="repo")
     if form.is_valid():
         try:
@@ -52,7 +55,7 @@ def repository_new(request, pk: int):
 
 
 @login_required
-@require_http_methods(["GET", "HEAD", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # a form page: PUT/PATCH/DELETE are not another way to GET it
 def repository_edit(request, pk: int):
     """URL, credentials and deployment settings of a registered repository; saving a new URL or token
     queues a sync at once, new deployment settings a provisioning run."""

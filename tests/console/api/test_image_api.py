@@ -167,7 +167,7 @@ def test_sync_run_detail_carries_the_warnings(setup, django_capture_on_commit_ca
     setup["app_work"].commit("feature", {"app.py": "print(2)\n"})
     setup["app_work"].publish(setup["app_work"].bare)
     with django_capture_on_commit_callbacks(execute=True):
-        run = sync_request(actor=Actor.system(), repository=app, trigger=Trigger.API, check_permission=False).run
+        run = sync_request(actor=Actor.system(), repository=app, trigger=Trigger.API).run
     assert SyncRun.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
     body = api.get(f"/api/v1/syncs/{run.pk}/").json()
     assert [w["image"] for w in body["redeploy_warnings"]] == ["registry.example.com/acme/api"]

@@ -38,7 +38,7 @@ def test_concurrent_ci_triggers_coalesce_and_the_newest_commit_is_mirrored(mirro
     _, secret = ci_token_create(actor=actor, repository=repository, name="gitlab-ci")
 
     # A sync is running (claimed by a worker) when the pipelines arrive.
-    first = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API, check_permission=False).run
+    first = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     assert enqueued == [first.pk]
     enqueued.clear()
     assert claim_run(SyncRun, run_id=first.pk, task_id="worker-1") is not None

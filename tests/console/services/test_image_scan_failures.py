@@ -55,8 +55,7 @@ def register_deploy(project, external_forge, capture, *, execute=True, **fields)
 
 def sync(repository, capture) -> SyncRun:
     with capture(execute=True):
-        run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                           check_permission=False).run
+        run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     run.refresh_from_db()
     return run
 

@@ -43,8 +43,7 @@ def project(forge_server, executed, django_capture_on_commit_callbacks):  # noqa
 
 def sync(repository, capture):
     with capture(execute=True):
-        run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                           check_permission=False).run
+        run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     run.refresh_from_db()
     assert run.status in (RunStatus.SUCCEEDED, RunStatus.NO_CHANGE), run.error_message
     return run

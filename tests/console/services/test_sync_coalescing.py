@@ -25,7 +25,7 @@ def enqueued(monkeypatch):
 def request_concurrently(repository, count: int) -> list:
     actor = Actor.system("ci-test")
     return run_concurrently(
-        lambda _: sync_request(actor=actor, repository=repository, trigger=Trigger.CI, check_permission=False),
+        lambda _: sync_request(actor=actor, repository=repository, trigger=Trigger.CI),
         count,
     )
 
@@ -48,8 +48,7 @@ def test_concurrent_requests_join_one_queued_run(enqueued):
 def test_requests_while_running_queue_exactly_one_follow_up(enqueued):
     skip_on_sqlite()
     repository = make_repository(make_project())
-    first = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                         check_permission=False).run
+    first = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     assert claim_run(SyncRun, run_id=first.pk, task_id="worker-1") is not None
 
     results = request_concurrently(repository, 10)
@@ -65,7 +64,7 @@ def test_requests_while_running_queue_exactly_one_follow_up(enqueued):
 @pytest.mark.django_db
 def test_a_retried_task_may_claim_its_own_run_again_but_no_other_task_can():
     repository = make_repository(make_project())
-    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API, check_permission=False).run
+    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     assert claim_run(SyncRun, run_id=run.pk, task_id="task-a").attempts == 1
     assert claim_run(SyncRun, run_id=run.pk, task_id="task-a").attempts == 2
     assert claim_run(SyncRun, run_id=run.pk, task_id="task-b") is None
@@ -96,12 +95,10 @@ def test_sweeper_fails_runs_whose_worker_vanished_and_starts_the_next(enqueued, 
     from console.services.sweeper import runs_sweep
 
     repository = make_repository(make_project())
-    stuck = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                         check_permission=False).run
+    stuck = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     claim_run(SyncRun, run_id=stuck.pk, task_id="lost-worker")
     SyncRun.objects.filter(pk=stuck.pk).update(claimed_at=timezone.now() - timedelta(hours=2))
-    follow_up = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                             check_permission=False).run
+    follow_up = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     enqueued.clear()
     settings.SYNC_STUCK_AFTER_SECONDS = 3600
 
@@ -127,7 +124,7 @@ def test_transient_failures_are_retried_with_backoff_then_fail_with_the_reason(e
 
     repository.internal_path = repository_forge_path(repository)
     repository.save()
-    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API, check_permission=False).run
+    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     countdowns = []
     for _ in range(runs.MAX_ATTEMPTS - 1):
         with pytest.raises(RetryLater) as retry:
@@ -153,7 +150,7 @@ def test_a_worker_finishing_after_the_sweeper_does_not_overwrite_the_failure(enq
     from console.services.sweeper import runs_sweep
 
     repository = make_repository(make_project())
-    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API, check_permission=False).run
+    run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     claimed = claim_run(SyncRun, run_id=run.pk, task_id="slow-worker")
     SyncRun.objects.filter(pk=run.pk).update(claimed_at=timezone.now() - timedelta(hours=2))
     runs_sweep()
@@ -173,8 +170,7 @@ def test_a_queued_run_whose_message_was_lost_is_enqueued_again(enqueued, setting
 
     repository = make_repository(make_project())
     with django_capture_on_commit_callbacks(execute=False):  # the broker "lost" this message
-        run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                           check_permission=False).run
+        run = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API).run
     assert enqueued == []
     with django_capture_on_commit_callbacks(execute=True):
         assert runs_sweep()["syncs"]["requeued"] == 0  # not stale yet
@@ -194,6 +190,5 @@ def test_a_broken_broker_does_not_fail_the_request(monkeypatch, django_capture_o
     monkeypatch.setattr(tasks, "enqueue_sync", broker_down)
     repository = make_repository(make_project())
     with django_capture_on_commit_callbacks(execute=True):
-        queued = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API,
-                              check_permission=False)
+        queued = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API)
     assert queued.run.status == RunStatus.QUEUED  # kept, and picked up again by the sweeper

@@ -1,0 +1,126 @@
+"""The one answer to "may this actor do this action on this object?".
+
+Every interface builds an Actor (console.services.actors) and every service calls `authorize` with an action
+named in ACTIONS: a portal click, a REST call, an admin action, a pipeline, a webhook and the console's own
+follow-up work all pass through here, so what a role or a CI scope allows is written once.
+
+  * a user: staff may do everything; anyone else needs the action's role on the project (directly or through
+    its organization) or on the organization;
+  * a CI grant (CI token or GitLab id_token) or a verified webhook: only actions that name a CI scope, and only
+    on a repository the grant covers; the grant itself says why not (missing scope, other repository, ...);
+  * the console itself (Actor.system()): work a service does because an authorized request or a run asked
+    for it (the sync after a pushed bump), so it is allowed.
+
+tests/reliability/test_authz_matrix.py generates its cases from this table, over real HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from console.models import Organization, Project, Repository, Role
+from console.models.organizations import ROLE_RANK
+from console.permissions import ADMINISTER, MANAGE, SYNC, VIEW, has_organization_role, has_project_role
+from console.services.errors import PermissionDenied
+
+PROJECT, ORGANIZATION, PLATFORM = "project", "organization", "platform"
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: str | None  # the weakest role allowed (None with PLATFORM: staff only)
+    doing: str  # for the refusal: "<doing> needs the <role> role"
+    level: str = PROJECT  # where the role is held
+    ci_scope: str | None = None  # the scope a CI grant needs; None: no pipeline may
+
+
+ACTIONS: dict[str, Rule] = {
+    "organization.edit": Rule(ADMINISTER, "renaming an organization", ORGANIZATION),
+    "organization.members": Rule(ADMINISTER, "managing the organization's members", ORGANIZATION),
+    "project.create": Rule(MANAGE, "creating a project", ORGANIZATION),
+    "project.view": Rule(VIEW, "seeing the project"),
+    "project.edit": Rule(MANAGE, "editing a project"),
+    "project.provision": Rule(MANAGE, "re-provisioning"),
+    "project.archive": Rule(ADMINISTER, "archiving a project"),
+    "project.members": Rule(ADMINISTER, "managing members"),
+    "project.argocd_credentials": Rule(None, "reading Argo CD credentials", PLATFORM),
+    "repository.register": Rule(MANAGE, "registering a repository"),
+    "repository.view": Rule(VIEW, "seeing the repository"),
+    "repository.manage": Rule(MANAGE, "editing or removing a repository"),
+    "repository.ci_manage": Rule(MANAGE, "managing CI tokens, CI settings and the webhook secret"),
+    "repository.sync": Rule(SYNC, "requesting a sync", ci_scope="sync"),
+    "repository.bump": Rule(SYNC, "bumping an image tag", ci_scope="bump"),
+    "repository.report_build": Rule(SYNC, "reporting a built image", ci_scope="report_build"),
+}
+
+
+class SystemGrant:
+    """The console acting on its own (a follow-up of work already authorized); see Actor.system()."""
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM = SystemGrant()
+
+
+def _project_of(obj: Any) -> Project | None:
+    if isinstance(obj, Project):
+        return obj
+    if isinstance(obj, Repository):
+        return obj.project
+    return getattr(obj, "project", None)
+
+
+def _organization_of(obj: Any) -> Organization | None:
+    if isinstance(obj, Organization):
+        return obj
+    project = _project_of(obj)
+    return project.organization if project is not None else getattr(obj, "organization", None)
+
+
+def _roles_from(needed: str) -> str:
+    """"maintainer or owner": the role and every stronger one, as a person would say it."""
+    roles = [role for role in Role.values if ROLE_RANK[role] >= ROLE_RANK[needed]]
+    return roles[0] if len(roles) == 1 else f"{', '.join(roles[:-1])} or {roles[-1]}"
+
+
+def authorize(actor, action: str, obj: Any, *, doing: str | None = None) -> None:
+    """Return if `actor` may do `action` on `obj` (an organization, project or repository); raise
+    PermissionDenied with a message a person can act on otherwise (`doing` words it for the caller's step)."""
+    rule = ACTIONS[action]  # an unknown action is a programming error, not a refusal
+    if doing:
+        rule = Rule(rule.role, doing, rule.level, rule.ci_scope)
+    grant = getattr(actor, "grant", None)
+    if grant is SYSTEM:
+        return
+    if grant is not None:
+        if rule.ci_scope is None or not isinstance(obj, Repository):
+            raise PermissionDenied(f"{rule.doing} is not open to {actor.interface} credentials",
+                                   code="ci_not_allowed")
+        grant.authorize(scope=rule.ci_scope, repository=obj)  # raises its own, precise refusal
+        return
+    user = actor.user
+    if user is not None and user.is_authenticated and user.is_staff:
+        return
+    if rule.level == PLATFORM:
+        raise PermissionDenied(f"only platform admins may do this: {rule.doing}")
+    if rule.level == ORGANIZATION:
+        organization = _organization_of(obj)
+        if organization is not None and has_organization_role(user, organization, rule.role):
+            return
+        raise PermissionDenied(f"{rule.doing} needs the {_roles_from(rule.role)} role in the organization")
+    project = _project_of(obj)
+    if project is not None and has_project_role(user, project, rule.role):
+        return
+    raise PermissionDenied(f"{rule.doing} needs the {_roles_from(rule.role)} role on the project")
+
+
+def allows(actor, action: str, obj: Any) -> bool:
+    """Whether `authorize` would let it through (for showing or hiding a button)."""
+    try:
+        authorize(actor, action, obj)
+    except PermissionDenied:
+        return False
+    return True
