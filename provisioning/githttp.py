@@ -318,6 +318,9 @@ class GitHttpServer:
         self.url_prefix = "/" + url_prefix.strip("/") if url_prefix.strip("/") else ""
         server_class = _Server6 if ":" in host else _Server
         self._httpd = server_class((host, port), _Handler, git_server=self)
+        # A client that connects and resets between the poll and accept() would leave accept() blocked for
+        # good, and stop() waiting on it forever: a timeout turns that into one more turn of the loop.
+        self._httpd.socket.settimeout(1.0)
         self._host = host
         self._thread: threading.Thread | None = None
         self._serving = False
