@@ -9,7 +9,8 @@ from console.permissions import ADMINISTER, MANAGE, has_organization_role, has_p
 from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError, PermissionDenied
-from console.services.runs import RunRequest, request_run
+from console.services import run_kinds
+from console.services.runs import RunRequest
 from console.services.validation import full_clean_or_raise
 from provisioning.errors import InvalidInput
 from provisioning.manifests import namespace_name
@@ -92,13 +93,10 @@ def project_provision_request(
         raise PermissionDenied("re-provisioning needs the maintainer role")
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived")
-    from console import tasks
-
     cause = cause or _default_cause(actor)
     entry = {"cause": cause, **({"subject": subject} if subject else {}), **(detail or {})}
-    return request_run(
-        run_model=ProvisioningRun, resource_field="project", resource=project, actor=actor,
-        trigger=trigger or _trigger_for(actor), enqueue=tasks.enqueue_provisioning,
+    return run_kinds.run_request(
+        "provisioning", resource=project, actor=actor, trigger=trigger or _trigger_for(actor),
         extra={"action": ProvisioningRun.Action.PROVISION, "cause": cause}, append={"causes": [entry]},
     )
 
@@ -113,17 +111,14 @@ def project_archive(*, actor: Actor, project: Project) -> RunRequest:
         raise PermissionDenied("archiving a project needs the owner role")
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is already archived")
-    from console import tasks
-
     with transaction.atomic():
         audit_record(actor=actor, action="project.archive", target=project, before={"status": project.status})
         # Archiving supersedes a provisioning that has not started yet.
         ProvisioningRun.objects.filter(project=project, status="queued").update(
             action=ProvisioningRun.Action.ARCHIVE
         )
-        return request_run(
-            run_model=ProvisioningRun, resource_field="project", resource=project, actor=actor,
-            trigger=_trigger_for(actor), enqueue=tasks.enqueue_provisioning,
+        return run_kinds.run_request(
+            "provisioning", resource=project, actor=actor, trigger=_trigger_for(actor),
             extra={"action": ProvisioningRun.Action.ARCHIVE, "cause": ProvisioningCause.PROJECT_ARCHIVED},
             append={"causes": [{"cause": ProvisioningCause.PROJECT_ARCHIVED}]},
         )

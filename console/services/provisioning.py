@@ -9,7 +9,8 @@ from django.db import transaction
 
 from console.integrations import get_delivery, get_forge, get_mirror, platform_repository_path
 from console.models import Project, ProvisioningCause, ProvisioningRun, Repository, RunStatus
-from console.services.runs import claim_run, enqueue_next_queued, finish_run, handle_failure
+from console.services import run_kinds
+from console.services.runs import claim_run, finish_run, handle_failure
 from provisioning import manifests
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def provisioning_execute(*, run_id: int, task_id: str) -> None:
             Project.objects.filter(pk=project.pk).exclude(status=Project.Status.ARCHIVED).update(
                 status=Project.Status.FAILED
             )
-        _enqueue_next(project)
+        run_kinds.enqueue_next("provisioning", project)
         return
     with transaction.atomic():
         status = RunStatus.SUCCEEDED if result["changed"] else RunStatus.NO_CHANGE
@@ -95,7 +96,7 @@ def provisioning_execute(*, run_id: int, task_id: str) -> None:
                 Project.Status.ARCHIVED if run.action == ProvisioningRun.Action.ARCHIVE else Project.Status.READY
             )
             Project.objects.filter(pk=project.pk).update(status=new_status)
-    _enqueue_next(project)
+    run_kinds.enqueue_next("provisioning", project)
 
 
 def ensure_project_groups(project: Project, forge) -> list[str]:
@@ -199,9 +200,3 @@ def _archive(project: Project, forge, run: ProvisioningRun) -> dict:
     return {"changed": delivery.changed or bool(archived), "commit": delivery.commit_sha,
             "removed": list(delivery.removed), "archived_repositories": archived}
 
-
-def _enqueue_next(project: Project) -> None:
-    from console import tasks
-
-    enqueue_next_queued(ProvisioningRun, resource_field="project", resource=project,
-                        enqueue=tasks.enqueue_provisioning)

@@ -13,7 +13,8 @@ from console.models.runs import ImageScanStatus
 from console.permissions import SYNC, has_project_role
 from console.services.actors import Actor
 from console.services.errors import Conflict, PermissionDenied
-from console.services.runs import RunRequest, claim_run, enqueue_next_queued, finish_run, handle_failure, request_run
+from console.services import run_kinds
+from console.services.runs import RunRequest, claim_run, finish_run, handle_failure
 from provisioning.errors import ProvisioningError
 from provisioning.forge.base import GitRemote
 
@@ -28,12 +29,7 @@ def sync_request(
         raise PermissionDenied("requesting a sync needs the developer role")
     if repository.project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived: its repositories are no longer synced")
-    from console import tasks
-
-    return request_run(
-        run_model=SyncRun, resource_field="repository", resource=repository, actor=actor, trigger=trigger,
-        enqueue=tasks.enqueue_sync,
-    )
+    return run_kinds.run_request("sync", resource=repository, actor=actor, trigger=trigger)
 
 
 def external_remote(repository: Repository) -> GitRemote:
@@ -57,7 +53,7 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
         finish_run(run, status=RunStatus.FAILED, error=ProvisioningError(
             "the project was archived before this sync started; its repositories are no longer synced",
             code="project_archived"))
-        _enqueue_next(repository)
+        run_kinds.enqueue_next("sync", repository)
         return
     source = external_remote(repository)
     snapshot = _recorded_snapshot(repository)
@@ -67,7 +63,7 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
     except Exception as error:  # noqa: BLE001 - every failure ends the run with its reason
         log.warning("sync run %s of %s failed: %s", run.pk, repository, getattr(error, "code", type(error)))
         handle_failure(run, error, secrets=(repository.token,))
-        _enqueue_next(repository)
+        run_kinds.enqueue_next("sync", repository)
         return
     if not _record_ref_changes(run, result.changes):
         return  # the sweeper gave this run to another worker, which records and finishes it
@@ -85,7 +81,7 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
         head_sha=result.head_sha or "",
         **keep,
     )
-    _enqueue_next(repository)
+    run_kinds.enqueue_next("sync", repository)
 
 
 def _recorded_snapshot(repository: Repository) -> dict[str, str] | None:
@@ -180,8 +176,3 @@ def _detect_images(repository: Repository, run: SyncRun) -> None:
 def mirror_cache_key(repository: Repository) -> str:
     return f"repository-{repository.pk}"
 
-
-def _enqueue_next(repository: Repository) -> None:
-    from console import tasks
-
-    enqueue_next_queued(SyncRun, resource_field="repository", resource=repository, enqueue=tasks.enqueue_sync)
