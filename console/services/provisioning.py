@@ -12,6 +12,7 @@ from console.models import Project, ProvisioningCause, ProvisioningRun, Reposito
 from console.services import run_kinds
 from console.services.runs import claim_run, finish_run, handle_failure
 from provisioning import manifests
+from provisioning.forge.base import GitRemote
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,11 @@ def ensure_project_groups(project: Project, forge) -> list[str]:
         forge.ensure_group(forge.group_path_for(project.organization.slug), name=project.organization.name),
         forge.ensure_group(project_forge_group(project), name=project.name, description=project.description),
     ]
+    group_id = groups[-1].id
+    if group_id is not None and group_id != project.forge_group_id:
+        # Kept so a first sync creates its mirror in the group without checking the group path again.
+        Project.objects.filter(pk=project.pk).update(forge_group_id=group_id)
+        project.forge_group_id = group_id
     return [group.path for group in groups if group.created]
 
 
@@ -171,10 +177,14 @@ def _provision(project: Project, forge, run: ProvisioningRun) -> dict:
 
 
 def _ensure_argocd_credentials(project: Project, forge) -> str | None:
-    """A read-only deploy token for the project's group, created once (GitLab shows its secret only then)."""
-    if not hasattr(forge, "ensure_deploy_token") or project.argocd_token:
+    """A read-only deploy token for the project's group, created once (GitLab shows its secret only then) and
+    kept while GitLab lists it as active; replaced only when GitLab no longer does (revoked, expired)."""
+    if not hasattr(forge, "ensure_deploy_token"):
         return None
-    remote = forge.ensure_deploy_token(project_forge_group(project), name="argocd")
+    stored = GitRemote("", project.argocd_username, project.argocd_token) if project.argocd_token else None
+    remote = forge.read_remote(project_forge_group(project), stored=stored, name="argocd")
+    if stored is not None and (remote.username, remote.password) == (stored.username, stored.password):
+        return None
     project.argocd_username, project.argocd_token = remote.username or "", remote.password or ""
     project.save(update_fields=["argocd_username", "argocd_token"])
     return project.argocd_username
