@@ -7,5 +7,7 @@ class ConsoleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from console import tasks, throttle  # noqa: F401 - connects the failed sign-in counter
-        # tasks: registers the run tasks in every process, so sending one by name runs it inline in eager mode.
+        from console import throttle  # noqa: F401 - connects the failed sign-in counter
+        # Registers the run tasks in every process: services send them by name, which runs the registered
+        # task inline in eager mode (DSO_TASKS_EAGER) and is a plain broker message otherwise.
+        from console import tasks  # noqa: F401
