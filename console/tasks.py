@@ -1,66 +1,37 @@
-"""Celery tasks: thin, by id, idempotent, retried only for transient failures, acknowledged late."""
+"""Celery tasks: thin, by id, idempotent, retried only for transient failures, acknowledged late.
+
+One task per run kind, built from the table in console.services.run_kinds; services send them by name.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils.module_loading import import_string
 
 from console.services.leases import run_lease
+from console.services.run_kinds import KINDS, RunKind
 from console.services.runs import RetryLater
+from console.services.sweeper import runs_sweep
 
 
-@shared_task(name="dso.sync.execute", bind=True, acks_late=True, max_retries=None)
-def sync_execute_task(self, run_id: int) -> None:
-    from console.models import SyncRun
-    from console.services.syncs import sync_execute
+def _run_task(kind: RunKind):
+    @shared_task(name=kind.task_name, bind=True, acks_late=True, max_retries=None)
+    def execute_task(self, run_id: int) -> None:
+        execute = import_string(kind.execute)
+        try:
+            with run_lease(kind.model, run_id=run_id, task_id=self.request.id):
+                execute(run_id=run_id, task_id=self.request.id)
+        except RetryLater as retry:
+            raise self.retry(countdown=retry.countdown, exc=retry)
+    return execute_task
 
-    try:
-        with run_lease(SyncRun, run_id=run_id, task_id=self.request.id):
-            sync_execute(run_id=run_id, task_id=self.request.id)
-    except RetryLater as retry:
-        raise self.retry(countdown=retry.countdown, exc=retry)
 
-
-@shared_task(name="dso.provisioning.execute", bind=True, acks_late=True, max_retries=None)
-def provisioning_execute_task(self, run_id: int) -> None:
-    from console.models import ProvisioningRun
-    from console.services.provisioning import provisioning_execute
-
-    try:
-        with run_lease(ProvisioningRun, run_id=run_id, task_id=self.request.id):
-            provisioning_execute(run_id=run_id, task_id=self.request.id)
-    except RetryLater as retry:
-        raise self.retry(countdown=retry.countdown, exc=retry)
+RUN_TASKS = {name: _run_task(kind) for name, kind in KINDS.items()}
+sync_execute_task = RUN_TASKS["sync"]
+provisioning_execute_task = RUN_TASKS["provisioning"]
+image_bump_task = RUN_TASKS["image_bump"]
 
 
 @shared_task(name="dso.runs.sweep_stuck", acks_late=True)
 def sweep_stuck_runs_task() -> dict:
-    from console.services.sweeper import runs_sweep
-
     return runs_sweep()
-
-
-def enqueue_sync(run_id: int, *, task_id: str | None = None) -> None:
-    # task_id: the sweeper's, when it hands a run whose worker died to a new task.
-    sync_execute_task.apply_async(args=[run_id], task_id=task_id)
-
-
-def enqueue_provisioning(run_id: int, *, task_id: str | None = None) -> None:
-    # task_id: the sweeper's, when it hands a run whose worker died to a new task.
-    provisioning_execute_task.apply_async(args=[run_id], task_id=task_id)
-
-
-@shared_task(name="dso.images.bump", bind=True, acks_late=True, max_retries=None)
-def image_bump_task(self, bump_id: int) -> None:
-    from console.models import ImageBump
-    from console.services.image_bumps import image_bump_execute
-
-    try:
-        with run_lease(ImageBump, run_id=bump_id, task_id=self.request.id):
-            image_bump_execute(bump_id=bump_id, task_id=self.request.id)
-    except RetryLater as retry:
-        raise self.retry(countdown=retry.countdown, exc=retry)
-
-
-def enqueue_image_bump(bump_id: int, *, task_id: str | None = None) -> None:
-    # task_id: the sweeper's, when it hands a run whose worker died to a new task.
-    image_bump_task.apply_async(args=[bump_id], task_id=task_id)

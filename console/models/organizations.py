@@ -37,6 +37,9 @@ class Project(models.Model):
     # Read-only forge credential Argo CD clones the project's repositories with (GitLab deploy token).
     argocd_username = models.CharField(max_length=200, blank=True)
     argocd_token = EncryptedTextField(blank=True)
+    # The internal forge's id of the project's group (GitLab group id), stored at provisioning: once known,
+    # a first sync creates its mirror in the group without checking the group path first.
+    forge_group_id = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -64,6 +64,9 @@ class Repository(models.Model):
     helm_value_files = models.JSONField(default=default_value_files, blank=True)
     internal_path = models.CharField(max_length=300, blank=True, help_text="full path in the internal forge")
     internal_url = models.CharField(max_length=500, blank=True)
+    # The internal forge's id of the mirror (GitLab project id), stored when first ensured: a sync checks
+    # it with one request instead of walking groups and paths again. Null: not known yet (look up by path).
+    forge_id = models.BigIntegerField(null=True, blank=True, editable=False)
     default_branch = models.CharField(max_length=200, blank=True)
     # Application repositories: the image their CI builds, so new commits can warn until an infra repo bumps it.
     image_name = models.CharField(max_length=500, blank=True)

@@ -14,7 +14,8 @@ from console.models.validators import validate_image_tag
 from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError
-from console.services.runs import RetryLater, claim_run, enqueue_next_queued, finish_run, handle_failure
+from console.services import run_kinds
+from console.services.runs import RetryLater, claim_run, finish_run, handle_failure
 from provisioning import image_tags
 from provisioning.errors import ProvisioningError
 
@@ -50,14 +51,12 @@ def image_tag_bump_request(
         errors["tag"] = exc.messages
     if errors:
         raise DomainError(errors)
-    from console import tasks
-
     with transaction.atomic():
         bump.save()
         audit_record(actor=actor, action="image.bump_request", target=repository,
                      after={"image": bump.image, "tag": bump.tag, "file": bump.file, "location": bump.location,
                             "reason": bump.reason, "bump": bump.pk})
-        transaction.on_commit(lambda: tasks.enqueue_image_bump(bump.pk))
+        transaction.on_commit(lambda: run_kinds.enqueue("image_bump", bump.pk))
     return bump
 
 
@@ -68,8 +67,8 @@ def bump_branch(repository: Repository) -> str:
     return revision.removeprefix("refs/heads/")
 
 
-def image_bump_execute(*, bump_id: int, task_id: str) -> None:
-    bump = claim_run(ImageBump, run_id=bump_id, task_id=task_id)
+def image_bump_execute(*, run_id: int, task_id: str) -> None:
+    bump = claim_run(ImageBump, run_id=run_id, task_id=task_id)
     if bump is None:
         return
     repository = Repository.objects.select_related("project__organization").get(pk=bump.repository_id)
@@ -82,7 +81,7 @@ def image_bump_execute(*, bump_id: int, task_id: str) -> None:
         if isinstance(error, DomainError):
             error = ProvisioningError(str(error.message), code=error.code)
         handle_failure(bump, error, secrets=(repository.token,))
-    _enqueue_next(repository)
+    run_kinds.enqueue_next("image_bump", repository)
 
 
 def _bump(bump: ImageBump, repository: Repository) -> None:
@@ -116,9 +115,3 @@ def _bump(bump: ImageBump, repository: Repository) -> None:
             # The push landed; only the follow-up sync could not be asked for (e.g. archived meanwhile).
             log.info("bump %s pushed but its sync was refused: %s", bump.pk, error.message)
 
-
-def _enqueue_next(repository: Repository) -> None:
-    from console import tasks
-
-    enqueue_next_queued(ImageBump, resource_field="repository", resource=repository,
-                        enqueue=tasks.enqueue_image_bump)

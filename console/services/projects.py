@@ -9,7 +9,8 @@ from console.models.validators import validate_tenant_namespace
 from console.services.actors import Actor
 from console.services.audit import audit_record
 from console.services.errors import Conflict, DomainError
-from console.services.runs import RunRequest, request_run
+from console.services import run_kinds
+from console.services.runs import RunRequest
 from console.services.validation import full_clean_or_raise
 from provisioning.errors import InvalidInput
 from provisioning.manifests import namespace_name
@@ -89,13 +90,10 @@ def project_provision_request(
     authorize(actor, "project.provision", project)
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived")
-    from console import tasks
-
     cause = cause or _default_cause(actor)
     entry = {"cause": cause, **({"subject": subject} if subject else {}), **(detail or {})}
-    return request_run(
-        run_model=ProvisioningRun, resource_field="project", resource=project, actor=actor,
-        trigger=trigger or _trigger_for(actor), enqueue=tasks.enqueue_provisioning,
+    return run_kinds.run_request(
+        "provisioning", resource=project, actor=actor, trigger=trigger or _trigger_for(actor),
         extra={"action": ProvisioningRun.Action.PROVISION, "cause": cause}, append={"causes": [entry]},
     )
 
@@ -109,17 +107,14 @@ def project_archive(*, actor: Actor, project: Project) -> RunRequest:
     authorize(actor, "project.archive", project)
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is already archived")
-    from console import tasks
-
     with transaction.atomic():
         audit_record(actor=actor, action="project.archive", target=project, before={"status": project.status})
         # Archiving supersedes a provisioning that has not started yet.
         ProvisioningRun.objects.filter(project=project, status="queued").update(
             action=ProvisioningRun.Action.ARCHIVE
         )
-        return request_run(
-            run_model=ProvisioningRun, resource_field="project", resource=project, actor=actor,
-            trigger=_trigger_for(actor), enqueue=tasks.enqueue_provisioning,
+        return run_kinds.run_request(
+            "provisioning", resource=project, actor=actor, trigger=_trigger_for(actor),
             extra={"action": ProvisioningRun.Action.ARCHIVE, "cause": ProvisioningCause.PROJECT_ARCHIVED},
             append={"causes": [{"cause": ProvisioningCause.PROJECT_ARCHIVED}]},
         )

@@ -9,8 +9,10 @@ from django.db import transaction
 
 from console.integrations import get_delivery, get_forge, get_mirror, platform_repository_path
 from console.models import Project, ProvisioningCause, ProvisioningRun, Repository, RunStatus
-from console.services.runs import claim_run, enqueue_next_queued, finish_run, handle_failure
+from console.services import run_kinds
+from console.services.runs import claim_run, finish_run, handle_failure
 from provisioning import manifests
+from provisioning.forge.base import GitRemote
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ def provisioning_execute(*, run_id: int, task_id: str) -> None:
             Project.objects.filter(pk=project.pk).exclude(status=Project.Status.ARCHIVED).update(
                 status=Project.Status.FAILED
             )
-        _enqueue_next(project)
+        run_kinds.enqueue_next("provisioning", project)
         return
     with transaction.atomic():
         status = RunStatus.SUCCEEDED if result["changed"] else RunStatus.NO_CHANGE
@@ -95,7 +97,7 @@ def provisioning_execute(*, run_id: int, task_id: str) -> None:
                 Project.Status.ARCHIVED if run.action == ProvisioningRun.Action.ARCHIVE else Project.Status.READY
             )
             Project.objects.filter(pk=project.pk).update(status=new_status)
-    _enqueue_next(project)
+    run_kinds.enqueue_next("provisioning", project)
 
 
 def ensure_project_groups(project: Project, forge) -> list[str]:
@@ -104,6 +106,11 @@ def ensure_project_groups(project: Project, forge) -> list[str]:
         forge.ensure_group(forge.group_path_for(project.organization.slug), name=project.organization.name),
         forge.ensure_group(project_forge_group(project), name=project.name, description=project.description),
     ]
+    group_id = groups[-1].id
+    if group_id is not None and group_id != project.forge_group_id:
+        # Kept so a first sync creates its mirror in the group without checking the group path again.
+        Project.objects.filter(pk=project.pk).update(forge_group_id=group_id)
+        project.forge_group_id = group_id
     return [group.path for group in groups if group.created]
 
 
@@ -180,10 +187,14 @@ def _run_mark(run: ProvisioningRun) -> str:
 
 
 def _ensure_argocd_credentials(project: Project, forge) -> str | None:
-    """A read-only deploy token for the project's group, created once (GitLab shows its secret only then)."""
-    if not hasattr(forge, "ensure_deploy_token") or project.argocd_token:
+    """A read-only deploy token for the project's group, created once (GitLab shows its secret only then) and
+    kept while GitLab lists it as active; replaced only when GitLab no longer does (revoked, expired)."""
+    if not hasattr(forge, "ensure_deploy_token"):
         return None
-    remote = forge.ensure_deploy_token(project_forge_group(project), name="argocd")
+    stored = GitRemote("", project.argocd_username, project.argocd_token) if project.argocd_token else None
+    remote = forge.read_remote(project_forge_group(project), stored=stored, name="argocd")
+    if stored is not None and (remote.username, remote.password) == (stored.username, stored.password):
+        return None
     project.argocd_username, project.argocd_token = remote.username or "", remote.password or ""
     project.save(update_fields=["argocd_username", "argocd_token"])
     return project.argocd_username
@@ -209,9 +220,3 @@ def _archive(project: Project, forge, run: ProvisioningRun) -> dict:
     return {"changed": delivery.changed or bool(archived), "commit": delivery.commit_sha,
             "removed": list(delivery.removed), "archived_repositories": archived}
 
-
-def _enqueue_next(project: Project) -> None:
-    from console import tasks
-
-    enqueue_next_queued(ProvisioningRun, resource_field="project", resource=project,
-                        enqueue=tasks.enqueue_provisioning)

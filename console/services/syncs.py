@@ -13,16 +13,10 @@ from console.models import Project, RefChange, Repository, RunStatus, SyncRun
 from console.models.runs import ImageScanStatus
 from console.services.actors import Actor
 from console.services.errors import Conflict
-from console.services.runs import (
-    RunRequest,
-    claim_run,
-    enqueue_next_queued,
-    finish_run,
-    handle_failure,
-    request_run,
-)
-from provisioning.errors import ProvisioningError
-from provisioning.forge.base import GitRemote
+from console.services import run_kinds
+from console.services.runs import RunRequest, claim_run, finish_run, handle_failure
+from provisioning.errors import NotFound, ProvisioningError
+from provisioning.forge.base import ForgeRepository, GitRemote
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +26,7 @@ def sync_request(*, actor: Actor, repository: Repository, trigger: str) -> RunRe
     authorize(actor, "repository.sync", repository)
     if repository.project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived: its repositories are no longer synced")
-    from console import tasks
-
-    return request_run(
-        run_model=SyncRun, resource_field="repository", resource=repository, actor=actor, trigger=trigger,
-        enqueue=tasks.enqueue_sync,
-    )
+    return run_kinds.run_request("sync", resource=repository, actor=actor, trigger=trigger)
 
 
 def external_remote(repository: Repository) -> GitRemote:
@@ -61,7 +50,7 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
         finish_run(run, status=RunStatus.FAILED, error=ProvisioningError(
             "the project was archived before this sync started; its repositories are no longer synced",
             code="project_archived"))
-        _enqueue_next(repository)
+        run_kinds.enqueue_next("sync", repository)
         return
     source = external_remote(repository)
     snapshot = _recorded_snapshot(repository)
@@ -71,7 +60,7 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
     except Exception as error:  # noqa: BLE001 - every failure ends the run with its reason
         log.warning("sync run %s of %s failed: %s", run.pk, repository, getattr(error, "code", type(error)))
         handle_failure(run, error, secrets=(repository.token,))
-        _enqueue_next(repository)
+        run_kinds.enqueue_next("sync", repository)
         return
     if not _record_ref_changes(run, result.changes):
         return  # the sweeper gave this run to another worker, which records and finishes it
@@ -89,7 +78,7 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
         head_sha=result.head_sha or "",
         **keep,
     )
-    _enqueue_next(repository)
+    run_kinds.enqueue_next("sync", repository)
 
 
 def _recorded_snapshot(repository: Repository) -> dict[str, str] | None:
@@ -138,18 +127,10 @@ def _record_ref_changes(run: SyncRun, changes) -> bool:
 
 
 def _mirror(repository: Repository, source: GitRemote, recorded: dict[str, str] | None):
-    from console.services.provisioning import ensure_project_groups
-
     forge = get_forge()
-    # Groups first: a sync may run before the project's provisioning has (both are idempotent).
-    ensure_project_groups(repository.project, forge)
-    internal = forge.ensure_repository(
-        repository.internal_path, description=f"Mirror of {repository.external_url} (managed by DSO Console)"
-    )
-    if internal.clone_url != repository.internal_url:
-        Repository.objects.filter(pk=repository.pk).update(internal_url=internal.clone_url)
+    internal = _internal_repository(repository, forge)
     result = get_mirror().sync(
-        cache_key=mirror_cache_key(repository), source=source, target=forge.push_remote(repository.internal_path),
+        cache_key=mirror_cache_key(repository), source=source, target=forge.push_remote_for(internal),
         # Called between pushing new refs and pruning old ones, so a renamed default branch can be deleted.
         set_default_branch=lambda branch: forge.set_default_branch(repository.internal_path, branch),
         recorded_refs=recorded,
@@ -162,6 +143,39 @@ def _mirror(repository: Repository, source: GitRemote, recorded: dict[str, str] 
             # After the first push, so the branch exists; from then on only the bot may rewrite it.
             forge.protect_for_mirror(repository.internal_path, branches=(result.default_branch,))
     return result
+
+
+def _internal_repository(repository: Repository, forge) -> ForgeRepository:
+    """The mirror in the internal forge: one request by the id stored when it was first ensured; ensured by
+    path (with its groups) when the id is not known yet, or the forge no longer has that id at that path."""
+    if repository.forge_id is not None:
+        known = forge.find_repository_by_id(repository.forge_id)
+        if known is not None and known.path == repository.internal_path:
+            _remember(repository, known)
+            return known
+    from console.services.provisioning import ensure_project_groups
+
+    description = f"Mirror of {repository.external_url} (managed by DSO Console)"
+    if repository.project.forge_group_id is None:
+        # Groups first: a sync may run before the project's provisioning has (both are idempotent).
+        ensure_project_groups(repository.project, forge)
+    try:
+        internal = forge.ensure_repository(repository.internal_path, description=description)
+    except NotFound:
+        # The provisioned group was removed from the forge meanwhile: put it back, then the mirror.
+        ensure_project_groups(repository.project, forge)
+        internal = forge.ensure_repository(repository.internal_path, description=description)
+    _remember(repository, internal)
+    return internal
+
+
+def _remember(repository: Repository, internal: ForgeRepository) -> None:
+    changed = {name: value for name, value in (("internal_url", internal.clone_url), ("forge_id", internal.id))
+               if value is not None and getattr(repository, name) != value}
+    if changed:
+        Repository.objects.filter(pk=repository.pk).update(**changed)
+        for name, value in changed.items():
+            setattr(repository, name, value)
 
 
 def _detect_images(repository: Repository, run: SyncRun) -> None:
@@ -184,8 +198,3 @@ def _detect_images(repository: Repository, run: SyncRun) -> None:
 def mirror_cache_key(repository: Repository) -> str:
     return f"repository-{repository.pk}"
 
-
-def _enqueue_next(repository: Repository) -> None:
-    from console import tasks
-
-    enqueue_next_queued(SyncRun, resource_field="repository", resource=repository, enqueue=tasks.enqueue_sync)

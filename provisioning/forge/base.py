@@ -40,6 +40,7 @@ class ForgeGroup:
     path: str  # full path, e.g. "dso/acme/shop"
     name: str
     created: bool = False  # True when this call created it
+    id: int | None = None  # the forge's own id, where it has one: stable across renames, one request to check
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class ForgeRepository:
     clone_url: str  # HTTP(S) URL Argo CD and people clone from, no credentials
     created: bool = False
     default_branch: str | None = None
+    id: int | None = None  # the forge's own id, where it has one (see Forge.find_repository_by_id)
 
 
 class Forge(abc.ABC):
@@ -72,6 +74,14 @@ class Forge(abc.ABC):
     @abc.abstractmethod
     def push_remote(self, path: str) -> GitRemote:
         """Remote with write credentials, used by the mirror and by GitOps delivery."""
+
+    def find_repository_by_id(self, forge_id: int) -> ForgeRepository | None:
+        """The repository with this forge id, or None (gone, or a forge without ids: look up by path)."""
+        return None
+
+    def push_remote_for(self, repository: ForgeRepository) -> GitRemote:
+        """``push_remote`` for a repository already looked up, so no second lookup is needed."""
+        return self.push_remote(repository.path)
 
     @abc.abstractmethod
     def read_remote(self, path: str) -> GitRemote:

@@ -79,7 +79,7 @@ class GitLabForge(Forge):
                     if group is None:
                         raise Conflict(f"group {current}: path taken by a project, not a group")
             parent = group
-        return ForgeGroup(path=parent.full_path, name=parent.name, created=created)
+        return ForgeGroup(path=parent.full_path, name=parent.name, created=created, id=parent.id)
 
     def ensure_repository(self, path: str, *, description: str = "") -> ForgeRepository:
         path = _clean(path)
@@ -106,6 +106,14 @@ class GitLabForge(Forge):
     def get_repository(self, path: str) -> ForgeRepository:
         return self._repository(self._get_project(_clean(path)))
 
+    def find_repository_by_id(self, forge_id: int) -> ForgeRepository | None:
+        """One request; None when the project is gone or no longer carries the console's marker."""
+        try:
+            project = self._get_project(forge_id)
+        except NotFound:
+            return None
+        return self._repository(project) if self._is_managed(project) else None
+
     def clone_url(self, path: str) -> str:
         """GitLab's ``http_url_to_repo`` shape, computed without a request so it works before creation."""
         return f"{(self.settings.git_http_url or self.settings.url).rstrip('/')}/{_clean(path)}.git"
@@ -116,9 +124,27 @@ class GitLabForge(Forge):
         return GitRemote(project.http_url_to_repo, self.settings.bot_username,
                          self.settings.bot_token or self.settings.token)
 
-    def read_remote(self, path: str) -> GitRemote:
-        """A fresh read-only deploy token: see ``ensure_deploy_token`` (each call rotates it)."""
-        return self.ensure_deploy_token(path)
+    def push_remote_for(self, repository: ForgeRepository) -> GitRemote:
+        # The lookup that found ``repository`` gave its clone URL: no second request.
+        return GitRemote(repository.clone_url, self.settings.bot_username,
+                         self.settings.bot_token or self.settings.token)
+
+    def read_remote(self, path: str, *, stored: GitRemote | None = None, name: str = "argocd") -> GitRemote:
+        """Read-only credentials for ``path``: the deploy token the caller ``stored`` while GitLab still lists
+        it as active (two reads, nothing created), otherwise a new one (``rotate_deploy_token``), which the
+        caller must store, since GitLab shows a secret only once."""
+        if stored is not None and stored.username and stored.password:
+            owner, url = self._token_owner(_clean(path))
+            with self._translate(f"deploy tokens of {path}"):
+                active = any(t.username == stored.username and t.name == name and _active(t)
+                             for t in owner.deploytokens.list(get_all=True))
+            if active:
+                return GitRemote(url, stored.username, stored.password)
+        return self.rotate_deploy_token(path, name=name)
+
+    def rotate_deploy_token(self, path: str, *, name: str = "argocd") -> GitRemote:
+        """Replace the deploy token named ``name`` on purpose (lost, leaked, or revoked in GitLab)."""
+        return self.ensure_deploy_token(path, name=name)
 
     def set_default_branch(self, path: str, branch: str) -> None:
         project = self._get_project(_clean(path))
@@ -170,18 +196,22 @@ class GitLabForge(Forge):
         stored secret is lost or must be rotated; not on every sync.
         """
         path = _clean(path)
-        owner = self._find_project(path)
-        url = owner.http_url_to_repo if owner is not None else None
-        if owner is None:
-            owner = self._get_group(path)
+        owner, url = self._token_owner(path)
         with self._translate(f"deploy tokens of {path}"):
-            stale = [t for t in owner.deploytokens.list(get_all=True) if t.name == name
-                     and not getattr(t, "revoked", False) and not getattr(t, "expired", False)]
+            stale = [t for t in owner.deploytokens.list(get_all=True) if t.name == name and _active(t)]
             token = owner.deploytokens.create({"name": name, "scopes": _READ_SCOPES})
             for old in stale:
                 owner.deploytokens.delete(old.id)
+        return GitRemote(url, token.username, token.token)
+
+    def _token_owner(self, path: str):
+        """The project or group at ``path`` and the URL its deploy tokens read."""
+        owner = self._find_project(path)
+        if owner is not None:
+            return owner, owner.http_url_to_repo
+        owner = self._get_group(path)
         # A group token serves every repository below the group; it has no single clone URL.
-        return GitRemote(url or owner.web_url, token.username, token.token)
+        return owner, owner.web_url
 
     def protect_for_mirror(self, path: str, *, branches: tuple[str, ...] | None = None) -> None:
         """Protect ``branches`` (default: the project's default branch, else ``main``) so only the bot pushes.
@@ -251,7 +281,7 @@ class GitLabForge(Forge):
         except NotFound:
             return None
 
-    def _get_project(self, path: str):
+    def _get_project(self, path: str | int):
         with self._translate(f"project {path}"):
             return self._gl.projects.get(path)
 
@@ -295,7 +325,7 @@ class GitLabForge(Forge):
     @staticmethod
     def _repository(project, *, created: bool = False) -> ForgeRepository:
         return ForgeRepository(path=project.path_with_namespace, clone_url=project.http_url_to_repo,
-                               created=created, default_branch=project.default_branch or None)
+                               created=created, default_branch=project.default_branch or None, id=project.id)
 
     # --- error translation ------------------------------------------------------------------------------
 
@@ -357,6 +387,10 @@ def _mirror_rule_ok(rule: dict, bot_id: int) -> bool:
     roles = {level.get("access_level") for level in levels if level.get("user_id") is None
              and level.get("group_id") is None and level.get("deploy_key_id") is None}
     return bool(rule.get("allow_force_push")) and users == {bot_id} and roles <= {_NO_ACCESS}
+
+
+def _active(token) -> bool:
+    return not getattr(token, "revoked", False) and not getattr(token, "expired", False)
 
 
 def _clean(path: str) -> str:

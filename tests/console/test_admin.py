@@ -9,16 +9,15 @@ from django.test import Client
 
 from console.models import AuditEvent, ProvisioningRun, Repository, SyncRun
 from tests.factories import make_project, make_repository, make_user
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def admin_client(monkeypatch):
-    from console import tasks
-
-    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id: None)
-    monkeypatch.setattr(tasks, "enqueue_provisioning", lambda run_id: None)
+    stand_in(monkeypatch, "sync", lambda run_id: None)
+    stand_in(monkeypatch, "provisioning", lambda run_id: None)
     admin = make_user("root", staff=True)
     admin.is_superuser = True
     admin.save()

@@ -20,6 +20,7 @@ from console.services.repositories import repository_register, repository_update
 from console.services.syncs import sync_execute, sync_request
 from provisioning import netguard
 from tests.factories import make_member, make_project, make_repository, make_user
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db
 
@@ -76,8 +77,8 @@ def test_every_hostile_url_is_refused_identically_everywhere_and_nothing_connect
         strict, resolutions, maintainer_project, monkeypatch):
     user, project = maintainer_project
     enqueued = []
-    monkeypatch.setattr("console.tasks.enqueue_sync", enqueued.append)
-    monkeypatch.setattr("console.tasks.enqueue_provisioning", enqueued.append)
+    stand_in(monkeypatch, "sync", enqueued.append)
+    stand_in(monkeypatch, "provisioning", enqueued.append)
     api, portal = APIClient(), Client()
     api.force_authenticate(user)
     portal.force_login(user)
@@ -123,7 +124,7 @@ def test_internal_hosts_on_the_allow_list_are_accepted(strict, settings, maintai
 @pytest.fixture
 def queued_sync(monkeypatch, django_capture_on_commit_callbacks):
     def make(url: str) -> SyncRun:
-        monkeypatch.setattr("console.tasks.enqueue_sync", lambda run_id: None)
+        stand_in(monkeypatch, "sync", lambda run_id: None)
         # Stored as it would have been before these rules existed: no validation on the way in.
         repository = make_repository(external_url=url, username="ci", token="tok-stored-secret")
         repository.internal_path = repository_forge_path(repository)

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.factories import make_member, make_project, make_repository, make_user
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,10 +22,8 @@ TEN_MB = b"{" + b" " * (10 * 1024 * 1024) + b"}"
 
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
-    from console import tasks
-
-    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id, **_: None)
-    monkeypatch.setattr(tasks, "enqueue_provisioning", lambda run_id, **_: None)
+    stand_in(monkeypatch, "sync", lambda run_id, **_: None)
+    stand_in(monkeypatch, "provisioning", lambda run_id, **_: None)
 
 
 @pytest.fixture

@@ -19,16 +19,15 @@ from console.services.sweeper import runs_sweep
 from console.services.syncs import sync_execute, sync_request
 from tests.factories import make_project, make_repository
 from tests.support.gitrepos import git, refs
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    from console import tasks
-
     calls: list[tuple[int, str | None]] = []
-    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id, task_id=None: calls.append((run_id, task_id)))
+    stand_in(monkeypatch, "sync", lambda run_id, task_id=None: calls.append((run_id, task_id)))
     return calls
 
 

@@ -16,6 +16,7 @@ from console.services.repositories import repository_register
 from tests.console.services.test_flow import executed  # noqa: F401 - fixture
 from tests.factories import make_user
 from tests.support.gitrepos import grep_tree
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db
 
@@ -77,12 +78,11 @@ def test_no_secret_the_console_holds_or_mints_is_stored_logged_or_shown_again(se
 
     from django.test import Client
 
-    from console import tasks
     from console.models import AuditEvent, Project
     from tests.factories import make_member, make_project, make_repository
 
-    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id: None)
-    monkeypatch.setattr(tasks, "enqueue_provisioning", lambda run_id: None)
+    stand_in(monkeypatch, "sync", lambda run_id: None)
+    stand_in(monkeypatch, "provisioning", lambda run_id: None)
     caplog.set_level(logging.DEBUG)
     root = make_user("root", staff=True)
     root.is_superuser = True

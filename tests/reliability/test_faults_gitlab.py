@@ -29,6 +29,7 @@ from console.services.repositories import repository_register
 from tests.doubles.gitlab.server import GitLabDouble
 from tests.factories import make_user
 from tests.reliability.figures import record_figures
+from tests.support.enqueue import stand_in
 from tests.support.gitrepos import refs
 
 pytestmark = pytest.mark.django_db
@@ -40,10 +41,9 @@ TIMEOUT = 0.5  # the adapter's per-request timeout in this test; an injected del
 def eager_tasks(monkeypatch):
     """Enqueue through the real tasks, applied in-process: RetryLater becomes a Celery retry (eager retries
     run at once, so the backoff countdown costs no time here)."""
-    monkeypatch.setattr(tasks, "enqueue_provisioning",
-                        lambda run_id, task_id=None: tasks.provisioning_execute_task.apply(args=[run_id]))
-    monkeypatch.setattr(tasks, "enqueue_sync",
-                        lambda run_id, task_id=None: tasks.sync_execute_task.apply(args=[run_id]))
+    stand_in(monkeypatch, "provisioning",
+             lambda run_id, task_id=None: tasks.provisioning_execute_task.apply(args=[run_id]))
+    stand_in(monkeypatch, "sync", lambda run_id, task_id=None: tasks.sync_execute_task.apply(args=[run_id]))
 
 
 def _use(settings, double: GitLabDouble, root: Path) -> None:

@@ -10,6 +10,7 @@ from ruamel.yaml import YAML
 
 from console.models import AuditEvent, Project, ProvisioningRun, Repository, Role, SyncRun
 from tests.factories import make_member, make_organization, make_project, make_repository, make_user
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db
 
@@ -17,10 +18,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
     """API tests check what the API records; the task path is tested through the real broker elsewhere."""
-    from console import tasks
 
-    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id: None)
-    monkeypatch.setattr(tasks, "enqueue_provisioning", lambda run_id: None)
+    stand_in(monkeypatch, "sync", lambda run_id: None)
+    stand_in(monkeypatch, "provisioning", lambda run_id: None)
 
 
 def client_for(user) -> APIClient:

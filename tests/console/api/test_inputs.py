@@ -10,6 +10,7 @@ from ruamel.yaml import YAML
 from console.models import Organization, Project, ProvisioningRun, Repository, Role, RunStatus
 from console.services.provisioning import provisioning_execute
 from tests.factories import make_member, make_organization, make_project, make_repository, make_user
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +20,9 @@ INFRA = {"is_infra": True, "deploy_kind": "helm", "external_url": "https://git.e
 @pytest.fixture
 def queued_only(monkeypatch):
     """Checks of what the API records; provisioning itself runs in the tests that ask for ``provisioned``."""
-    from console import tasks
 
-    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id: None)
-    monkeypatch.setattr(tasks, "enqueue_provisioning", lambda run_id: None)
+    stand_in(monkeypatch, "sync", lambda run_id: None)
+    stand_in(monkeypatch, "provisioning", lambda run_id: None)
 
 
 def client_for(user) -> APIClient:
@@ -84,10 +84,9 @@ def test_branches_tags_and_commits_are_accepted_and_rendered(maintainer_api, rev
 @pytest.fixture
 def provisioned(monkeypatch):
     """The broker hop replaced by a direct call of the task body; syncs are not part of these checks."""
-    from console import tasks
 
-    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id: None)
-    monkeypatch.setattr(tasks, "enqueue_provisioning",
+    stand_in(monkeypatch, "sync", lambda run_id: None)
+    stand_in(monkeypatch, "provisioning",
                         lambda run_id: provisioning_execute(run_id=run_id, task_id=f"prov-{run_id}"))
 
 

@@ -14,13 +14,14 @@ from console.models import Role
 from console.services.actors import Actor
 from console.services.ci_tokens import ci_token_create
 from tests.factories import make_member, make_project, make_repository, make_user
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def repository_and_maintainer(monkeypatch):
-    monkeypatch.setattr("console.tasks.enqueue_sync", lambda run_id: None)
+    stand_in(monkeypatch, "sync", lambda run_id: None)
     maintainer = make_user()
     project = make_project()
     make_member(maintainer, project, Role.MAINTAINER)

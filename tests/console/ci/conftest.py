@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from console.models import Role, TrustedGitLabInstance
 from console.services.ci_identity import jwks_cache_clear
 from tests.factories import make_member, make_project, make_repository, make_user
+from tests.support.enqueue import stand_in
 
 ISSUER = "https://gitlab.example.test"
 OTHER_ISSUER = "https://gitlab.other.test"
@@ -124,8 +125,8 @@ def mint(signing_key):
 @pytest.fixture
 def enqueued(monkeypatch) -> list[int]:
     calls: list[int] = []
-    monkeypatch.setattr("console.tasks.enqueue_sync", calls.append)
-    monkeypatch.setattr("console.tasks.enqueue_provisioning", lambda run_id: None)
+    stand_in(monkeypatch, "sync", calls.append)
+    stand_in(monkeypatch, "provisioning", lambda run_id: None)
     return calls
 
 
@@ -164,12 +165,11 @@ def api_for():
 @pytest.fixture
 def executed(monkeypatch):
     """Run what services enqueue in this process, the way the worker would (as in test_flow)."""
-    from console import tasks
     from console.services.provisioning import provisioning_execute
     from console.services.syncs import sync_execute
 
-    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id: sync_execute(run_id=run_id, task_id=f"sync-{run_id}"))
-    monkeypatch.setattr(tasks, "enqueue_provisioning",
+    stand_in(monkeypatch, "sync", lambda run_id: sync_execute(run_id=run_id, task_id=f"sync-{run_id}"))
+    stand_in(monkeypatch, "provisioning",
                         lambda run_id: provisioning_execute(run_id=run_id, task_id=f"prov-{run_id}"))
 
 

@@ -13,6 +13,7 @@ from console.services.runs import claim_run
 from console.services.syncs import sync_execute, sync_request
 from tests.support.concurrency import run_concurrently, skip_on_sqlite
 from tests.support.gitrepos import refs
+from tests.support.enqueue import stand_in
 
 CONCURRENT = 20
 
@@ -30,11 +31,10 @@ def trigger_concurrently(repository, secret: str) -> list:
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_ci_triggers_coalesce_and_the_newest_commit_is_mirrored(mirrored, monkeypatch, settings):
     skip_on_sqlite()
-    from console import tasks
 
     repository, work, actor = mirrored
     enqueued: list[int] = []
-    monkeypatch.setattr(tasks, "enqueue_sync", enqueued.append)
+    stand_in(monkeypatch, "sync", enqueued.append)
     _, secret = ci_token_create(actor=actor, repository=repository, name="gitlab-ci")
 
     # A sync is running (claimed by a worker) when the pipelines arrive.

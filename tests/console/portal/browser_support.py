@@ -1,6 +1,6 @@
 """Support for the real-browser portal test: Chromium's launch settings and an in-process task worker.
 
-The worker stands in for Celery: `console.tasks.enqueue_sync` / `enqueue_provisioning` hand it run ids, and a
+The worker stands in for Celery: `console.services.run_kinds.enqueue` (stood in per kind) hands it run ids, and a
 single background thread runs the real `sync_execute` / `provisioning_execute` for each, a fixed delay after
 it was enqueued, one at a time (like a worker with concurrency 1). The delay keeps a run queued long enough
 for a browser to see the queued → running → finished transitions.

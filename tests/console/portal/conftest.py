@@ -11,13 +11,14 @@ from django.test import Client
 
 from console.models import Role
 from tests.factories import make_member, make_organization, make_project, make_user
+from tests.support.enqueue import stand_in
 
 
 @pytest.fixture(autouse=True)
 def enqueued(monkeypatch) -> dict[str, list[int]]:
     recorded: dict[str, list[int]] = {"sync": [], "provisioning": []}
-    monkeypatch.setattr("console.tasks.enqueue_sync", recorded["sync"].append)
-    monkeypatch.setattr("console.tasks.enqueue_provisioning", recorded["provisioning"].append)
+    stand_in(monkeypatch, "sync", recorded["sync"].append)
+    stand_in(monkeypatch, "provisioning", recorded["provisioning"].append)
     return recorded
 
 

@@ -16,6 +16,7 @@ from console.services.actors import Actor
 from console.services.repositories import repository_register
 from tests.console.portal.browser_support import CHROMIUM, CHROMIUM_ARGS, TaskWorker
 from tests.factories import make_member, make_organization, make_project, make_user
+from tests.support.enqueue import stand_in
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 
@@ -29,11 +30,10 @@ PASSWORD = "browser-pass-word-123"
 @pytest.fixture
 def worker(enqueued, monkeypatch):
     """Tasks run for real in a background thread, 1.5 s after they were enqueued (overrides `enqueued`)."""
-    from console import tasks
 
     worker = TaskWorker(delay=1.5).start()
-    monkeypatch.setattr(tasks, "enqueue_sync", worker.enqueue_sync)
-    monkeypatch.setattr(tasks, "enqueue_provisioning", worker.enqueue_provisioning)
+    stand_in(monkeypatch, "sync", worker.enqueue_sync)
+    stand_in(monkeypatch, "provisioning", worker.enqueue_provisioning)
     yield worker
     try:
         worker.wait_idle(timeout=30)

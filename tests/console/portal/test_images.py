@@ -17,6 +17,7 @@ from console.services.repositories import repository_register
 from console.services.syncs import sync_request
 from tests.console.services.test_flow import executed  # noqa: F401 - fixture
 from tests.factories import make_member, make_repository, make_user
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ WORKER = "registry.example.com/acme/shop-worker"
 def enqueued_bumps(monkeypatch) -> list[int]:
     """Like the portal conftest does for syncs: record the bump ids instead of reaching the broker."""
     recorded: list[int] = []
-    monkeypatch.setattr("console.tasks.enqueue_image_bump", recorded.append)
+    stand_in(monkeypatch, "image_bump", recorded.append)
     return recorded
 
 

@@ -14,6 +14,7 @@ from console.services.repositories import repository_register
 from console.services.syncs import sync_execute, sync_request
 from tests.factories import make_user
 from tests.support.gitrepos import refs
+from tests.support.enqueue import stand_in
 
 pytestmark = pytest.mark.django_db
 
@@ -27,17 +28,14 @@ def run_queued_tasks(callbacks):
 @pytest.fixture
 def executed(monkeypatch):
     """Replace the broker hop by a direct call of the same task body (the broker path has its own test)."""
-    from console import tasks
 
-    monkeypatch.setattr(tasks, "enqueue_sync", lambda run_id: sync_execute(run_id=run_id, task_id=f"sync-{run_id}"))
-    monkeypatch.setattr(
-        tasks, "enqueue_provisioning",
+    stand_in(monkeypatch, "sync", lambda run_id: sync_execute(run_id=run_id, task_id=f"sync-{run_id}"))
+    stand_in(monkeypatch, "provisioning",
         lambda run_id: provisioning_execute(run_id=run_id, task_id=f"prov-{run_id}"),
     )
     from console.services.image_bumps import image_bump_execute
 
-    monkeypatch.setattr(
-        tasks, "enqueue_image_bump", lambda bump_id: image_bump_execute(bump_id=bump_id, task_id=f"bump-{bump_id}")
+    stand_in(monkeypatch, "image_bump", lambda bump_id: image_bump_execute(run_id=bump_id, task_id=f"bump-{bump_id}")
     )
 
 

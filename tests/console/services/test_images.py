@@ -209,7 +209,7 @@ def test_a_bump_queued_before_the_project_was_archived_pushes_nothing(project, e
                                       image="registry.example.com/acme/shop-backend", tag="6.6.6")
     before = infra.sha()
     Project.objects.filter(pk=project.pk).update(status=Project.Status.ARCHIVED)
-    image_bump_execute(bump_id=bump.pk, task_id="t")
+    image_bump_execute(run_id=bump.pk, task_id="t")
     bump.refresh_from_db()
     assert bump.status == RunStatus.FAILED and bump.error_code == "project_archived"
     assert git("rev-parse", "main", cwd=infra.bare).strip() == before

@@ -11,14 +11,13 @@ from console.services.runs import claim_run
 from console.services.syncs import sync_request
 from tests.factories import make_project, make_repository, make_user
 from tests.support.concurrency import run_concurrently, skip_on_sqlite
+from tests.support.enqueue import stand_in
 
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    from console import tasks
-
     calls: list[int] = []
-    monkeypatch.setattr(tasks, "enqueue_sync", calls.append)
+    stand_in(monkeypatch, "sync", calls.append)
     return calls
 
 
@@ -182,12 +181,10 @@ def test_a_queued_run_whose_message_was_lost_is_enqueued_again(enqueued, setting
 
 @pytest.mark.django_db
 def test_a_broken_broker_does_not_fail_the_request(monkeypatch, django_capture_on_commit_callbacks):
-    from console import tasks
-
     def broker_down(run_id):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks, "enqueue_sync", broker_down)
+    stand_in(monkeypatch, "sync", broker_down)
     repository = make_repository(make_project())
     with django_capture_on_commit_callbacks(execute=True):
         queued = sync_request(actor=Actor.system(), repository=repository, trigger=Trigger.API)

@@ -221,6 +221,35 @@ def test_deploy_token_reads_but_cannot_push_and_rotates(forge: GitLabForge, gitl
     assert stale.returncode != 0 and fresh.returncode == 0
 
 
+def test_read_remote_reuses_a_stored_deploy_token_and_replaces_a_revoked_one(
+        forge: GitLabForge, gitlab_double: GitLabDouble, repo: str):  # repo: its groups exist
+    first = forge.read_remote("dso/acme")
+    stored = GitRemote("", first.username, first.password)
+    gitlab_double.state.requests.clear()
+
+    again = forge.read_remote("dso/acme", stored=stored)
+    assert (again.username, again.password) == (first.username, first.password)
+    assert gitlab_double.state.writes() == []  # nothing minted, nothing revoked
+    assert len([t for t in gitlab_double.state.deploy_tokens.values() if not t.revoked]) == 1
+
+    next(t for t in gitlab_double.state.deploy_tokens.values() if t.token == first.password).revoked = True
+    replaced = forge.read_remote("dso/acme", stored=stored)
+    assert replaced.password and replaced.password != first.password
+
+    rotated = forge.rotate_deploy_token("dso/acme")  # on purpose, e.g. a leaked secret
+    assert rotated.password not in (first.password, replaced.password)
+    assert [t.token for t in gitlab_double.state.deploy_tokens.values() if not t.revoked] == [rotated.password]
+
+
+def test_a_repository_is_found_again_by_its_id(forge: GitLabForge, gitlab_double: GitLabDouble, repo: str):
+    created = forge.get_repository(repo)
+    gitlab_double.state.requests.clear()
+    found = forge.find_repository_by_id(created.id)
+    assert found == created and len(gitlab_double.state.requests) == 1
+    assert forge.find_repository_by_id(created.id + 10_000) is None
+    assert forge.push_remote_for(found).url == created.clone_url
+
+
 def test_group_deploy_token_reads_every_project_below(forge: GitLabForge, repo: str):
     deploy = forge.ensure_deploy_token("dso/acme", name="argocd-acme")
     clone_url = forge.get_repository(repo).clone_url
