@@ -76,7 +76,7 @@ def test_reader_sees_no_buttons_and_gets_403_when_posting(client_for, owner_proj
     provision = client.post(f"/projects/{owner_project.pk}/provision/")
 
     assert "Re-provision" not in page and "Register repository" not in page and ">Sync<" not in page
-    assert sync.status_code == 403 and b"developer role" in sync.content
+    assert sync.status_code == 403 and b"needs the developer" in sync.content
     assert provision.status_code == 403
     assert not SyncRun.objects.exists()
 
