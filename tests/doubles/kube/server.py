@@ -10,6 +10,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import logging
+
 import kmock
 from kmock import resource
 
@@ -33,6 +35,10 @@ class RecordedRequest:
     @property
     def is_write(self) -> bool:
         return self.method in ("POST", "PUT", "PATCH", "DELETE") and "accessreviews" not in self.path
+
+
+# One line per request drowns a failing test's output; the double's own request log is what tests read.
+logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 class KubeDouble:
