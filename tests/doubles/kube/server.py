@@ -17,7 +17,8 @@ from kmock import resource
 
 from provisioning.cluster.base import ClusterConfig, ObjectRef
 from tests.doubles.kube import fields as F
-from tests.doubles.kube.emulator import ConsoleKubeEmulator, Denial, Fault
+from tests.doubles.kube.emulator import ConsoleKubeEmulator
+from tests.doubles.kube.switches import Denial, Fault
 
 
 @dataclass(frozen=True)
