@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable, Iterable
+
+from kubernetes.utils.quantity import parse_quantity
 
 from provisioning.cluster.base import (
     ApplyResult,
@@ -103,6 +106,27 @@ def _owned_paths(live: dict, manager: str) -> set[tuple]:
     return owned
 
 
+_QUANTITY = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|e[0-9]+)?$")
+
+
+def _same(desired, live) -> bool:
+    """Whether ``live`` already says what ``desired`` says. The API server rewrites quantities to their
+    canonical form ("1.5" -> "1500m") and defaults fields inside list items (a port's protocol), so
+    quantities compare by value and a dict in a list by the keys the console sets."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(k in live and _same(v, live[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(desired) == len(live) and all(map(_same, desired, live))
+    if desired == live:
+        return True
+    if isinstance(desired, str) and isinstance(live, str) and _QUANTITY.match(desired) and _QUANTITY.match(live):
+        try:
+            return parse_quantity(desired) == parse_quantity(live)
+        except ValueError:
+            return False
+    return False
+
+
 def differs(desired: dict, live: dict, *, manager: str = FIELD_MANAGER) -> list[str]:
     """Field paths where applying ``desired`` would change ``live``: a value the console sets that is not
     there, or a field the console applied before and no longer renders. Server-populated fields
@@ -112,7 +136,8 @@ def differs(desired: dict, live: dict, *, manager: str = FIELD_MANAGER) -> list[
     for path in _paths(desired):
         wanted.add(path)
         marker = object()
-        if _get(live, path, marker) != _get(desired, path):
+        value = _get(live, path, marker)
+        if value is marker or not _same(_get(desired, path), value):
             changes.append(".".join(path))
     for path in _owned_paths(live, manager):
         if not any(path[: len(w)] == w or w[: len(path)] == path for w in wanted):

@@ -310,3 +310,16 @@ def test_every_object_sent_validates_against_the_schemas(kube_double, cluster):
             crds[body["kind"]].validate(body)
         else:
             kubernetes_validate.validate(body, KUBERNETES_VERSION, strict=True)
+
+
+def test_what_the_server_canonicalises_or_defaults_is_not_a_change():
+    from provisioning.cluster.client import differs
+
+    desired = {"spec": {"hard": {"limits.cpu": "1.5", "requests.memory": "1Gi"},
+                        "ports": [{"port": 53}], "podSelector": {}}}
+    live = {"spec": {"hard": {"limits.cpu": "1500m", "requests.memory": "1Gi", "pods": "5"},
+                     "ports": [{"port": 53, "protocol": "UDP"}], "podSelector": {}}, "status": {"used": {}}}
+
+    assert differs(desired, live) == []
+    assert differs({"spec": {"hard": {"limits.cpu": "2"}}}, live) == ["spec.hard.limits.cpu"]
+    assert differs({"spec": {"ports": [{"port": 54}]}}, live) == ["spec.ports"]
