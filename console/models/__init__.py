@@ -1,4 +1,5 @@
 from console.models.audit import AuditEvent
+from console.models.clusters import Cluster, DeliveryMode
 from console.models.ci import CiToken, TrustedGitLabInstance, WebhookDelivery
 from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease, ImageTagChange
 from console.models.organizations import Membership, Organization, Project, Role
@@ -12,6 +13,8 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "CiToken",
+    "Cluster",
+    "DeliveryMode",
     "DeployKind",
     "ImageBump",
     "ImageInventoryEntry",

@@ -43,6 +43,7 @@ class ProvisioningCause(models.TextChoices):
     MANUAL = "manual", "manual re-provision"
     ADMIN = "admin", "admin action"
     PROJECT_ARCHIVED = "project_archived", "project archived"
+    CLUSTER_MOVED = "cluster_moved", "moved to another cluster"
 
 
 class ImageScanStatus(models.TextChoices):
