@@ -29,9 +29,11 @@ def delivery_directory(project: Project) -> str:
     return f"projects/{project.organization.slug}/{project.slug}"
 
 
-def project_manifest_spec(project: Project) -> manifests.ProjectSpec:
-    """What the cluster should hold for the project, from what the database says now."""
-    repositories = list(project.repositories.order_by("name"))
+def project_manifest_spec(project: Project, repositories: list[Repository] | None = None) -> manifests.ProjectSpec:
+    """What the cluster should hold for the project, from what the database says now. ``repositories``:
+    the project's, already read (the read-back pass reads them for a whole chunk of projects at once)."""
+    if repositories is None:
+        repositories = list(project.repositories.order_by("name"))
     source_repos = tuple(sorted({forge_clone_url(r) for r in repositories}))
     infra_apps = tuple(
         manifests.InfraAppSpec(
