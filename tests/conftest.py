@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles.kube.fixtures import kube_double  # noqa: F401 - the Kubernetes API double, for every test
 from tests.support.gitrepos import WorkRepo, init_bare, serve
 
 
