@@ -132,14 +132,16 @@ class Observed:
     deployments: dict[int, Deployment] = field(default_factory=dict)  # by repository id
 
 
-def readback_pass(*, trigger: str = Trigger.SCHEDULE, project_ids: list[int] | None = None) -> ReadbackPass:
-    """Read every (or the given) non-archived project back; the pass record says what each cluster did."""
+def readback_pass(*, trigger: str = Trigger.SCHEDULE, project_ids: list[int] | None = None,
+                  targets: list[Target] | None = None) -> ReadbackPass:
+    """Read every (or the given) non-archived project back; the pass record says what each cluster did.
+    ``targets``: where to look (default: every registered cluster, or the embedded default)."""
     from console.services.drift import DriftPass
     from console.services.rollouts import rollouts_follow
 
     record = ReadbackPass.objects.create(trigger=trigger)
     drift = DriftPass(record)
-    for target in readback_targets():
+    for target in (readback_targets() if targets is None else targets):
         view = ClusterView(target)
         view.start()
         count = 0
