@@ -16,6 +16,7 @@ from django.http import HttpResponseRedirect
 from console.models import (
     AuditEvent, Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun, Trigger,
 )
+from console.admin_clusters import ProjectAdminForm, move_if_changed
 from console.services.actors import Actor
 from console.services.audit import audit_record, audit_snapshot
 from console.services.errors import DomainError
@@ -123,8 +124,10 @@ class OrganizationAdmin(AuditedAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(AuditedAdmin):
-    list_display = ["slug", "organization", "name", "status", "namespace", "created_at"]
-    list_filter = ["status", "organization"]
+    form = ProjectAdminForm
+    list_display = ["slug", "organization", "name", "status", "namespace", "cluster", "created_at"]
+    list_filter = ["status", "organization", "cluster"]
+    list_select_related = ["organization", "cluster"]
     search_fields = ["slug", "name", "organization__slug", "namespace"]
     readonly_fields = ["status", "namespace", "argocd_credentials", "created_at", "updated_at"]
     exclude = ["argocd_username", "argocd_token"]
@@ -142,12 +145,15 @@ class ProjectAdmin(AuditedAdmin):
         actor = admin_actor(request)
         data = form.cleaned_data
         if change:
-            current = Project.objects.select_related("organization").get(pk=obj.pk)
+            current = Project.objects.select_related("organization", "cluster").get(pk=obj.pk)
             _adopt(obj, project_update(actor=actor, project=current, name=data["name"],
                                        description=data.get("description", "")))
+            move_if_changed(request, form, current, self.message_user)
+            obj.cluster_id = current.cluster_id
         else:
             project, _ = project_create(actor=actor, organization=data["organization"], slug=data["slug"],
                                         name=data["name"], description=data.get("description", ""))
+            move_if_changed(request, form, project, self.message_user)
             _adopt(obj, project)
 
     @admin.display(description="Argo CD credentials")

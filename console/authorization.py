@@ -46,6 +46,8 @@ ACTIONS: dict[str, Rule] = {
     "project.archive": Rule(ADMINISTER, "archiving a project"),
     "project.members": Rule(ADMINISTER, "managing members"),
     "project.argocd_credentials": Rule(None, "reading Argo CD credentials", PLATFORM),
+    "project.move_cluster": Rule(None, "moving a project to another cluster", PLATFORM),
+    "cluster.manage": Rule(None, "registering, editing, testing or removing clusters", PLATFORM),
     "repository.register": Rule(MANAGE, "registering a repository"),
     "repository.view": Rule(VIEW, "seeing the repository"),
     "repository.manage": Rule(MANAGE, "editing or removing a repository"),

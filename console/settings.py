@@ -369,6 +369,11 @@ DESTINATION_SERVER = env("DSO_DESTINATION_SERVER", "https://kubernetes.default.s
 ARGOCD_NAMESPACE = env("DSO_ARGOCD_NAMESPACE", "argocd")
 # Namespaces no project may take, besides kube-*, default and the Argo CD namespace ("name" or "prefix-*").
 RESERVED_NAMESPACES = tuple(env_list("DSO_RESERVED_NAMESPACES"))
+# Registered clusters (console.models.Cluster): each call to an API server gives up after this long, and a
+# 5xx, 429 or timeout is retried this many times with exponential backoff before the run retries later.
+CLUSTER_TIMEOUT_SECONDS = env_float("DSO_CLUSTER_TIMEOUT_SECONDS", 10.0)
+CLUSTER_RETRIES = env_int("DSO_CLUSTER_RETRIES", 3)
+CLUSTER_BACKOFF_SECONDS = env_float("DSO_CLUSTER_BACKOFF_SECONDS", 0.5)
 
 SYNC_STUCK_AFTER_SECONDS = env_int("DSO_SYNC_STUCK_AFTER_SECONDS", 3600, minimum=60)
 # A queued run nobody has taken after this long is enqueued again (its message was lost).

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from console.api import ci_views, deployment_views, hooks, image_views, token_views, views
+from console.api import ci_views, cluster_views, deployment_views, hooks, image_views, token_views, views
 
 app_name = "api"
 
@@ -16,6 +16,7 @@ router.register("organizations", views.OrganizationViewSet, basename="organizati
 router.register("projects", views.ProjectViewSet, basename="project")
 router.register("repositories", views.RepositoryViewSet, basename="repository")
 router.register("syncs", views.SyncRunViewSet, basename="syncrun")
+router.register("clusters", cluster_views.ClusterViewSet, basename="cluster")
 
 urlpatterns = [
     path("auth/token/", token_views.AuthTokenView.as_view(), name="auth-token"),

@@ -10,7 +10,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from console import selectors
+from console.api import cluster_serializers as cs
 from console.api import serializers as s
+from console.api.cluster_views import project_move_cluster_response
 from console.api.ci_auth import HasCiGrant
 from console.api.ci_serializers import CiSyncRequestSerializer
 from console.api.ci_views import ci_sync_response
@@ -118,11 +120,24 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         queued = project_provision_request(actor=api_actor(request), project=self.get_object(), trigger=Trigger.API)
         return Response(s.ProvisioningRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={202: s.ProvisioningRunSerializer})
+    @extend_schema(request=cs.ArchiveSerializer, responses={202: s.ProvisioningRunSerializer})
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
-        queued = project_archive(actor=api_actor(request), project=self.get_object())
+        project = self.get_object()
+        authorize(api_actor(request), "project.archive", project)  # before the body: 403, never a 400
+        form = cs.ArchiveSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        queued = project_archive(actor=api_actor(request), project=project,
+                                 delete_namespace=form.validated_data["delete_namespace"])
         return Response(s.ProvisioningRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=cs.ProjectClusterSerializer,
+                   responses={202: s.ProvisioningRunSerializer, 200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="cluster", url_name="move-cluster")
+    def move_cluster(self, request, pk=None):
+        """Platform admins: place the project on another cluster (null: the platform default); the run applies
+        its objects there and removes them from the cluster it leaves."""
+        return project_move_cluster_response(request, self.get_object())
 
     @extend_schema(responses=s.ProvisioningRunSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="provisioning-runs")

@@ -1,4 +1,5 @@
 from console.models.audit import AuditEvent
+from console.models.clusters import Cluster, DeliveryMode
 from console.models.ci import CiToken, TrustedGitLabInstance, WebhookDelivery
 from console.models.deployments import (
     BumpRollout, Deployment, DriftReason, DriftRecord, ProjectObservation, ReadbackPass, ReleaseDeployment,
@@ -17,6 +18,8 @@ __all__ = [
     "AuditEvent",
     "BumpRollout",
     "CiToken",
+    "Cluster",
+    "DeliveryMode",
     "DeployKind",
     "Deployment",
     "DriftReason",

@@ -40,6 +40,10 @@ class Project(models.Model):
     # The internal forge's id of the project's group (GitLab group id), stored at provisioning: once known,
     # a first sync creates its mirror in the group without checking the group path first.
     forge_group_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # Null: the platform default (the cluster marked default, or the embedded one when none is registered).
+    # Changed only through console.services.clusters.project_move_cluster, which moves the objects too.
+    cluster = models.ForeignKey("console.Cluster", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="projects", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -102,13 +102,17 @@ def _default_cause(actor: Actor) -> str:
     return ProvisioningCause.ADMIN if actor.interface == Trigger.ADMIN else ProvisioningCause.MANUAL
 
 
-def project_archive(*, actor: Actor, project: Project) -> RunRequest:
-    """Remove the project's manifests from the platform repository and archive its internal repositories."""
+def project_archive(*, actor: Actor, project: Project, delete_namespace: bool = False) -> RunRequest:
+    """Remove the project's manifests from the platform repository and archive its internal repositories.
+
+    On a cluster with direct delivery the run deletes the Applications and the AppProject; the namespace
+    (with every workload in it) only with ``delete_namespace``, the explicit confirmation."""
     authorize(actor, "project.archive", project)
     if project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is already archived")
     with transaction.atomic():
-        audit_record(actor=actor, action="project.archive", target=project, before={"status": project.status})
+        audit_record(actor=actor, action="project.archive", target=project, before={"status": project.status},
+                     after={"delete_namespace": True} if delete_namespace else None)
         # Archiving supersedes a provisioning that has not started yet.
         ProvisioningRun.objects.filter(project=project, status="queued").update(
             action=ProvisioningRun.Action.ARCHIVE
@@ -116,7 +120,8 @@ def project_archive(*, actor: Actor, project: Project) -> RunRequest:
         return run_kinds.run_request(
             "provisioning", resource=project, actor=actor, trigger=_trigger_for(actor),
             extra={"action": ProvisioningRun.Action.ARCHIVE, "cause": ProvisioningCause.PROJECT_ARCHIVED},
-            append={"causes": [{"cause": ProvisioningCause.PROJECT_ARCHIVED}]},
+            append={"causes": [{"cause": ProvisioningCause.PROJECT_ARCHIVED,
+                                **({"delete_namespace": True} if delete_namespace else {})}]},
         )
 
 

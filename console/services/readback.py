@@ -182,7 +182,7 @@ def _observe(project: Project, target: Target) -> Observed:
     repositories = list(project.repositories.all())
     observed = Observed(project=project, repositories=repositories)
     try:
-        observed.spec = project_manifest_spec(project, repositories)
+        observed.spec = project_manifest_spec(project, cluster=target.cluster, repositories=repositories)
         observed.desired = manifests.render_objects(observed.spec)
     except ProvisioningError as error:
         # Registration refuses such values; data stored before it did cannot be compared, only reported.

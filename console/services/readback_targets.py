@@ -41,11 +41,7 @@ class Target:
 
 
 def readback_targets() -> list[Target]:
-    try:
-        from console.models.clusters import Cluster
-    except ImportError:  # clusters not part of this build yet: the embedded default only
-        return [Target(name="", projects=Q(), argocd_namespace=settings.ARGOCD_NAMESPACE,
-                       argocd_url=settings.ARGOCD_URL)]
+    from console.models.clusters import Cluster
 
     clusters = list(Cluster.objects.order_by("name"))
     targets = []

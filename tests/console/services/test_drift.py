@@ -172,3 +172,36 @@ def test_gitops_hand_edit_of_the_platform_repository_is_detected_and_recommitted
 
     readback_pass(targets=[embedded])
     assert not DriftRecord.objects.filter(project=project, resolved_at__isnull=True).exists()
+
+
+def test_direct_cluster_with_self_heal_reapplies_a_hand_edit_through_a_provisioning_run(
+        kube_double, forge_server, monkeypatch, django_capture_on_commit_callbacks):
+    """Registered cluster, delivery mode direct, self-heal on: the pass reads clusters from the database."""
+    from console.models.clusters import Cluster
+
+    stand_in(monkeypatch, "provisioning", lambda run_id: provisioning_execute(run_id=run_id, task_id=f"p-{run_id}"))
+    cluster = Cluster.objects.create(name="double", api_url=kube_double.url, token=kube_double.token,
+                                     delivery_mode="direct", self_heal=True, argocd_url="https://argocd.example.test")
+    project = make_delivered_project()
+    type(project).objects.filter(pk=project.pk).update(cluster=cluster)
+    with django_capture_on_commit_callbacks(execute=True):
+        project_provision_request(actor=Actor.system("test"), project=project, trigger=Trigger.API)
+    quota_ref = ObjectRef("v1", "ResourceQuota", project.namespace, "project-quota")
+    assert kube_double.get(quota_ref)["spec"]["hard"]["pods"] == "50"
+    edited = kube_double.get(quota_ref)
+    edited["spec"]["hard"]["pods"] = "500"
+    kube_double.put_object(edited)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record = readback_pass()
+
+    assert record.clusters["double"]["reachable"] is True and record.corrections == 1
+    drift = DriftRecord.objects.get(project=project, kind="ResourceQuota")
+    assert drift.field_paths == ["spec.hard.pods"] and drift.correction_run.cause == ProvisioningCause.DRIFT_CORRECTION
+    drift.correction_run.refresh_from_db()
+    assert drift.correction_run.status == "succeeded", drift.correction_run.error_message
+    # Healed: the cluster holds the rendered value again, and the next pass resolves the record.
+    assert kube_double.get(quota_ref)["spec"]["hard"]["pods"] == "50"
+    readback_pass()
+    drift.refresh_from_db()
+    assert drift.resolved_at is not None
