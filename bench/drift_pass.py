@@ -74,17 +74,19 @@ def seed(count: int, double) -> tuple[int, int]:
             objects[index] = obj
             edited += 1
 
-    def store_all():
+    def store(batch):
         emu = double.emulator
-        for obj in objects:
+        for obj in batch:
             key = double._key(ObjectRef.of(obj))
             info = emu.resources[key[0]]
             fake = kmock.Request(resource=key[0], namespace=key[1], name=obj["metadata"]["name"])
             emu._store(key, emu._new_object(fake, obj, info, "dso-console", "Apply"))
-        return len(objects)
 
     del kresource
-    return double._locked(store_all), edited
+    # In batches: each runs on the double's event loop, which must keep answering in between.
+    for start in range(0, len(objects), 1000):
+        double._locked(store, objects[start:start + 1000])
+    return len(objects), edited
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from console.models import DriftReason, DriftRecord, Project, ProvisioningCause, ReadbackPass, Trigger
+from console.models import (
+    DriftReason, DriftRecord, Project, ProjectObservation, ProvisioningCause, ReadbackPass, Trigger,
+)
 from console.services.actors import Actor
 from console.services.errors import DomainError
 from console.services.provisioning import delivery_directory
@@ -219,6 +221,8 @@ class DriftPass:
                         findings[project.pk] += argocd_findings(app)
                 checked[project.pk].add(ARGOCD)
         open_records = self._persist([o.project.pk for o in observed], findings, checked, now)
+        if checked:
+            ProjectObservation.objects.filter(project_id__in=list(checked)).update(drift_checked_at=now)
         self.open_count += sum(len(records) for records in open_records.values())
         if target.self_heal:
             for item in observed:
