@@ -48,7 +48,7 @@ def field_paths(desired: Any, live: Any, path: str = "") -> list[str]:
 
 
 def _diff(desired: Any, live: Any, path: str, out: list[str]) -> None:
-    if len(out) >= MAX_PATHS:
+    if desired == live or len(out) >= MAX_PATHS:  # the common case, decided without walking
         return
     if isinstance(desired, dict):
         if not isinstance(live, dict):

@@ -227,6 +227,7 @@ def _store_deployments(observed: list[Observed], target: Target, view: ClusterVi
     for item, repository in infra:
         project = item.project
         deployment = existing.get(repository.pk) or Deployment(repository=repository)
+        before = _deployment_values(deployment)
         deployment.project = project
         deployment.cluster_name = target.name
         deployment.application = manifests.application_name_for(project.organization.slug, project.slug,
@@ -253,10 +254,24 @@ def _store_deployments(observed: list[Observed], target: Target, view: ClusterVi
             deployment.error_code = deployment.error_message = ""
             deployment.observed_at = now
         item.deployments[repository.pk] = deployment
-        (updated if deployment.pk else created).append(deployment)
+        if deployment.pk is None:
+            created.append(deployment)
+        elif _deployment_values(deployment) != before:
+            updated.append(deployment)
     with transaction.atomic():
         Deployment.objects.bulk_create(created, batch_size=500)
+        # Only what changed is rewritten (a steady fleet changes little); every row learns it was checked.
         Deployment.objects.bulk_update(updated, _DEPLOYMENT_FIELDS, batch_size=500)
+        Deployment.objects.filter(pk__in=[d.pk for d in existing.values()]).update(
+            checked_at=now, **({"observed_at": now} if view.reachable else {}))
+
+
+_COMPARED_FIELDS = [name for name in _DEPLOYMENT_FIELDS if name not in ("checked_at", "observed_at", "project")]
+
+
+def _deployment_values(deployment: Deployment) -> tuple:
+    """What a pass may change, without the times every pass sets (written in one UPDATE instead)."""
+    return tuple(getattr(deployment, name) for name in _COMPARED_FIELDS)
 
 
 def _quota_name(desired: list[dict]) -> str | None:
