@@ -12,9 +12,10 @@ found and the peak RSS, each next to its target.
 from __future__ import annotations
 
 import argparse
-import copy
+import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,19 +38,15 @@ TARGET_SECONDS = 60.0  # the default read-back interval: a pass must finish befo
 PER_ORGANIZATION = 100
 
 
-def seed(count: int, double) -> tuple[int, int]:
-    """Projects, repositories and the cluster's objects, in bulk. Returns (objects seeded, quotas edited)."""
-    import kmock
-    from kmock import resource as kresource
-
+def seed(count: int, work: Path):
+    """Projects and repositories in bulk, then the Kubernetes API double, in its own process as a real API
+    server is, holding every object the console renders for them. Returns (process, objects, quotas edited)."""
     from console.models import Organization, Project, Repository
     from console.models.clusters import Cluster
     from console.services.provisioning import project_manifest_spec
     from provisioning import manifests
-    from provisioning.cluster import ObjectRef
 
-    cluster = Cluster.objects.create(name="bench", api_url=double.url, token=double.token, delivery_mode="direct",
-                                     is_default=True, argocd_url="https://argocd.example.test")
+    cluster = Cluster(name="bench", delivery_mode="direct", argocd_namespace="argocd")
     organizations = Organization.objects.bulk_create(
         [Organization(slug=f"org{n}", name=f"Org {n}") for n in range((count + PER_ORGANIZATION - 1) // PER_ORGANIZATION)])
     projects = Project.objects.bulk_create([
@@ -63,30 +60,21 @@ def seed(count: int, double) -> tuple[int, int]:
     by_project = {r.project_id: [r] for r in repositories}
     objects = []
     for project in projects:
-        project.organization = organizations[int(project.organization.slug[3:])]
         objects.extend(manifests.render_objects(
             project_manifest_spec(project, cluster=cluster, repositories=by_project[project.pk])))
     edited = 0
     for index, obj in enumerate(objects):
         if obj["kind"] == "ResourceQuota" and (index // 6) % 100 == 0:
-            obj = copy.deepcopy(obj)
             obj["spec"]["hard"]["pods"] = "999"
-            objects[index] = obj
             edited += 1
-
-    def store(batch):
-        emu = double.emulator
-        for obj in batch:
-            key = double._key(ObjectRef.of(obj))
-            info = emu.resources[key[0]]
-            fake = kmock.Request(resource=key[0], namespace=key[1], name=obj["metadata"]["name"])
-            emu._store(key, emu._new_object(fake, obj, info, "dso-console", "Apply"))
-
-    del kresource
-    # In batches: each runs on the double's event loop, which must keep answering in between.
-    for start in range(0, len(objects), 1000):
-        double._locked(store, objects[start:start + 1000])
-    return len(objects), edited
+    path = work / "objects.json"
+    path.write_text(json.dumps(objects))
+    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kube_double_serve.py")), str(path)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    url, token = process.stdout.readline().split()
+    Cluster.objects.create(name="bench", api_url=url, token=token, delivery_mode="direct", is_default=True,
+                           argocd_url="https://argocd.example.test")
+    return process, len(objects), edited, url
 
 
 def main() -> None:
@@ -97,41 +85,42 @@ def main() -> None:
 
     from console.models import DriftRecord
     from console.services.readback import readback_pass
-    from tests.doubles.kube.server import KubeDouble
 
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    process = None
     try:
-        with KubeDouble() as double:
-            started = time.perf_counter()
-            seeded, edited = seed(args.projects, double)
-            seeded_in = time.perf_counter() - started
-            double.clear_requests()
-            queries = []
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            with connection.execute_wrapper(lambda execute, sql, params, many, context: (
-                    queries.append(1), execute(sql, params, many, context))[1]):
-                profiler = None
-                if args.profile:
-                    import cProfile
+        started = time.perf_counter()
+        process, seeded, edited, _url = seed(args.projects, Path(os.environ["DSO_DATA_DIR"]))
+        seeded_in = time.perf_counter() - started
+        queries = []
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with connection.execute_wrapper(lambda execute, sql, params, many, context: (
+                queries.append(1), execute(sql, params, many, context))[1]):
+            profiler = None
+            if args.profile:
+                import cProfile
 
-                    profiler = cProfile.Profile()
-                    profiler.enable()
-                started = time.perf_counter()
-                record = readback_pass()
-                elapsed = time.perf_counter() - started
-                if profiler is not None:
-                    import pstats
-
-                    profiler.disable()
-                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
-            lists = [r for r in double.requests if r.method == "GET" and "labelSelector" in r.query]
-            # The steady state: the next pass finds the same fleet (rows exist, little changed).
+                profiler = cProfile.Profile()
+                profiler.enable()
             started = time.perf_counter()
-            readback_pass()
-            steady = time.perf_counter() - started
-            drift = DriftRecord.objects.filter(resolved_at__isnull=True).count()
+            record = readback_pass()
+            elapsed = time.perf_counter() - started
+            if profiler is not None:
+                import pstats
+
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        lists = record.clusters["bench"]["list_calls"]
+        # The steady state: the next pass finds the same fleet (rows exist, little changed).
+        started = time.perf_counter()
+        readback_pass()
+        steady = time.perf_counter() - started
+        drift = DriftRecord.objects.filter(resolved_at__isnull=True).count()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     finally:
+        if process is not None:
+            process.stdin.close()
+            process.wait(timeout=60)
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
     print(f"seeded {args.projects:,} projects and {seeded:,} cluster objects in {seeded_in:.1f} s "
@@ -139,7 +128,7 @@ def main() -> None:
     print(f"one full pass over {record.projects:,} projects: {elapsed:.1f} s "
           f"(target < {TARGET_SECONDS:.0f} s, the default interval)")
     print(f"the next pass (steady state): {steady:.1f} s (target < {TARGET_SECONDS:.0f} s)")
-    print(f"  LIST calls to the cluster: {len(lists)} (target: one per kind, whatever the number of projects)")
+    print(f"  LIST calls to the cluster: {lists} (target: one per kind, whatever the number of projects)")
     print(f"  SQL queries: {len(queries):,} ({len(queries) / max(record.projects, 1):.2f} per project; "
           f"target: a constant number per chunk of {django.conf.settings.READBACK_CHUNK_SIZE})")
     print(f"  drift found: {drift:,} open records (expected {edited:,} hand-edited quotas)")
