@@ -24,6 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 os.environ.setdefault("DSO_DATA_DIR", tempfile.mkdtemp(prefix="dso-bench-"))
+# The double (kmock, in Python) takes seconds to serialize a LIST of 10,000 objects, where an API server
+# takes milliseconds: give it time, so the figure is the pass's and not the double's timeout.
+os.environ.setdefault("DSO_CLUSTER_TIMEOUT_SECONDS", "300")
 
 import django  # noqa: E402
 
@@ -102,9 +105,9 @@ def main() -> None:
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             record = readback_pass()
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             if profiler is not None:
                 import pstats
 
@@ -112,9 +115,9 @@ def main() -> None:
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         lists = record.clusters["bench"]["list_calls"]
         # The steady state: the next pass finds the same fleet (rows exist, little changed).
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         readback_pass()
-        steady = time.perf_counter() - started
+        steady, steady_cpu = time.perf_counter() - started, time.process_time() - cpu_started
         drift = DriftRecord.objects.filter(resolved_at__isnull=True).count()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     finally:
@@ -125,9 +128,11 @@ def main() -> None:
 
     print(f"seeded {args.projects:,} projects and {seeded:,} cluster objects in {seeded_in:.1f} s "
           f"({connection.vendor})")
-    print(f"one full pass over {record.projects:,} projects: {elapsed:.1f} s "
-          f"(target < {TARGET_SECONDS:.0f} s, the default interval)")
-    print(f"the next pass (steady state): {steady:.1f} s (target < {TARGET_SECONDS:.0f} s)")
+    print(f"one full pass over {record.projects:,} projects: {elapsed:.1f} s, {cpu:.1f} s CPU in the console "
+          f"process (target < {TARGET_SECONDS:.0f} s, the default interval)")
+    print(f"the next pass (steady state): {steady:.1f} s, {steady_cpu:.1f} s CPU (target < {TARGET_SECONDS:.0f} s)")
+    print(f"  cluster reachable: {record.clusters['bench']['reachable']}; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
     print(f"  LIST calls to the cluster: {lists} (target: one per kind, whatever the number of projects)")
     print(f"  SQL queries: {len(queries):,} ({len(queries) / max(record.projects, 1):.2f} per project; "
           f"target: a constant number per chunk of {django.conf.settings.READBACK_CHUNK_SIZE})")
