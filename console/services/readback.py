@@ -142,6 +142,8 @@ def readback_pass(*, trigger: str = Trigger.SCHEDULE, project_ids: list[int] | N
     record = ReadbackPass.objects.create(trigger=trigger)
     drift = DriftPass(record)
     for target in (readback_targets() if targets is None else targets):
+        if not _target_projects(target, project_ids).exists():
+            continue  # nothing of ours there (or not the project refreshed): no reason to call the cluster
         view = ClusterView(target)
         view.start()
         count = 0
@@ -161,12 +163,16 @@ def readback_pass(*, trigger: str = Trigger.SCHEDULE, project_ids: list[int] | N
     return record
 
 
-def _project_chunks(target: Target, project_ids: list[int] | None):
-    """Keyset pages of the target's projects, each with its repositories in one more query."""
-    projects = (Project.objects.filter(target.projects).exclude(status=Project.Status.ARCHIVED)
-                .select_related("organization").order_by("pk"))
+def _target_projects(target: Target, project_ids: list[int] | None):
+    projects = Project.objects.filter(target.projects).exclude(status=Project.Status.ARCHIVED)
     if project_ids is not None:
         projects = projects.filter(pk__in=project_ids)
+    return projects
+
+
+def _project_chunks(target: Target, project_ids: list[int] | None):
+    """Keyset pages of the target's projects, each with its repositories in one more query."""
+    projects = _target_projects(target, project_ids).select_related("organization").order_by("pk")
     size = settings.READBACK_CHUNK_SIZE
     last = 0
     while True:

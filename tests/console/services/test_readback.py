@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from console.models import BumpRollout, Deployment, DriftRecord, ProjectObservation, RolloutStatus
 from console.models.images import ImageRelease
+from console.services import readback
 from console.services.readback import MANAGED_SELECTOR, readback_pass
 from console.services.readback_targets import Target
 from django.db.models import Q
@@ -163,3 +164,17 @@ def test_a_cluster_that_times_out_is_recorded_unreachable_and_the_pass_goes_on(k
     # What was last read stays, marked stale.
     assert deployment.sync_status == "Synced" and deployment.observed_at < deployment.checked_at
     assert Deployment.objects.get(repository__project=elsewhere).error_code == "no_cluster"
+
+
+def test_a_refresh_reads_only_the_cluster_of_its_project(kube_double):
+    project = make_delivered_project()
+    apply_project(kube_double, project)
+    elsewhere = target_for(kube_double, project)
+    elsewhere.name, elsewhere.projects = "elsewhere", Q(pk__in=[])
+    kube_double.clear_requests()
+
+    record = readback.readback_pass(project_ids=[project.pk], targets=[target_for(kube_double, project), elsewhere])
+
+    assert set(record.clusters) == {"double"} and record.projects == 1
+    assert record.clusters["double"]["list_calls"] == len(
+        [r for r in kube_double.requests if "labelSelector" in r.query])
