@@ -21,8 +21,10 @@ class ClusterSerializer(serializers.ModelSerializer):
                   "delivery_mode", "self_heal", "is_default", "insecure_skip_tls_verify", "projects", "created_at",
                   "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
-        # Uniqueness and every other rule are checked once, by the model through the service.
-        extra_kwargs = {"name": {"validators": []}}
+        # Uniqueness and every other rule are checked once, by the model through the service (which also moves
+        # the default mark instead of refusing a second default).
+        validators = []
+        extra_kwargs = {"name": {"validators": []}, "is_default": {"validators": []}}
 
 
 class ConnectionReportSerializer(serializers.Serializer):

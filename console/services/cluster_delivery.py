@@ -47,7 +47,7 @@ def apply_project(project: Project, cluster: Cluster, objects: list[dict]) -> di
         "cluster": cluster.name,
         "mode": "direct",
         "changed": applied.changed or bool(pruned),
-        **applied.as_dict(),
+        "objects": applied.as_dict(),  # created / configured / unchanged on the cluster
         "pruned": [str(ref) for ref in pruned],
     }
 

@@ -40,12 +40,13 @@ def argocd_namespace_for(cluster: Cluster | None) -> str:
 
 
 def _save(actor: Actor, cluster: Cluster, *, action: str, before: dict | None) -> Cluster:
-    full_clean_or_raise(cluster)
     with transaction.atomic():
         if cluster.is_default:
-            # One default: marking this one moves the mark (the constraint would refuse a second).
+            # One default: marking this one moves the mark (the constraint would refuse a second). Undone
+            # with the transaction when validation below refuses the cluster.
             Cluster.objects.select_for_update().filter(is_default=True).exclude(pk=cluster.pk).update(
                 is_default=False)
+        full_clean_or_raise(cluster)
         cluster.save()
         audit_record(actor=actor, action=action, target=cluster, before=before, after=audit_snapshot(cluster))
     return cluster

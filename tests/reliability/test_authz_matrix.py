@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from console.authorization import ACTIONS, ORGANIZATION, PLATFORM
-from console.models import Membership, Organization, Project, Repository, Role, SyncRun, Trigger
+from console.models import Cluster, Membership, Organization, Project, Repository, Role, SyncRun, Trigger
 from console.models.images import ImageBump
 from console.models.organizations import ROLE_RANK
 from console.services.actors import Actor
@@ -86,6 +86,13 @@ RULES: dict[tuple[str, str], str] = {
     ("api:repository-ci-settings", "PATCH"): "repository.ci_manage",
     ("api:repository-webhook-secret", "POST"): "repository.ci_manage",
     ("api:image-bump", "GET"): "repository.view",
+    ("api:project-move-cluster", "POST"): "project.move_cluster",
+    ("api:cluster-list", "GET"): "cluster.manage",
+    ("api:cluster-list", "POST"): "cluster.manage",
+    ("api:cluster-detail", "GET"): "cluster.manage",
+    ("api:cluster-detail", "PATCH"): "cluster.manage",
+    ("api:cluster-detail", "DELETE"): "cluster.manage",
+    ("api:cluster-test", "POST"): "cluster.manage",
     ("api:syncrun-list", "GET"): "signed_in",
     ("api:syncrun-detail", "GET"): "repository.view",
     ("portal:home", "GET"): "signed_in",
@@ -137,6 +144,7 @@ class World:
     membership: Membership  # a victim membership the owner may remove
     ci_token_id: int
     ci_secrets: dict[str, str]
+    cluster: Cluster
 
     def values(self) -> dict[str, object]:
         return {"pk": "?", "slug": self.organization.slug, "membership_id": self.membership.pk,
@@ -182,7 +190,9 @@ def build_world(users: dict) -> World:
     # A JWT-shaped credential signed by nobody the console trusts.
     ci["ci_forged"] = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2V2aWwifQ." + "x" * 40
     victim_token, _ = ci_token_create(actor=maker, repository=repository, name="victim", scopes=["sync"])
-    return World(organization, project, repository, run, bump, victim, victim_token.pk, ci)
+    # Nothing listens there: the connection test answers "unreachable" at once (still past authorization).
+    cluster = Cluster.objects.create(name=f"cluster-{tag}", api_url="http://127.0.0.1:9", token="matrix-token")
+    return World(organization, project, repository, run, bump, victim, victim_token.pk, ci, cluster)
 
 
 def pk_for(route_name: str, world: World) -> object:
@@ -195,6 +205,8 @@ def pk_for(route_name: str, world: World) -> object:
         return world.sync_run.pk
     if resource.startswith("image-bump"):
         return world.bump.pk
+    if resource.startswith("cluster"):
+        return world.cluster.pk
     return world.repository.pk
 
 

@@ -125,7 +125,9 @@ def project_provision(request, pk: int):
 def project_archive_view(request, pk: int):
     project = visible_project(request, pk)
     try:
-        outcome = project_archive(actor=portal_actor(request), project=project)
+        # The confirmation a cluster with direct delivery needs before deleting the namespace and its workloads.
+        outcome = project_archive(actor=portal_actor(request), project=project,
+                                  delete_namespace=request.POST.get("delete_namespace") == "on")
     except PermissionDenied as error:
         return forbidden(request, error)
     except DomainError as error:

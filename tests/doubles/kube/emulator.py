@@ -17,7 +17,6 @@ import itertools
 import json
 import re
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp.web
@@ -29,6 +28,7 @@ from kmock._internal import dicts as kmock_dicts
 from kmock._internal import enums, rendering
 
 from tests.doubles.kube import fields as F
+from tests.doubles.kube.switches import Denial, Fault, StatusError  # noqa: F401 - re-exported
 
 ARGOCD_GROUP_VERSION = "argoproj.io/v1alpha1"
 # What Argo CD's controller does for the finalizer it puts on Applications: there is no controller here,
@@ -36,44 +36,6 @@ ARGOCD_GROUP_VERSION = "argoproj.io/v1alpha1"
 CONTROLLER_FINALIZERS = frozenset({"resources-finalizer.argocd.argoproj.io"})
 _NAMESPACES_PATH = re.compile(r"^/api/v1/namespaces(?:/([^/]+))?(?:/(status|finalize))?/?$")
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-
-
-@dataclass
-class Fault:
-    """Answer ``status`` (or hang ``hang_seconds``) to requests matching method and path (a regex)."""
-
-    method: str | None = None
-    path: str | None = None
-    status: int = 500
-    hang_seconds: float = 0.0
-    times: int | None = None  # None: every time
-    message: str = ""
-    served: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.times is not None and self.served >= self.times:
-            return False
-        if self.method and self.method.upper() != method.upper():
-            return False
-        return not self.path or re.search(self.path, path) is not None
-
-
-@dataclass(frozen=True)
-class Denial:
-    verb: str
-    resource: str
-    group: str = ""
-    namespace: str | None = None  # None: everywhere
-
-    def covers(self, verb: str, resource_: str, group: str, namespace: str | None) -> bool:
-        return (self.verb in (verb, "*") and self.resource in (resource_, "*") and self.group in (group, "*")
-                and (self.namespace is None or self.namespace == namespace))
-
-
-class StatusError(Exception):
-    def __init__(self, code: int, reason: str, message: str, details: dict | None = None):
-        super().__init__(message)
-        self.code, self.reason, self.message, self.details = code, reason, message, details or {}
 
 
 def _now() -> str:
@@ -241,7 +203,8 @@ class ConsoleKubeEmulator(KubernetesEmulator):
             if request.subresource == "status":
                 body = {**copy.deepcopy(live), "status": body.get("status")}
             new = self._update(live, body, self._manager(request, "Update"))
-            self.objects[key].create(new) if new is not live else None
+            if new is not live:
+                self.objects[key].create(new)
             return new, 200
         if method == "PATCH":
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
@@ -431,8 +394,9 @@ class ConsoleKubeEmulator(KubernetesEmulator):
                 F.delete_path(new, path)
         for path in applied:
             F.set_path(new, path, F.get_path(body, path))
-        kept = self._disown([e for e in entries if e is not ours], applied if force else set(),
-                            except_manager=None) if force else [e for e in entries if e is not ours]
+        others_entries = [e for e in entries if e is not ours]
+        # Forcing takes the conflicting fields away from their previous managers.
+        kept = self._disown(others_entries, applied, except_manager=None) if force else others_entries
         new["metadata"]["managedFields"] = kept + [self._entry(manager, "Apply", body["apiVersion"], applied)]
         if F.without_bookkeeping(new) == F.without_bookkeeping(live) and before == applied:
             return live, 200

@@ -10,12 +10,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import logging
+
 import kmock
 from kmock import resource
 
 from provisioning.cluster.base import ClusterConfig, ObjectRef
 from tests.doubles.kube import fields as F
-from tests.doubles.kube.emulator import ConsoleKubeEmulator, Denial, Fault
+from tests.doubles.kube.emulator import ConsoleKubeEmulator
+from tests.doubles.kube.switches import Denial, Fault
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class RecordedRequest:
     @property
     def is_write(self) -> bool:
         return self.method in ("POST", "PUT", "PATCH", "DELETE") and "accessreviews" not in self.path
+
+
+# One line per request drowns a failing test's output; the double's own request log is what tests read.
+logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 class KubeDouble:

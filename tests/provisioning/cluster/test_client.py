@@ -285,3 +285,28 @@ def test_delete_answers_false_when_already_gone(kube_double, cluster):
     assert cluster.delete(ref) is True
     assert cluster.delete(ref) is False
     assert kube_double.get(ref) is None
+
+
+def test_every_object_sent_validates_against_the_schemas(kube_double, cluster):
+    """What goes over the wire (not only what is rendered) for the longest accepted inputs: Kubernetes'
+    own schemas for the built-in kinds, the Argo CD CRDs for the rest."""
+    import kubernetes_validate
+
+    from tests.provisioning.test_manifests import KUBERNETES_VERSION, crd_validator, longest_spec
+
+    spec = longest_spec()
+    if spec.argocd_namespace != "argocd":
+        kube_double.put_object({"apiVersion": "v1", "kind": "Namespace",
+                                "metadata": {"name": spec.argocd_namespace}})
+    kube_double.clear_requests()
+
+    result = cluster.apply(manifests.render_objects(spec))
+
+    crds = {"AppProject": crd_validator("appproject-crd.yaml"), "Application": crd_validator("application-crd.yaml")}
+    sent = [r.body for r in kube_double.writes()]
+    assert len(sent) == len(result.created) == 35
+    for body in sent:
+        if body["kind"] in crds:
+            crds[body["kind"]].validate(body)
+        else:
+            kubernetes_validate.validate(body, KUBERNETES_VERSION, strict=True)
