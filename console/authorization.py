@@ -42,6 +42,7 @@ ACTIONS: dict[str, Rule] = {
     "project.view": Rule(VIEW, "seeing the project"),
     "project.edit": Rule(MANAGE, "editing a project"),
     "project.provision": Rule(MANAGE, "re-provisioning"),
+    "project.refresh": Rule(SYNC, "refreshing what runs (read-back)"),
     "project.archive": Rule(ADMINISTER, "archiving a project"),
     "project.members": Rule(ADMINISTER, "managing members"),
     "project.argocd_credentials": Rule(None, "reading Argo CD credentials", PLATFORM),

@@ -311,6 +311,18 @@ CELERY_BEAT_SCHEDULE = {
     "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": RUN_SWEEP_INTERVAL_SECONDS,
                         "options": {"expires": RUN_SWEEP_INTERVAL_SECONDS}},
 }
+# Read-back and drift (issue 9): how often every project's Argo CD Applications and objects are read back.
+READBACK_INTERVAL_SECONDS = env_float("DSO_READBACK_INTERVAL_SECONDS", 60.0)
+CELERY_BEAT_SCHEDULE["read-back"] = {"task": "dso.readback.pass", "schedule": READBACK_INTERVAL_SECONDS,
+                                     "options": {"expires": READBACK_INTERVAL_SECONDS}}
+# A pushed bump Argo CD has not synced after this long is reported stuck.
+ROLLOUT_STUCK_AFTER_SECONDS = env_int("DSO_ROLLOUT_STUCK_AFTER_SECONDS", 900, minimum=1)
+# Projects read per chunk of a pass (one query each; never all projects in memory).
+READBACK_CHUNK_SIZE = env_int("DSO_READBACK_CHUNK_SIZE", 500, minimum=1)
+# With self-heal on, drift still there this long after a correction was asked is corrected again.
+DRIFT_HEAL_RETRY_SECONDS = env_int("DSO_DRIFT_HEAL_RETRY_SECONDS", 600, minimum=1)
+# The Argo CD UI of the embedded default (no cluster registered), for deep links.
+ARGOCD_URL = (env("DSO_ARGOCD_URL", "") or "").rstrip("/")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Integrations ---------------------------------------------------------------------------------------

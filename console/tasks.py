@@ -9,6 +9,7 @@ from celery import shared_task
 from django.utils.module_loading import import_string
 
 from console.services.leases import run_lease
+from console.services.readback import readback_pass, readback_project
 from console.services.run_kinds import KINDS, RunKind
 from console.services.runs import RetryLater
 from console.services.sweeper import runs_sweep
@@ -35,3 +36,15 @@ image_bump_task = RUN_TASKS["image_bump"]
 @shared_task(name="dso.runs.sweep_stuck", acks_late=True)
 def sweep_stuck_runs_task() -> dict:
     return runs_sweep()
+
+
+@shared_task(name="dso.readback.pass", acks_late=True)
+def readback_pass_task() -> dict:
+    """Beat's periodic read-back; a pass is read-only on clusters, so a redelivered one only reads again."""
+    record = readback_pass()
+    return {"pass": record.pk, "projects": record.projects, "drift_open": record.drift_open}
+
+
+@shared_task(name="dso.readback.project", acks_late=True)
+def readback_project_task(project_id: int, trigger: str = "portal") -> None:
+    readback_project(project_id=project_id, trigger=trigger)

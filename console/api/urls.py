@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from console.api import ci_views, cluster_views, hooks, image_views, token_views, views
+from console.api import ci_views, cluster_views, deployment_views, hooks, image_views, token_views, views
 
 app_name = "api"
 
@@ -38,5 +38,9 @@ urlpatterns = [
          name="repository-image-tags"),
     path("image-bumps/<int:pk>/", image_views.ImageBumpView.as_view(), name="image-bump"),
     path("projects/<int:pk>/warnings/", image_views.ProjectWarningsView.as_view(), name="project-warnings"),
+    path("projects/<int:pk>/deployments/", deployment_views.ProjectDeploymentsView.as_view(),
+         name="project-deployments"),
+    path("projects/<int:pk>/drift/", deployment_views.ProjectDriftView.as_view(), name="project-drift"),
+    path("projects/<int:pk>/refresh/", deployment_views.ProjectRefreshView.as_view(), name="project-refresh"),
     *router.urls,
 ]

@@ -1,6 +1,10 @@
 from console.models.audit import AuditEvent
 from console.models.clusters import Cluster, DeliveryMode
 from console.models.ci import CiToken, TrustedGitLabInstance, WebhookDelivery
+from console.models.deployments import (
+    BumpRollout, Deployment, DriftReason, DriftRecord, ProjectObservation, ReadbackPass, ReleaseDeployment,
+    RolloutStatus,
+)
 from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease, ImageTagChange
 from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
@@ -12,10 +16,14 @@ __all__ = [
     "ACTIVE_STATUSES",
     "ApiToken",
     "AuditEvent",
+    "BumpRollout",
     "CiToken",
     "Cluster",
     "DeliveryMode",
     "DeployKind",
+    "Deployment",
+    "DriftReason",
+    "DriftRecord",
     "ImageBump",
     "ImageInventoryEntry",
     "ImageRelease",
@@ -23,11 +31,15 @@ __all__ = [
     "Membership",
     "Organization",
     "Project",
+    "ProjectObservation",
     "ProvisioningCause",
     "ProvisioningRun",
+    "ReadbackPass",
     "RefChange",
     "RefChangeKind",
+    "ReleaseDeployment",
     "Repository",
+    "RolloutStatus",
     "Role",
     "RunStatus",
     "SyncRun",

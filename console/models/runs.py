@@ -44,6 +44,7 @@ class ProvisioningCause(models.TextChoices):
     ADMIN = "admin", "admin action"
     PROJECT_ARCHIVED = "project_archived", "project archived"
     CLUSTER_MOVED = "cluster_moved", "moved to another cluster"
+    DRIFT_CORRECTION = "drift_correction", "drift correction"
 
 
 class ImageScanStatus(models.TextChoices):

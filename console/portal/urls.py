@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.portal.views import ci, live, organizations, projects, repositories, syncs
+from console.portal.views import ci, deployments, live, organizations, projects, repositories, syncs
 
 app_name = "portal"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("projects/<int:pk>/provision/", projects.project_provision, name="project_provision"),
     path("projects/<int:pk>/archive/", projects.project_archive_view, name="project_archive"),
     path("projects/<int:pk>/live/", live.project_live, name="project_live"),
+    path("projects/<int:pk>/refresh/", deployments.project_refresh, name="project_refresh"),
     path("projects/<int:pk>/manifests/", projects.project_manifests, name="project_manifests"),
     path("projects/<int:pk>/manifests.yaml", projects.project_manifests_download,
          name="project_manifests_yaml"),

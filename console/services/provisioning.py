@@ -30,12 +30,15 @@ def delivery_directory(project: Project) -> str:
     return f"projects/{project.organization.slug}/{project.slug}"
 
 
-def project_manifest_spec(project: Project, *, cluster=False) -> manifests.ProjectSpec:
+def project_manifest_spec(project: Project, *, cluster=False,
+                          repositories: list[Repository] | None = None) -> manifests.ProjectSpec:
     """What the cluster should hold for the project, from what the database says now. ``cluster``: the
-    project's effective cluster when the caller has it already (None: the embedded default)."""
+    project's effective cluster when the caller has it already (None: the embedded default).
+    ``repositories``: the project's, already read (the read-back pass reads them for a chunk of projects)."""
     if cluster is False:
         cluster = effective_cluster(project)
-    repositories = list(project.repositories.order_by("name"))
+    if repositories is None:
+        repositories = list(project.repositories.order_by("name"))
     source_repos = tuple(sorted({forge_clone_url(r) for r in repositories}))
     infra_apps = tuple(
         manifests.InfraAppSpec(

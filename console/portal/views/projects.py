@@ -67,6 +67,7 @@ RECENT_SYNC_RUNS = 10
 
 def project_context(request, project: Project, *, repository_form=None, member_form=None) -> dict:
     """Everything the project page shows; its live sections are re-rendered from the same context."""
+    from console.portal.views.deployments import project_runtime
     from console.portal.views.live import mark_pending_bumps, project_activity
 
     runs = list(project.provisioning_runs.select_related("actor")[:RECENT_PROVISIONING_RUNS])
@@ -86,6 +87,7 @@ def project_context(request, project: Project, *, repository_form=None, member_f
         .order_by("-queued_at", "-id")[:RECENT_SYNC_RUNS],
         "repository_form": repository_form or RepositoryForm(prefix="repo"),
         "member_form": member_form or MemberForm(prefix="member"),
+        **project_runtime(project),
     }
 
 

@@ -121,6 +121,7 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
     """Everything the repository page shows; ``ci_extra`` carries the CI section's forms and a just-created
     secret. Its live sections are re-rendered from the same context."""
     from console.portal.views.ci import ci_context
+    from console.portal.views.deployments import repository_runtime
     from console.portal.views.live import project_activity
 
     runs = sync_runs_visible_to(request.user).filter(repository=repository)
@@ -136,6 +137,7 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
         "page": page,
         **images_context(request, repository, bump_form=bump_form),
         **ci_context(request, repository, **ci_extra),
+        **repository_runtime(repository),
     }
 
 
