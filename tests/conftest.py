@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles.oidc.fixtures import oidc_provider, oidc_provider_process  # noqa: F401 - shared fixtures
 from tests.support.gitrepos import WorkRepo, init_bare, serve
 
 
