@@ -75,29 +75,29 @@ def _refuse_removing_last_owner(membership: Membership, *, new_role: str | None)
 
 
 def memberships_sync_from_groups(
-    *, actor: Actor, user, desired: dict[tuple[int, int | None], str],
+    *, actor: Actor, user, desired: dict[tuple[Organization, Project | None], str],
 ) -> dict[str, list[str]]:
     """Make the user's group-given memberships (source `oidc`) exactly `desired`
-    ({(organization_id, project_id or None): role}), leaving every console-given membership as it is.
+    ({(organization, project or None): role}), leaving every console-given membership as it is.
 
     Called at each OIDC sign-in and by `manage.py oidc_resync`; `actor` is the console acting for the
     identity provider. Returns what changed, {"added"|"changed"|"removed": [scope, ...]}, for the caller to
     log. A group role never removes an organization's last owner (the membership stays until another owner
     exists), so a provider's mistake cannot orphan an organization."""
     changes: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
+    wanted = {(organization.pk, project.pk if project else None): (organization, project, role)
+              for (organization, project), role in desired.items()}
     with transaction.atomic():
         current = {
             (m.organization_id, m.project_id): m
             for m in Membership.objects.select_for_update(of=("self",)).select_related("organization", "project")
             .filter(user=user)
         }
-        for key, role in desired.items():
+        for key, (organization, project, role) in wanted.items():
             membership = current.get(key)
             if membership is None:
-                organization_id, project_id = key
-                membership = Membership.objects.create(user=user, organization_id=organization_id,
-                                                       project_id=project_id, role=role,
-                                                       source=Membership.Source.OIDC)
+                membership = Membership.objects.create(user=user, organization=organization, project=project,
+                                                       role=role, source=Membership.Source.OIDC)
                 audit_record(actor=actor, action="membership.set", target=membership, before=None,
                              after={"role": role, "source": Membership.Source.OIDC})
                 changes["added"].append(str(membership))
@@ -113,7 +113,7 @@ def memberships_sync_from_groups(
                              after={"role": role, "source": Membership.Source.OIDC})
                 changes["changed"].append(str(membership))
         for key, membership in current.items():
-            if key in desired or membership.source != Membership.Source.OIDC:
+            if key in wanted or membership.source != Membership.Source.OIDC:
                 continue
             try:
                 _refuse_removing_last_owner(membership, new_role=None)

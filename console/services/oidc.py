@@ -119,7 +119,8 @@ def oidc_sign_in(*, issuer: str, claims: dict) -> object:
     return user
 
 
-def _desired_memberships(groups: list[str]) -> dict[tuple[int, int | None], str]:
+def _desired_memberships(groups: list[str]) -> dict[tuple[Organization, Project | None], str]:
+    """The roles the groups give on organizations and (not archived) projects that exist: two queries."""
     roles = roles_from_groups(
         groups,
         organization_pattern=compile_pattern(settings.OIDC_ORGANIZATION_GROUP_PATTERN, project=False),
@@ -127,24 +128,23 @@ def _desired_memberships(groups: list[str]) -> dict[tuple[int, int | None], str]
     )
     if not roles:
         return {}
-    organizations = dict(Organization.objects.filter(slug__in={org for org, _ in roles}).values_list("slug", "id"))
-    project_keys = [(org, project) for org, project in roles if project is not None and org in organizations]
-    projects = {}
-    if project_keys:
+    organizations = {o.slug: o for o in Organization.objects.filter(slug__in={org for org, _ in roles})}
+    wanted_projects = [(org, project) for org, project in roles if project is not None and org in organizations]
+    projects: dict[tuple[str, str], Project] = {}
+    if wanted_projects:
         query = Q()
-        for org, project in project_keys:
-            query |= Q(organization_id=organizations[org], slug=project)
-        projects = {(org_id, slug): pk for pk, org_id, slug in
-                    Project.objects.filter(query).exclude(status=Project.Status.ARCHIVED)
-                    .values_list("id", "organization_id", "slug")}
+        for org, project in wanted_projects:
+            query |= Q(organization=organizations[org], slug=project)
+        by_id = {organization.pk: organization for organization in organizations.values()}
+        for project in Project.objects.filter(query).exclude(status=Project.Status.ARCHIVED):
+            project.organization = by_id[project.organization_id]
+            projects[(project.organization.slug, project.slug)] = project
     desired = {}
     for (org, project), role in roles.items():
-        if org not in organizations:
-            continue
-        if project is None:
+        if project is None and org in organizations:
             desired[(organizations[org], None)] = role
-        elif (organizations[org], project) in projects:
-            desired[(organizations[org], projects[(organizations[org], project)])] = role
+        elif (org, project) in projects:
+            desired[(organizations[org], projects[(org, project)])] = role
     return desired
 
 
