@@ -386,6 +386,10 @@ WEBHOOK_MAX_BODY_BYTES = env_int("DSO_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, mini
 WEBHOOK_DELIVERY_RETENTION_SECONDS = env_int("DSO_WEBHOOK_DELIVERY_RETENTION_SECONDS", 7 * 24 * 3600, minimum=60)
 # User API tokens (`Authorization: Token ...`) expire this many days after they are issued.
 API_TOKEN_LIFETIME_DAYS = env_int("DSO_API_TOKEN_LIFETIME_DAYS", 30, minimum=1)
+# Personal tokens (portal, POST auth/tokens/) choose their own lifetime, up to this.
+API_TOKEN_MAX_LIFETIME_DAYS = env_int("DSO_API_TOKEN_MAX_LIFETIME_DAYS", max(365, API_TOKEN_LIFETIME_DAYS), minimum=1)
+if API_TOKEN_MAX_LIFETIME_DAYS < API_TOKEN_LIFETIME_DAYS:
+    raise ImproperlyConfigured("DSO_API_TOKEN_MAX_LIFETIME_DAYS must be at least DSO_API_TOKEN_LIFETIME_DAYS")
 
 # --- OpenID Connect sign-in (issue #11) -------------------------------------------------------------
 # On when an issuer (or a discovery URL) is set: the login page leads with the provider, local accounts stay
