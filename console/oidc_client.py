@@ -16,6 +16,7 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.django_client import DjangoOAuth2App, OAuth
 from django.conf import settings
+from django.utils.translation import gettext as _
 from joserfc import errors as joserfc_errors
 
 # Authlib checks ID tokens with joserfc (signature, then claims): every refusal is one of these.
@@ -92,26 +93,27 @@ def metadata() -> dict:
         raise ProviderUnavailable(_unreachable(error)) from error
     if settings.OIDC_ISSUER and document.get("issuer", "").rstrip("/") != settings.OIDC_ISSUER:
         client.server_metadata.clear()
-        raise ProviderUnavailable(f"the identity provider says its issuer is {document.get('issuer')!r}, "
-                                  f"not the configured {settings.OIDC_ISSUER!r}", code="oidc_issuer_mismatch")
+        raise ProviderUnavailable(
+            _("the identity provider says its issuer is %(found)r, not the configured %(configured)r")
+            % {"found": document.get("issuer"), "configured": settings.OIDC_ISSUER}, code="oidc_issuer_mismatch")
     for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not document.get(name):
             client.server_metadata.clear()
-            raise ProviderUnavailable(f"the identity provider's discovery document has no {name}",
-                                      code="oidc_bad_discovery")
+            raise ProviderUnavailable(_("the identity provider's discovery document has no %(name)s")
+                                      % {"name": name}, code="oidc_bad_discovery")
     return document
 
 
 def _unreachable(error: Exception) -> str:
     if isinstance(error, requests.Timeout):
-        why = f"did not answer within {settings.OIDC_TIMEOUT_SECONDS:g} s"
+        why = _("did not answer within %(seconds)g s") % {"seconds": settings.OIDC_TIMEOUT_SECONDS}
     elif isinstance(error, requests.ConnectionError):
-        why = "refused the connection or could not be reached"
+        why = _("refused the connection or could not be reached")
     elif isinstance(error, requests.HTTPError) and error.response is not None:
-        why = f"answered HTTP {error.response.status_code}"
+        why = _("answered HTTP %(status)d") % {"status": error.response.status_code}
     else:
-        why = "answered something that is not OpenID Connect"
-    return f"the identity provider at {_host()} {why}"
+        why = _("answered something that is not OpenID Connect")
+    return _("the identity provider at %(host)s %(why)s") % {"host": _host(), "why": why}
 
 
 def authorize_redirect(request, redirect_uri: str):
@@ -137,13 +139,13 @@ def complete(request) -> tuple[dict, str, str]:
     except OAuthError as error:
         raise ProviderRefused(_oauth_refusal(error), code=f"oidc_{error.error or 'refused'}"[:60]) from error
     except TOKEN_ERRORS as error:
-        raise ProviderRefused(f"the identity provider's ID token was refused: {_token_refusal(error)}",
-                              code="oidc_invalid_id_token") from error
+        raise ProviderRefused(_("the identity provider's ID token was refused: %(why)s")
+                              % {"why": _token_refusal(error)}, code="oidc_invalid_id_token") from error
     except (requests.RequestException, ValueError) as error:
         raise ProviderUnavailable(_unreachable(error)) from error
     claims = token.get("userinfo")
     if not claims or "id_token" not in token:
-        raise ProviderRefused("the identity provider sent no ID token (is the openid scope allowed?)",
+        raise ProviderRefused(_("the identity provider sent no ID token (is the openid scope allowed?)"),
                               code="oidc_no_id_token")
     claims = dict(claims)
     if settings.OIDC_GROUPS_CLAIM not in claims and document.get("userinfo_endpoint"):
@@ -158,23 +160,23 @@ def complete(request) -> tuple[dict, str, str]:
 
 def _oauth_refusal(error: OAuthError) -> str:
     if error.error == "mismatching_state":
-        return ("this sign-in answer does not belong to a sign-in started here (an old or copied link, or "
-                "cookies blocked); start again")
+        return _("this sign-in answer does not belong to a sign-in started here (an old or copied link, or "
+                 "cookies blocked); start again")
     if error.error == "access_denied":
-        return "the identity provider did not let you in"
+        return _("the identity provider did not let you in")
     detail = f" ({error.description})" if error.description else ""
-    return f"the identity provider refused the sign-in: {error.error}{detail}"
+    return _("the identity provider refused the sign-in: %(error)s") % {"error": f"{error.error}{detail}"}
 
 
 def _token_refusal(error: Exception) -> str:
     name = type(error).__name__
     if "Expired" in name:
-        return "it has expired"
+        return _("it has expired")
     if "Signature" in name:
-        return "its signature does not match the provider's keys"
+        return _("its signature does not match the provider's keys")
     claim = getattr(error, "claim", None) or getattr(error, "claim_name", None)
     if claim:
-        return f"its {claim} claim is wrong"
+        return _("its %(claim)s claim is wrong") % {"claim": claim}
     return str(error) or name
 
 

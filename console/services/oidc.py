@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from console.models import OidcIdentity, Organization, Project
 from console.services.actors import Actor
@@ -46,17 +47,18 @@ def _username(claims: dict) -> str:
     User = get_user_model()
     username = claims.get(settings.OIDC_USERNAME_CLAIM) or claims.get("email") or ""
     if not isinstance(username, str) or not username:
-        raise SignInRefused(f"the identity provider sent no {settings.OIDC_USERNAME_CLAIM} claim to name you by",
-                            code="oidc_no_username")
+        raise SignInRefused(_("the identity provider sent no %(claim)s claim to name you by")
+                            % {"claim": settings.OIDC_USERNAME_CLAIM}, code="oidc_no_username")
     max_length = User._meta.get_field(User.USERNAME_FIELD).max_length
     try:
         User.username_validator(username)
     except Exception:  # noqa: BLE001 - any validation error means the same thing here
-        raise SignInRefused(f"the username {username!r} from the identity provider is not a valid console "
-                            "username (letters, digits and @ . + - _)", code="oidc_bad_username") from None
+        raise SignInRefused(_("the username %(username)r from the identity provider is not a valid console "
+                              "username (letters, digits and @ . + - _)") % {"username": username},
+                            code="oidc_bad_username") from None
     if len(username) > max_length:
-        raise SignInRefused(f"the username from the identity provider is longer than {max_length} characters",
-                            code="oidc_bad_username")
+        raise SignInRefused(_("the username from the identity provider is longer than %(max)d characters")
+                            % {"max": max_length}, code="oidc_bad_username")
     return username
 
 
@@ -66,12 +68,12 @@ def _link_or_create_user(*, issuer: str, subject: str, claims: dict) -> OidcIden
     user = User.objects.select_for_update().filter(username=username).first()
     if user is not None:
         if OidcIdentity.objects.filter(user=user).exists():
-            raise SignInRefused(f"the console account {username!r} belongs to another identity at the provider",
-                                code="oidc_username_taken")
+            raise SignInRefused(_("the console account %(username)r belongs to another identity at the provider")
+                                % {"username": username}, code="oidc_username_taken")
         if not settings.OIDC_LINK_EXISTING_USERS:
-            raise SignInRefused(f"a local console account named {username!r} already exists; a platform admin "
-                                "can rename it, or set DSO_OIDC_LINK_EXISTING_USERS to link it",
-                                code="oidc_username_taken")
+            raise SignInRefused(_("a local console account named %(username)r already exists; a platform admin "
+                                  "can rename it, or set DSO_OIDC_LINK_EXISTING_USERS to link it")
+                                % {"username": username}, code="oidc_username_taken")
     else:
         user = User(username=username)
         user.set_unusable_password()  # signs in through the provider only; API access by personal tokens
@@ -100,7 +102,7 @@ def oidc_sign_in(*, issuer: str, claims: dict) -> object:
     """The console user for these verified claims (created at the first sign-in), brought up to date."""
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
-        raise SignInRefused("the identity provider sent no subject (sub) claim", code="oidc_no_subject")
+        raise SignInRefused(_("the identity provider sent no subject (sub) claim"), code="oidc_no_subject")
     with transaction.atomic():
         identity = (OidcIdentity.objects.select_for_update().select_related("user")
                     .filter(issuer=issuer, subject=subject).first())
@@ -108,7 +110,7 @@ def oidc_sign_in(*, issuer: str, claims: dict) -> object:
             identity = _link_or_create_user(issuer=issuer, subject=subject, claims=claims)
         user = identity.user
         if not user.is_active:
-            raise SignInRefused("your console account is disabled; ask a platform admin",
+            raise SignInRefused(_("your console account is disabled; ask a platform admin"),
                                 code="oidc_user_disabled")
         _update_profile(user, claims)
         identity.groups = groups_from_claims(claims)
