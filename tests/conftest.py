@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.doubles.oidc.fixtures import oidc_provider, oidc_provider_process  # noqa: F401 - shared fixtures
+from tests.doubles.oidc.fixtures import (  # noqa: F401 - shared fixtures
+    oidc_live_provider,
+    oidc_provider,
+    oidc_provider_process,
+)
 from tests.support.gitrepos import WorkRepo, init_bare, serve
 
 

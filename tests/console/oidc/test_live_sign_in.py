@@ -14,8 +14,8 @@ from tests.factories import make_organization, make_project
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_browser_like_session_signs_in_sees_its_project_and_signs_out(live_server, oidc_provider):
-    oidc_provider.allow_console(live_server.url)
+def test_a_browser_like_session_signs_in_sees_its_project_and_signs_out(live_server, oidc_live_provider):
+    oidc_provider = oidc_live_provider
     shop = make_project(make_organization("acme"), "shop")
     user = oidc_provider.create_user("ivy", "pw-ivy-1", groups=["dso/acme/shop/developer"])
     browser = requests.Session()
