@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from console.portal.views.common import apply_domain_error, forbidden, portal_actor
 from console.services.api_tokens import api_token_issue, api_token_revoke, api_tokens_of
@@ -42,6 +42,7 @@ class ApiTokenForm(forms.Form):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def api_tokens(request):
     actor = portal_actor(request)
     form = ApiTokenForm()
