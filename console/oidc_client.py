@@ -95,7 +95,8 @@ def metadata() -> dict:
         client.server_metadata.clear()
         raise ProviderUnavailable(
             _("the identity provider says its issuer is %(found)r, not the configured %(configured)r")
-            % {"found": document.get("issuer"), "configured": settings.OIDC_ISSUER}, code="oidc_issuer_mismatch")
+            % {"found": document.get("issuer"), "configured": settings.OIDC_ISSUER},
+            code="oidc_issuer_mismatch")
     for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not document.get(name):
             client.server_metadata.clear()

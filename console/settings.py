@@ -387,7 +387,8 @@ WEBHOOK_DELIVERY_RETENTION_SECONDS = env_int("DSO_WEBHOOK_DELIVERY_RETENTION_SEC
 # User API tokens (`Authorization: Token ...`) expire this many days after they are issued.
 API_TOKEN_LIFETIME_DAYS = env_int("DSO_API_TOKEN_LIFETIME_DAYS", 30, minimum=1)
 # Personal tokens (portal, POST auth/tokens/) choose their own lifetime, up to this.
-API_TOKEN_MAX_LIFETIME_DAYS = env_int("DSO_API_TOKEN_MAX_LIFETIME_DAYS", max(365, API_TOKEN_LIFETIME_DAYS), minimum=1)
+API_TOKEN_MAX_LIFETIME_DAYS = env_int("DSO_API_TOKEN_MAX_LIFETIME_DAYS", max(365, API_TOKEN_LIFETIME_DAYS),
+                                      minimum=1)
 if API_TOKEN_MAX_LIFETIME_DAYS < API_TOKEN_LIFETIME_DAYS:
     raise ImproperlyConfigured("DSO_API_TOKEN_MAX_LIFETIME_DAYS must be at least DSO_API_TOKEN_LIFETIME_DAYS")
 

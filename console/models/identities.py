@@ -9,7 +9,8 @@ from django.db import models
 
 
 class OidcIdentity(models.Model):
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identity")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="oidc_identity")
     issuer = models.CharField(max_length=500)
     subject = models.CharField(max_length=255, help_text="the provider's `sub` claim: stable, unlike names")
     groups = models.JSONField(default=list, blank=True, help_text="the groups claim at the last sign-in")

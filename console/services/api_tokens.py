@@ -36,7 +36,9 @@ def _public_state(token: ApiToken) -> dict:
             "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None}
 
 
-def api_token_issue(*, actor: Actor, name: str = "", lifetime_days: int | None = None) -> tuple[ApiToken, str]:
+def api_token_issue(
+    *, actor: Actor, name: str = "", lifetime_days: int | None = None,
+) -> tuple[ApiToken, str]:
     """A new token for the actor's own user, valid `lifetime_days` (DSO_API_TOKEN_LIFETIME_DAYS when not
     given, at most DSO_API_TOKEN_MAX_LIFETIME_DAYS); the secret is returned once and never stored.
 

@@ -90,8 +90,8 @@ def memberships_sync_from_groups(
     with transaction.atomic():
         current = {
             (m.organization_id, m.project_id): m
-            for m in Membership.objects.select_for_update(of=("self",)).select_related("organization", "project")
-            .filter(user=user)
+            for m in Membership.objects.select_for_update(of=("self",))
+            .select_related("organization", "project").filter(user=user)
         }
         for key, (organization, project, role) in wanted.items():
             membership = current.get(key)

@@ -68,11 +68,11 @@ def _link_or_create_user(*, issuer: str, subject: str, claims: dict) -> OidcIden
     user = User.objects.select_for_update().filter(username=username).first()
     if user is not None:
         if OidcIdentity.objects.filter(user=user).exists():
-            raise SignInRefused(_("the console account %(username)r belongs to another identity at the provider")
-                                % {"username": username}, code="oidc_username_taken")
+            raise SignInRefused(_("the console account %(username)r belongs to another identity at the "
+                                  "provider") % {"username": username}, code="oidc_username_taken")
         if not settings.OIDC_LINK_EXISTING_USERS:
-            raise SignInRefused(_("a local console account named %(username)r already exists; a platform admin "
-                                  "can rename it, or set DSO_OIDC_LINK_EXISTING_USERS to link it")
+            raise SignInRefused(_("a local console account named %(username)r already exists; a platform "
+                                  "admin can rename it, or set DSO_OIDC_LINK_EXISTING_USERS to link it")
                                 % {"username": username}, code="oidc_username_taken")
     else:
         user = User(username=username)
@@ -131,7 +131,8 @@ def _desired_memberships(groups: list[str]) -> dict[tuple[Organization, Project 
     if not roles:
         return {}
     organizations = {o.slug: o for o in Organization.objects.filter(slug__in={org for org, _ in roles})}
-    wanted_projects = [(org, project) for org, project in roles if project is not None and org in organizations]
+    wanted_projects = [(org, project) for org, project in roles
+                       if project is not None and org in organizations]
     projects: dict[tuple[str, str], Project] = {}
     if wanted_projects:
         query = Q()

@@ -16,7 +16,7 @@ from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -41,7 +41,8 @@ class LoginView(auth_views.LoginView):
         context["oidc_enabled"] = oidc_client.oidc_enabled()
         context["oidc_provider_name"] = settings.OIDC_PROVIDER_NAME
         next_url = self.get_redirect_url()
-        context["oidc_login_url"] = reverse("oidc_login") + (f"?next={next_url}" if next_url else "")
+        query = f"?{urlencode({'next': next_url})}" if next_url else ""
+        context["oidc_login_url"] = reverse("oidc_login") + query
         # A failed local sign-in opens the local form again instead of hiding it behind the provider.
         context["local_form_open"] = bool(self.request.method == "POST" or not context["oidc_enabled"])
         return context

@@ -20,7 +20,7 @@ def test_login_page_leads_with_the_provider_and_keeps_local_accounts(client, oid
     page = client.get("/accounts/login/?next=/projects/1/").content.decode()
     assert 'id="oidc-sign-in"' in page and "Sign in with Test identity provider" in page
     assert page.index('id="oidc-sign-in"') < page.index('name="password"')
-    assert "/oidc/login/?next=/projects/1/" in page
+    assert "/oidc/login/?next=%2Fprojects%2F1%2F" in page
 
 
 def test_login_page_without_oidc_is_the_local_form(client, settings):
@@ -200,3 +200,13 @@ def test_an_issuer_that_does_not_match_discovery_is_refused(client, oidc_provide
     settings.OIDC_ISSUER = "https://elsewhere.example"
     response = client.get("/oidc/login/")
     assert response.status_code == 503 and "oidc_issuer_mismatch" in response.content.decode()
+
+
+def test_groups_only_in_userinfo_are_read_from_there(client, oidc_provider, settings):
+    settings.OIDC_SCOPES = "openid profile email groups"
+    make_organization("acme")
+    user = oidc_provider.create_user("ursula", "pw-ursula-1", groups=["dso/acme/developer"])
+    oidc_provider.set_mode("userinfo_groups")
+    assert sign_in(client, oidc_provider, user).status_code == 302
+    assert Membership.objects.get(user__username="ursula").role == Role.DEVELOPER
+    assert OidcIdentity.objects.get().groups == ["dso/acme/developer"]

@@ -166,8 +166,9 @@ class OidcProvider:
         return self._control("users/", {"username": username, "groups": list(groups)})["groups"]
 
     def set_mode(self, mode: str) -> None:
-        """normal, expired (ID tokens expired), tampered (ID token payload rewritten after signing) or
-        wrong_audience (ID tokens issued to another client)."""
+        """normal, expired (ID tokens expired), tampered (ID token payload rewritten after signing),
+        wrong_audience (ID tokens issued to another client) or userinfo_groups (groups only in userinfo,
+        for the `groups` scope)."""
         self._control("mode/", {"mode": mode})
 
     def reset(self) -> None:

@@ -52,6 +52,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 OIDC_USERINFO = "tests.doubles.oidc.provider.claims.userinfo"
 OIDC_IDTOKEN_INCLUDE_CLAIMS = True
+OIDC_EXTRA_SCOPE_CLAIMS = "tests.doubles.oidc.provider.claims.GroupsScopeClaims"
 OIDC_IDTOKEN_PROCESSING_HOOK = "tests.doubles.oidc.provider.claims.idtoken_hook"
 OIDC_IDTOKEN_EXPIRE = 300
 OIDC_SKIP_CONSENT_EXPIRE = 1
