@@ -14,7 +14,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -103,6 +103,14 @@ def oidc_sign_in(*, issuer: str, claims: dict) -> object:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise SignInRefused(_("the identity provider sent no subject (sub) claim"), code="oidc_no_subject")
+    try:
+        return _sign_in(issuer=issuer, subject=subject, claims=claims)
+    except IntegrityError:
+        # Two first sign-ins of one person at once (two tabs): the other one created the user; use it.
+        return _sign_in(issuer=issuer, subject=subject, claims=claims)
+
+
+def _sign_in(*, issuer: str, subject: str, claims: dict):
     with transaction.atomic():
         identity = (OidcIdentity.objects.select_for_update().select_related("user")
                     .filter(issuer=issuer, subject=subject).first())
