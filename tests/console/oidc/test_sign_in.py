@@ -119,7 +119,7 @@ def test_a_local_account_is_not_taken_over_by_a_provider_user_of_the_same_name(c
     user = oidc_provider.create_user("admin", "pw-admin-1", groups=["dso/admin"])
     response = sign_in(client, oidc_provider, user)
     assert response.status_code == 403
-    assert "a local console account named &#x27;admin&#x27; already exists" in response.content.decode()
+    assert "local console account named &#x27;admin&#x27; already exists" in response.content.decode()
     assert "_auth_user_id" not in client.session and not OidcIdentity.objects.exists()
 
 
