@@ -64,7 +64,8 @@ class OidcProvider:
         self._stderr = open(self._stderr_path, "wb")  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "tests.doubles.oidc.server"], cwd=REPO_ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
+            # The server exits when its stdin closes: a test run that dies leaves no provider behind.
+            stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.PIPE,
         )
         line = self._first_line()
         match = re.fullmatch(r"READY (\S+) (\S+) (\S+)", line.strip())
@@ -100,6 +101,7 @@ class OidcProvider:
                 self._process.kill()
                 self._process.wait(10)
             self._process.stdout.close()
+            self._process.stdin.close()
             self._process = None
             self._stderr.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 
 def _signing_key() -> None:
@@ -61,6 +62,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}"
     settings.SITE_URL = url
     server.set_app(get_wsgi_application())
+    # The fixture holds our stdin open; when it closes (the test run ended, or died) we stop serving.
+    threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
     print(f"READY {url} {client_id} {client_secret}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
