@@ -10,6 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.doubles.kube.fixtures import kube_double  # noqa: F401 - the Kubernetes API double, for every test
+from tests.doubles.oidc.fixtures import (  # noqa: F401 - shared fixtures
+    oidc_live_provider,
+    oidc_provider,
+    oidc_provider_process,
+)
 from tests.support.gitrepos import WorkRepo, init_bare, serve
 
 

@@ -5,6 +5,7 @@ from console.models.deployments import (
     BumpRollout, Deployment, DriftReason, DriftRecord, ProjectObservation, ReadbackPass, ReleaseDeployment,
     RolloutStatus,
 )
+from console.models.identities import OidcIdentity
 from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease, ImageTagChange
 from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
@@ -29,6 +30,7 @@ __all__ = [
     "ImageRelease",
     "ImageTagChange",
     "Membership",
+    "OidcIdentity",
     "Organization",
     "Project",
     "ProjectObservation",
