@@ -15,7 +15,10 @@ from tests.doubles.oidc.fixtures import (  # noqa: F401 - shared fixtures
     oidc_provider,
     oidc_provider_process,
 )
+from tests.support import loopback_only
 from tests.support.gitrepos import WorkRepo, init_bare, serve
+
+loopback_only.install()
 
 
 @pytest.fixture(autouse=True)
