@@ -15,6 +15,7 @@ Modules: ``spec`` (inputs), ``names``, ``validation``, ``namespace`` (Namespace,
 LimitRange, NetworkPolicy), ``argocd`` (AppProject, Application), ``render`` (order and YAML).
 """
 
+from provisioning.errors import InvalidInput
 from provisioning.manifests.argocd import ROLE_PERMISSIONS, role_groups, role_policies
 from provisioning.manifests.names import (
     ARGOCD_API_VERSION, ARGOCD_FINALIZER, INFRA_APP_LABEL, LIMIT_RANGE_NAME, MANAGED_BY_LABEL,
@@ -28,7 +29,7 @@ from provisioning.manifests.validation import group_problem, validate
 __all__ = [
     "ARGOCD_API_VERSION", "ARGOCD_FINALIZER", "CONSOLE_ROLES", "INFRA_APP_LABEL", "LIMIT_RANGE_NAME",
     "MANAGED_BY_LABEL", "NETWORK_POLICY_NAME", "ORGANIZATION_LABEL", "PROJECT_LABEL", "QUOTA_NAME",
-    "ROLE_PERMISSIONS", "GroupsSpec", "InfraAppSpec", "NetworkSpec", "ProjectSpec", "QuotaSpec",
+    "ROLE_PERMISSIONS", "GroupsSpec", "InfraAppSpec", "InvalidInput", "NetworkSpec", "ProjectSpec", "QuotaSpec",
     "app_project_name", "application_name", "application_name_for", "group_name", "group_problem",
     "namespace_name", "render_files", "render_objects", "render_yaml", "role_groups", "role_policies",
     "validate",
