@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -70,11 +71,13 @@ def project_new(request, slug: str | None = None):
             denied := refusal(request, "project.create", organization)):
         return denied
     form = ProjectForm(request.POST or None, organizations=None if organization else visible)
+    form.set_placeholders(settings.QUOTA_DEFAULTS, organization.quota_limits if organization else None)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
+        data = {k: v for k, v in form.cleaned_data.items() if not k.startswith("quota_")}
         target = data.pop("organization", None) or organization
         try:
-            project, run = project_create(actor=portal_actor(request), organization=target, **data)
+            project, run = project_create(actor=portal_actor(request), organization=target, quota=form.quota(),
+                                          **data)
         except PermissionDenied as error:
             return forbidden(request, error)
         except DomainError as error:
