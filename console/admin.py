@@ -16,6 +16,7 @@ from django.http import HttpResponseRedirect
 from console.models import (
     AuditEvent, Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun, Trigger,
 )
+from console.models.quotas import QUOTA_RESOURCES
 from console.services.actors import Actor
 from console.services.audit import audit_record, audit_snapshot
 from console.services.errors import DomainError
@@ -110,15 +111,20 @@ class OrganizationAdmin(AuditedAdmin):
         return ["slug"] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
-        from console.services.organizations import organization_create, organization_update
+        from console.services.organizations import (
+            organization_create, organization_quota_limits_set, organization_update,
+        )  # fmt: skip
 
         actor = admin_actor(request)
+        data = form.cleaned_data
+        limits = {resource: data[f"quota_limit_{resource}"] for resource in QUOTA_RESOURCES
+                  if f"quota_limit_{resource}" in data}  # fmt: skip
         if change:
             current = Organization.objects.get(pk=obj.pk)
-            _adopt(obj, organization_update(actor=actor, organization=current, name=form.cleaned_data["name"]))
+            organization = organization_update(actor=actor, organization=current, name=data["name"])
         else:
-            _adopt(obj, organization_create(actor=actor, slug=form.cleaned_data["slug"],
-                                            name=form.cleaned_data["name"]))
+            organization = organization_create(actor=actor, slug=data["slug"], name=data["name"])
+        _adopt(obj, organization_quota_limits_set(actor=actor, organization=organization, limits=limits))
 
 
 @admin.register(Project)
@@ -141,13 +147,14 @@ class ProjectAdmin(AuditedAdmin):
 
         actor = admin_actor(request)
         data = form.cleaned_data
+        quota = {resource: data[f"quota_{resource}"] for resource in QUOTA_RESOURCES if f"quota_{resource}" in data}
         if change:
             current = Project.objects.select_related("organization").get(pk=obj.pk)
             _adopt(obj, project_update(actor=actor, project=current, name=data["name"],
-                                       description=data.get("description", "")))
+                                       description=data.get("description", ""), quota=quota))
         else:
             project, _ = project_create(actor=actor, organization=data["organization"], slug=data["slug"],
-                                        name=data["name"], description=data.get("description", ""))
+                                        name=data["name"], description=data.get("description", ""), quota=quota)
             _adopt(obj, project)
 
     @admin.display(description="Argo CD credentials")

@@ -95,6 +95,7 @@ RULES: dict[tuple[str, str], str] = {
     ("portal:project_new", "POST"): "signed_in",
     ("portal:project", "GET"): "project.view",
     ("portal:project_provision", "POST"): "project.provision",
+    ("portal:project_quota", "POST"): "project.edit",
     ("portal:project_archive", "POST"): "project.archive",
     ("portal:project_manifests", "GET"): "project.view",
     ("portal:project_manifests_yaml", "GET"): "project.view",
@@ -195,7 +196,7 @@ def pk_for(route_name: str, world: World) -> object:
 
 
 # Actions no HTTP route guards (the admin and the services' own tests cover them).
-ACTIONS_WITHOUT_ROUTE = {"organization.members"}
+ACTIONS_WITHOUT_ROUTE = {"organization.members", "organization.quota_limits"}  # admin site only
 
 
 def expectation(rule: str) -> tuple[str, str]:
