@@ -117,11 +117,13 @@ def _default_within_limits(project: Project, organization: Organization) -> None
         field, limit = f"quota_{resource}", limits[resource]
         value = getattr(project, field)
         try:
-            over = (quantities.parse(value) > quantities.parse(limit)) if resource in QUANTITY_RESOURCES else value > limit
+            if resource in QUANTITY_RESOURCES:
+                value, limit = quantities.parse(value), quantities.parse(limit)
+            over = value > limit
         except (TypeError, ValueError):
             continue  # clean() reports a malformed limit
         if over:
-            setattr(project, field, limit)
+            setattr(project, field, limits[resource])
 
 
 def project_provision_request(
