@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from console.authorization import allows
+from console.models import quotas
 from console.portal.forms import OrganizationForm, ProjectForm
 from console.portal.views.common import apply_domain_error, forbidden, portal_actor, refusal
 from console.selectors import organizations_visible_to, projects_visible_to
@@ -58,6 +59,8 @@ def organization_detail(request, slug: str):
         "organization": organization,
         "projects": projects,
         "can_create_project": allows(portal_actor(request), "project.create", organization),
+        "quota_limits": [{"label": quotas.LABELS[resource], "limit": limit}
+                         for resource, limit in organization.quota_limits.items()],
     })
 
 

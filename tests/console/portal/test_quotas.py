@@ -69,3 +69,9 @@ def test_developer_sees_the_quota_but_cannot_change_it(client_for, owner_project
     assert client.post(f"/projects/{owner_project.pk}/quota/", {"quota-quota_cpu": "1"}).status_code == 403
     owner_project.refresh_from_db()
     assert owner_project.quota_cpu == "8"
+
+
+def test_organization_page_shows_its_limits(client_for, user):
+    make_organization("acme", owner=user)
+    page = client_for(user).get("/organizations/acme/").content.decode()
+    assert 'id="quota-limits"' in page and "<code>500Gi</code>" in page
