@@ -37,10 +37,12 @@ class Organization(models.Model):
         errors = quotas.quota_errors(limits, prefix="quota_limit_")
         for resource in quotas.QUANTITY_RESOURCES:
             setattr(self, f"quota_limit_{resource}", limits[resource])
-        if not errors and self.pk:
+        if not errors and self.pk and self._limits_changed(limits):
             # Lowering a limit below what a project already has would leave that project unable to save
             # any edit: say which project to reduce first.
-            for project in self.projects.exclude(status=Project.Status.ARCHIVED).order_by("slug"):
+            fields = ["slug", *(f"quota_{resource}" for resource in quotas.QUOTA_RESOURCES)]
+            live = self.projects.exclude(status=Project.Status.ARCHIVED).order_by("slug").only(*fields)
+            for project in live.iterator():
                 over = quotas.quota_errors(project.quota, limits=limits, prefix="quota_limit_")
                 for field, error in over.items():
                     errors.setdefault(field, ValidationError(
@@ -49,6 +51,11 @@ class Organization(models.Model):
                     ))
         if errors:
             raise ValidationError(errors)
+
+    def _limits_changed(self, limits: dict) -> bool:
+        fields = [f"quota_limit_{resource}" for resource in quotas.QUOTA_RESOURCES]
+        stored = type(self).objects.filter(pk=self.pk).values_list(*fields).first()
+        return stored is None or list(stored) != [limits[resource] for resource in quotas.QUOTA_RESOURCES]
 
 
 class Project(models.Model):
