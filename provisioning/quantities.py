@@ -15,7 +15,7 @@ a quota never shows as drift only because it was spelled differently.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 
 _QUANTITY = re.compile(
     r"^(?P<sign>[+-]?)(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)"
@@ -27,11 +27,16 @@ _DECIMAL_SUFFIX = {exponent: suffix for suffix, exponent in _DECIMAL.items()}
 # The API server keeps quantities as int64 in their smallest unit; past that it silently rounds.
 INT64_MAX = 2**63 - 1
 MAX_LENGTH = 40
+# Enough digits for every value of at most MAX_LENGTH characters once the exponent is bounded: arithmetic
+# stays exact and never traps (an exponent of 1e999999999 would overflow Decimal's default context).
+_CONTEXT = Context(prec=120)
+_MAX_EXPONENT = 60
 
 
 def parse(value: str) -> Decimal:
     """The exact value of ``value`` in base units (cores, bytes, pods); ``ValueError`` when malformed."""
-    number, _, _ = _split(value)
+    with localcontext(_CONTEXT):
+        number, _, _ = _split(value)
     return number
 
 
@@ -47,7 +52,10 @@ def _split(value: str) -> tuple[Decimal, str, str]:
         return number * (1024 ** _BINARY[suffix]), "binary", suffix
     if suffix in _DECIMAL:
         return number.scaleb(_DECIMAL[suffix]), "decimal", suffix
-    return number.scaleb(int(suffix[1:])), "exponent", suffix
+    exponent = int(suffix[1:])
+    if abs(exponent) > _MAX_EXPONENT:
+        raise ValueError(f"{value!r} is out of the range of Kubernetes quantities")
+    return number.scaleb(exponent), "exponent", suffix
 
 
 def problem(value: str, *, what: str = "quantity", unit: str = "1", minimum: str | None = None,
@@ -61,13 +69,19 @@ def problem(value: str, *, what: str = "quantity", unit: str = "1", minimum: str
         amount = parse(value)
     except ValueError as exc:
         return f"{what}: {exc}"
+    with localcontext(_CONTEXT):
+        return _bounds_problem(value, amount, what=what, unit=unit, minimum=minimum, maximum=maximum)
+
+
+def _bounds_problem(value: str, amount: Decimal, *, what: str, unit: str, minimum: str | None,
+                    maximum: str | None) -> str | None:
     step = parse(unit)
     if amount <= 0:
         return f"{what} {value!r} must be greater than zero"
+    if amount > step * INT64_MAX:
+        return f"{what} {value!r} is larger than Kubernetes can hold"
     if amount % step:
         return f"{what} {value!r} is finer than {unit!r}, the smallest amount Kubernetes counts"
-    if amount / step > INT64_MAX:
-        return f"{what} {value!r} is larger than Kubernetes can hold"
     if minimum is not None and amount < parse(minimum):
         return f"{what} {value!r} is below the minimum of {minimum}"
     if maximum is not None and amount > parse(maximum):
@@ -77,6 +91,11 @@ def problem(value: str, *, what: str = "quantity", unit: str = "1", minimum: str
 
 def canonical(value: str) -> str:
     """``value`` as the API server writes it back (its canonical form), keeping its family of suffixes."""
+    with localcontext(_CONTEXT):
+        return _canonical(value)
+
+
+def _canonical(value: str) -> str:
     amount, family, _ = _split(value)
     sign = "-" if amount < 0 else ""
     amount = abs(amount)

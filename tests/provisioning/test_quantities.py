@@ -50,3 +50,10 @@ def test_problem_names_what_is_wrong():
     assert quantities.problem("7Ei", what="memory") is None
     assert "below the minimum" in quantities.problem("1Mi", what="memory", minimum="64Mi")
     assert "not a Kubernetes quantity" in quantities.problem("lots", what="memory")
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "1e-999999999", "9" * 40, "1e99999999999999999999999999999999999",
+                                  "0." + "0" * 37 + "1", "1e61"])  # fmt: skip
+def test_hostile_amounts_get_a_reason_never_an_arithmetic_error(text):
+    problem = quantities.problem(text, what="cpu", unit="1m", maximum="32")
+    assert problem and problem.startswith("cpu")
