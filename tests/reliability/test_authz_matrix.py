@@ -184,7 +184,9 @@ def build_world(users: dict) -> World:
 
 def pk_for(route_name: str, world: World) -> object:
     resource = route_name.rpartition(":")[2]
-    if resource.startswith(("project", "member")):
+    # portal:repository_new is /projects/<pk>/repositories/: its pk is the project's. Given a repository's
+    # id it passed or failed by whether that id happened to be some world's project with the same roles.
+    if resource.startswith(("project", "member")) or resource == "repository_new":
         return world.project.pk
     if resource.startswith("organization"):
         return world.organization.pk
