@@ -18,6 +18,7 @@ from console.models import (
     Trigger,
 )
 from console.admin_clusters import ProjectAdminForm, move_if_changed
+from console.models.quotas import QUOTA_RESOURCES
 from console.services.actors import Actor
 from console.services.audit import audit_record, audit_snapshot
 from console.services.errors import DomainError
@@ -112,15 +113,20 @@ class OrganizationAdmin(AuditedAdmin):
         return ["slug"] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
-        from console.services.organizations import organization_create, organization_update
+        from console.services.organizations import (
+            organization_create, organization_quota_limits_set, organization_update,
+        )  # fmt: skip
 
         actor = admin_actor(request)
+        data = form.cleaned_data
+        limits = {resource: data[f"quota_limit_{resource}"] for resource in QUOTA_RESOURCES
+                  if f"quota_limit_{resource}" in data}  # fmt: skip
         if change:
             current = Organization.objects.get(pk=obj.pk)
-            _adopt(obj, organization_update(actor=actor, organization=current, name=form.cleaned_data["name"]))
+            organization = organization_update(actor=actor, organization=current, name=data["name"])
         else:
-            _adopt(obj, organization_create(actor=actor, slug=form.cleaned_data["slug"],
-                                            name=form.cleaned_data["name"]))
+            organization = organization_create(actor=actor, slug=data["slug"], name=data["name"])
+        _adopt(obj, organization_quota_limits_set(actor=actor, organization=organization, limits=limits))
 
 
 @admin.register(Project)
@@ -145,15 +151,16 @@ class ProjectAdmin(AuditedAdmin):
 
         actor = admin_actor(request)
         data = form.cleaned_data
+        quota = {resource: data[f"quota_{resource}"] for resource in QUOTA_RESOURCES if f"quota_{resource}" in data}
         if change:
             current = Project.objects.select_related("organization", "cluster").get(pk=obj.pk)
             _adopt(obj, project_update(actor=actor, project=current, name=data["name"],
-                                       description=data.get("description", "")))
+                                       description=data.get("description", ""), quota=quota))
             move_if_changed(request, form, current, self.message_user)
             obj.cluster_id = current.cluster_id
         else:
             project, _ = project_create(actor=actor, organization=data["organization"], slug=data["slug"],
-                                        name=data["name"], description=data.get("description", ""))
+                                        name=data["name"], description=data.get("description", ""), quota=quota)
             move_if_changed(request, form, project, self.message_user)
             _adopt(obj, project)
 

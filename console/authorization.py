@@ -38,6 +38,8 @@ class Rule:
 ACTIONS: dict[str, Rule] = {
     "organization.edit": Rule(ADMINISTER, "renaming an organization", ORGANIZATION),
     "organization.members": Rule(ADMINISTER, "managing the organization's members", ORGANIZATION),
+    # Quota limits bound what every project of the organization may ask for: the platform's to set.
+    "organization.quota_limits": Rule(None, "setting the organization's quota limits", PLATFORM),
     "project.create": Rule(MANAGE, "creating a project", ORGANIZATION),
     "project.view": Rule(VIEW, "seeing the project"),
     "project.edit": Rule(MANAGE, "editing a project"),

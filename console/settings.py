@@ -375,6 +375,64 @@ CLUSTER_TIMEOUT_SECONDS = env_float("DSO_CLUSTER_TIMEOUT_SECONDS", 10.0)
 CLUSTER_RETRIES = env_int("DSO_CLUSTER_RETRIES", 3)
 CLUSTER_BACKOFF_SECONDS = env_float("DSO_CLUSTER_BACKOFF_SECONDS", 0.5)
 
+
+# Tenant baseline (docs/tenant-baseline.md). Quotas: what a new project gets unless it asks for other
+# amounts, and the limits a new organization starts with (platform admins change an organization's limits
+# in the admin). CPU and memory cap requests and limits alike.
+def _quantity_setting(name: str, default: str, unit: str = "1") -> str:
+    from provisioning import quantities  # plain Python, no Django
+
+    value = env(name, default)
+    problem = quantities.problem(value, what=name, unit=unit)
+    if problem:
+        raise ImproperlyConfigured(problem)
+    return quantities.canonical(value)
+
+
+QUOTA_DEFAULTS = {
+    "cpu": _quantity_setting("DSO_QUOTA_DEFAULT_CPU", "8", unit="1m"),
+    "memory": _quantity_setting("DSO_QUOTA_DEFAULT_MEMORY", "16Gi"),
+    "storage": _quantity_setting("DSO_QUOTA_DEFAULT_STORAGE", "50Gi"),
+    "pods": env_int("DSO_QUOTA_DEFAULT_PODS", 50, minimum=1),
+    "services": env_int("DSO_QUOTA_DEFAULT_SERVICES", 20, minimum=1),
+}
+QUOTA_ORGANIZATION_LIMITS = {
+    "cpu": _quantity_setting("DSO_QUOTA_LIMIT_CPU", "32", unit="1m"),
+    "memory": _quantity_setting("DSO_QUOTA_LIMIT_MEMORY", "64Gi"),
+    "storage": _quantity_setting("DSO_QUOTA_LIMIT_STORAGE", "500Gi"),
+    "pods": env_int("DSO_QUOTA_LIMIT_PODS", 200, minimum=1),
+    "services": env_int("DSO_QUOTA_LIMIT_SERVICES", 100, minimum=1),
+}
+# Besides the namespace itself and DNS, the default-deny NetworkPolicy lets in traffic from these
+# namespaces (ingress controller, monitoring) and lets pods reach these namespaces and networks.
+NETWORK_INGRESS_NAMESPACES = tuple(env_list("DSO_NETWORK_INGRESS_NAMESPACES", "ingress-nginx,monitoring"))
+NETWORK_EGRESS_NAMESPACES = tuple(env_list("DSO_NETWORK_EGRESS_NAMESPACES"))
+NETWORK_EGRESS_CIDRS = tuple(env_list("DSO_NETWORK_EGRESS_CIDRS"))
+NETWORK_DNS_NAMESPACE = env("DSO_NETWORK_DNS_NAMESPACE", "kube-system")
+# Whether a project's own Applications may add NetworkPolicies (allow rules on top of the platform's).
+TENANT_NETWORK_POLICIES = env_bool("DSO_TENANT_NETWORK_POLICIES", True)
+# OIDC group names of the console roles (fields: organization, project, role): sign-in maps groups to roles
+# with them, and the generated AppProject roles are bound to the same group names.
+OIDC_PROJECT_GROUP_PATTERN = env("DSO_OIDC_PROJECT_GROUP_PATTERN", "dso/{organization}/{project}/{role}")
+OIDC_ORGANIZATION_GROUP_PATTERN = env("DSO_OIDC_ORGANIZATION_GROUP_PATTERN", "dso/{organization}/{role}")
+
+
+def _check_baseline_settings() -> None:
+    from provisioning import manifests  # plain Python, no Django
+
+    network = manifests.NetworkSpec(
+        ingress_namespaces=NETWORK_INGRESS_NAMESPACES, egress_namespaces=NETWORK_EGRESS_NAMESPACES,
+        egress_cidrs=NETWORK_EGRESS_CIDRS, dns_namespace=NETWORK_DNS_NAMESPACE,
+    )
+    groups = manifests.GroupsSpec(OIDC_PROJECT_GROUP_PATTERN, OIDC_ORGANIZATION_GROUP_PATTERN)
+    try:  # a sample project: a typo in a namespace, CIDR or pattern stops the console at start
+        manifests.validate(manifests.ProjectSpec("org", "Org", "project", "Project", network=network, groups=groups))
+    except manifests.InvalidInput as exc:
+        raise ImproperlyConfigured(f"tenant baseline settings (DSO_NETWORK_*, DSO_OIDC_*_GROUP_PATTERN): {exc}")
+
+
+_check_baseline_settings()
+
 SYNC_STUCK_AFTER_SECONDS = env_int("DSO_SYNC_STUCK_AFTER_SECONDS", 3600, minimum=60)
 # A queued run nobody has taken after this long is enqueued again (its message was lost).
 STALE_QUEUED_AFTER_SECONDS = env_int("DSO_STALE_QUEUED_AFTER_SECONDS", 600, minimum=1)
@@ -420,9 +478,8 @@ OIDC_CLIENT_SECRET = env("DSO_OIDC_CLIENT_SECRET", "")
 OIDC_SCOPES = env("DSO_OIDC_SCOPES", "openid profile email")
 OIDC_GROUPS_CLAIM = env("DSO_OIDC_GROUPS_CLAIM", "groups")
 OIDC_USERNAME_CLAIM = env("DSO_OIDC_USERNAME_CLAIM", "preferred_username")
-# The same names (and values) render the generated Argo CD AppProject roles' groups.
-OIDC_ORGANIZATION_GROUP_PATTERN = env("DSO_OIDC_ORGANIZATION_GROUP_PATTERN", "dso/{organization}/{role}")
-OIDC_PROJECT_GROUP_PATTERN = env("DSO_OIDC_PROJECT_GROUP_PATTERN", "dso/{organization}/{project}/{role}")
+# Groups map to roles through OIDC_ORGANIZATION_GROUP_PATTERN and OIDC_PROJECT_GROUP_PATTERN (above), the
+# same patterns that bind the generated Argo CD AppProject roles to groups.
 # Members of this group are platform admins (staff) while they are in it; empty: none through groups.
 OIDC_ADMIN_GROUP = env("DSO_OIDC_ADMIN_GROUP", "dso/admin")
 OIDC_PROVIDER_NAME = env("DSO_OIDC_PROVIDER_NAME", "single sign-on")

@@ -40,6 +40,7 @@ class ProvisioningCause(models.TextChoices):
     REPOSITORY_ADDED = "repository_added", "repository added"
     REPOSITORY_UPDATED = "repository_updated", "repository updated"
     REPOSITORY_REMOVED = "repository_removed", "repository removed"
+    QUOTA_CHANGED = "quota_changed", "quota changed"
     MANUAL = "manual", "manual re-provision"
     ADMIN = "admin", "admin action"
     PROJECT_ARCHIVED = "project_archived", "project archived"

@@ -7,8 +7,10 @@ import json
 from urllib.parse import urlsplit, urlunsplit
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from console.models import DeployKind, Role
+from console.models import quotas
 from console.models.validators import (
     DESCRIPTION_MAX_LENGTH,
     validate_display_name,
@@ -25,7 +27,34 @@ class OrganizationForm(forms.Form):
                            help_text="Display name; defaults to the slug.")
 
 
-class ProjectForm(forms.Form):
+class QuotaForm(forms.Form):
+    """The five amounts of a project's ResourceQuota; a blank field keeps the current (or default) amount.
+    Whether an amount is a valid quantity within the organization's limit is the model's to say."""
+
+    quota_cpu = forms.CharField(label=quotas.LABELS["cpu"], max_length=40, required=False, help_text=quotas.HELP["cpu"])
+    quota_memory = forms.CharField(label=quotas.LABELS["memory"], max_length=40, required=False,
+                                   help_text=quotas.HELP["memory"])
+    quota_storage = forms.CharField(label=quotas.LABELS["storage"], max_length=40, required=False,
+                                    help_text=quotas.HELP["storage"])
+    quota_pods = forms.IntegerField(label=quotas.LABELS["pods"], required=False, help_text=quotas.HELP["pods"])
+    quota_services = forms.IntegerField(label=quotas.LABELS["services"], required=False,
+                                        help_text=quotas.HELP["services"])
+
+    def set_placeholders(self, values: dict, limits: dict | None = None) -> None:
+        for resource in quotas.QUOTA_RESOURCES:
+            field = self.fields[f"quota_{resource}"]
+            field.widget.attrs["placeholder"] = str(values[resource])
+            if limits is not None:
+                field.help_text = _("%(help)s. At most %(limit)s.") % {"help": field.help_text,
+                                                                        "limit": limits[resource]}
+
+    def quota(self) -> dict:
+        """resource -> amount for the fields filled in."""
+        return {resource: value for resource in quotas.QUOTA_RESOURCES
+                if (value := self.cleaned_data.get(f"quota_{resource}")) not in (None, "")}  # fmt: skip
+
+
+class ProjectForm(QuotaForm):
     organization = forms.ModelChoiceField(queryset=None, to_field_name="slug", empty_label=None)
     slug = forms.CharField(max_length=40, validators=[validate_dns_label],
                            help_text="Lowercase letters, digits and '-' (a DNS label).")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.portal.views import ci, deployments, live, organizations, projects, repositories, syncs, tokens
+from console.portal.views import ci, deployments, live, organizations, projects, quotas, repositories, syncs, tokens
 
 app_name = "portal"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("projects/new/", organizations.project_new, name="project_new"),
     path("projects/<int:pk>/", projects.project_detail, name="project"),
     path("projects/<int:pk>/provision/", projects.project_provision, name="project_provision"),
+    path("projects/<int:pk>/quota/", quotas.project_quota, name="project_quota"),
     path("projects/<int:pk>/archive/", projects.project_archive_view, name="project_archive"),
     path("projects/<int:pk>/live/", live.project_live, name="project_live"),
     path("projects/<int:pk>/refresh/", deployments.project_refresh, name="project_refresh"),

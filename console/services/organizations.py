@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 
 from console.authorization import authorize
 from console.models import Membership, Organization, Role
+from console.models.quotas import QUOTA_RESOURCES
 from console.models.validators import validate_organization_slug_not_reserved
 from console.services.actors import Actor
 from console.services.audit import audit_record
@@ -51,4 +52,25 @@ def organization_update(*, actor: Actor, organization: Organization, name: str) 
         organization.save(update_fields=["name"])
         audit_record(actor=actor, action="organization.update", target=organization, before=before,
                      after={"name": name})
+    return organization
+
+
+def organization_quota_limits_set(*, actor: Actor, organization: Organization, limits: dict) -> Organization:
+    """Platform admins: the most any one project of ``organization`` may ask for (resource -> amount).
+
+    Refused while a project already has more than a new limit: lower that project's quota first.
+    """
+    authorize(actor, "organization.quota_limits", organization)
+    before = organization.quota_limits
+    for resource, value in limits.items():
+        if resource not in QUOTA_RESOURCES:
+            raise DomainError({"quota_limits": [f"unknown quota resource {resource!r}"]}, code="invalid")
+        if value not in (None, ""):
+            setattr(organization, f"quota_limit_{resource}", value)
+    full_clean_or_raise(organization)
+    if organization.quota_limits != before:
+        with transaction.atomic():
+            organization.save(update_fields=[f"quota_limit_{resource}" for resource in QUOTA_RESOURCES])
+            audit_record(actor=actor, action="organization.quota_limits", target=organization, before=before,
+                         after=organization.quota_limits)
     return organization

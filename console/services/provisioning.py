@@ -53,6 +53,10 @@ def project_manifest_spec(project: Project, *, cluster=False,
         if r.is_infra
     )
     return manifests.ProjectSpec(
+        quota=project_quota_spec(project),
+        network=platform_network_spec(),
+        groups=manifests.GroupsSpec(project_pattern=settings.OIDC_PROJECT_GROUP_PATTERN,
+                                    organization_pattern=settings.OIDC_ORGANIZATION_GROUP_PATTERN),
         organization_slug=project.organization.slug,
         organization_name=project.organization.name,
         project_slug=project.slug,
@@ -63,6 +67,23 @@ def project_manifest_spec(project: Project, *, cluster=False,
         destination_server=settings.DESTINATION_SERVER,
         argocd_namespace=argocd_namespace_for(cluster),
         reserved_namespaces=settings.RESERVED_NAMESPACES,
+    )
+
+
+def project_quota_spec(project: Project) -> manifests.QuotaSpec:
+    # One amount caps requests and limits alike: what a team asks for is what its pods may use.
+    return manifests.QuotaSpec(
+        cpu_requests=project.quota_cpu, cpu_limits=project.quota_cpu,
+        memory_requests=project.quota_memory, memory_limits=project.quota_memory,
+        requests_storage=project.quota_storage, pods=str(project.quota_pods), services=str(project.quota_services),
+    )
+
+
+def platform_network_spec() -> manifests.NetworkSpec:
+    return manifests.NetworkSpec(
+        ingress_namespaces=settings.NETWORK_INGRESS_NAMESPACES, egress_namespaces=settings.NETWORK_EGRESS_NAMESPACES,
+        egress_cidrs=settings.NETWORK_EGRESS_CIDRS, dns_namespace=settings.NETWORK_DNS_NAMESPACE,
+        tenant_policies=settings.TENANT_NETWORK_POLICIES,
     )
 
 

@@ -112,6 +112,7 @@ RULES: dict[tuple[str, str], str] = {
     ("portal:project_new", "POST"): "signed_in",
     ("portal:project", "GET"): "project.view",
     ("portal:project_provision", "POST"): "project.provision",
+    ("portal:project_quota", "POST"): "project.edit",
     ("portal:project_archive", "POST"): "project.archive",
     ("portal:project_manifests", "GET"): "project.view",
     ("portal:project_manifests_yaml", "GET"): "project.view",
@@ -204,7 +205,9 @@ def build_world(users: dict) -> World:
 
 def pk_for(route_name: str, world: World) -> object:
     resource = route_name.rpartition(":")[2]
-    if resource.startswith(("project", "member")):
+    # portal:repository_new is /projects/<pk>/repositories/: its pk is the project's. Given a repository's
+    # id it passed or failed by whether that id happened to be some world's project with the same roles.
+    if resource.startswith(("project", "member")) or resource == "repository_new":
         return world.project.pk
     if resource.startswith("organization"):
         return world.organization.pk
@@ -218,7 +221,7 @@ def pk_for(route_name: str, world: World) -> object:
 
 
 # Actions no HTTP route guards (the admin and the services' own tests cover them).
-ACTIONS_WITHOUT_ROUTE = {"organization.members"}
+ACTIONS_WITHOUT_ROUTE = {"organization.members", "organization.quota_limits"}  # admin site only
 
 
 def expectation(rule: str) -> tuple[str, str]:

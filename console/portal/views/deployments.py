@@ -30,6 +30,21 @@ def quota_rows(observation: ProjectObservation | None) -> list[dict]:
             for name, hard in sorted((observation.quota_hard or {}).items())]
 
 
+# The console's quota resources (console.models.quotas) and the ResourceQuota key whose status.used says
+# how much of each is in use: requests are what the scheduler counts against the namespace.
+QUOTA_USAGE_KEYS = {"cpu": "requests.cpu", "memory": "requests.memory", "storage": "requests.storage",
+                    "pods": "pods", "services": "services"}
+
+
+def observed_quota_usage(runtime: dict) -> dict | None:
+    """What the project uses of each quota resource, as last read back from its cluster (None: never read)."""
+    observation = runtime.get("observation")
+    if observation is None or observation.quota_observed_at is None:
+        return None
+    used = observation.quota_used or {}
+    return {resource: used[key] for resource, key in QUOTA_USAGE_KEYS.items() if key in used}
+
+
 def release_states(project, deployments: list[Deployment]) -> list[dict]:
     """Built images bumped lately: "deployed" once running, otherwise waiting for the cluster (only said when
     a cluster is read back; without one, Git is all the console knows)."""
@@ -55,7 +70,7 @@ def project_runtime(project) -> dict:
     return {
         "deployments": deployments,
         "observation": observation,
-        "quota_rows": quota_rows(observation),
+        "observed_quota_rows": quota_rows(observation),
         "drift_records": list(DriftRecord.objects.filter(project=project, resolved_at__isnull=True)
                               .select_related("correction_run").order_by("kind", "name")[:DRIFT_SHOWN]),
         "drift_resolved_count": DriftRecord.objects.filter(project=project, resolved_at__isnull=False).count(),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from console.authorization import allows
+from console.models import quotas
 from console.portal.forms import OrganizationForm, ProjectForm
 from console.portal.views.common import apply_domain_error, forbidden, portal_actor, refusal
 from console.selectors import organizations_visible_to, projects_visible_to
@@ -57,6 +59,8 @@ def organization_detail(request, slug: str):
         "organization": organization,
         "projects": projects,
         "can_create_project": allows(portal_actor(request), "project.create", organization),
+        "quota_limits": [{"label": quotas.LABELS[resource], "limit": limit}
+                         for resource, limit in organization.quota_limits.items()],
     })
 
 
@@ -70,11 +74,13 @@ def project_new(request, slug: str | None = None):
             denied := refusal(request, "project.create", organization)):
         return denied
     form = ProjectForm(request.POST or None, organizations=None if organization else visible)
+    form.set_placeholders(settings.QUOTA_DEFAULTS, organization.quota_limits if organization else None)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
+        data = {k: v for k, v in form.cleaned_data.items() if not k.startswith("quota_")}
         target = data.pop("organization", None) or organization
         try:
-            project, run = project_create(actor=portal_actor(request), organization=target, **data)
+            project, run = project_create(actor=portal_actor(request), organization=target, quota=form.quota(),
+                                          **data)
         except PermissionDenied as error:
             return forbidden(request, error)
         except DomainError as error:

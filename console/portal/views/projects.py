@@ -65,15 +65,18 @@ def project_repositories(project: Project) -> list:
 RECENT_SYNC_RUNS = 10
 
 
-def project_context(request, project: Project, *, repository_form=None, member_form=None) -> dict:
+def project_context(request, project: Project, *, repository_form=None, member_form=None, quota_form=None,
+                    quota_usage: dict | None = None) -> dict:
     """Everything the project page shows; its live sections are re-rendered from the same context."""
-    from console.portal.views.deployments import project_runtime
+    from console.portal.views.deployments import observed_quota_usage, project_runtime
     from console.portal.views.live import mark_pending_bumps, project_activity
+    from console.portal.views.quotas import quota_form_for, quota_rows
 
     runs = list(project.provisioning_runs.select_related("actor")[:RECENT_PROVISIONING_RUNS])
     for run in runs:
         run.summary = provisioning_summary(run)
     activity = project_activity(project)
+    runtime = project_runtime(project)
     return {
         "project": project,
         "can": ProjectAbilities(request.user, project),
@@ -87,12 +90,17 @@ def project_context(request, project: Project, *, repository_form=None, member_f
         .order_by("-queued_at", "-id")[:RECENT_SYNC_RUNS],
         "repository_form": repository_form or RepositoryForm(prefix="repo"),
         "member_form": member_form or MemberForm(prefix="member"),
-        **project_runtime(project),
+        **runtime,
+        # quota_usage: the ResourceQuota's status.used by resource once read back from a cluster.
+        "quota_rows": quota_rows(project, observed_quota_usage(runtime) if quota_usage is None else quota_usage),
+        "quota_form": quota_form or quota_form_for(project),
     }
 
 
-def render_project(request, project: Project, *, repository_form=None, member_form=None, status: int = 200):
-    context = project_context(request, project, repository_form=repository_form, member_form=member_form)
+def render_project(request, project: Project, *, repository_form=None, member_form=None, quota_form=None,
+                   status: int = 200):
+    context = project_context(request, project, repository_form=repository_form, member_form=member_form,
+                              quota_form=quota_form)
     return render(request, "portal/project_detail.html", context, status=status)
 
 
