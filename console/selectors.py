@@ -40,10 +40,24 @@ def repositories_visible_to(user) -> QuerySet[Repository]:
     return repositories.filter(project_id__in=_visible_project_ids(user))
 
 
-def sync_runs_visible_to(user) -> QuerySet[SyncRun]:
-    runs = SyncRun.objects.select_related("repository__project__organization", "actor").prefetch_related(
+def _sync_runs() -> QuerySet[SyncRun]:
+    return SyncRun.objects.select_related("repository__project__organization", "actor").prefetch_related(
         "ref_changes"
     )
+
+
+def sync_runs_of(*, repository: Repository | None = None, project: Project | None = None) -> QuerySet[SyncRun]:
+    """The runs of one repository or project the caller already may see (the views fetched it visibly)."""
+    runs = _sync_runs()
+    if repository is not None:
+        runs = runs.filter(repository=repository)
+    if project is not None:
+        runs = runs.filter(repository__project=project)
+    return runs
+
+
+def sync_runs_visible_to(user) -> QuerySet[SyncRun]:
+    runs = _sync_runs()
     if user.is_staff:
         # No filter at all: a staff history is read straight off the (queued_at, id) index.
         return runs
