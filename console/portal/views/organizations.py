@@ -45,7 +45,8 @@ def home(request):
         organization = organizations.setdefault(project.organization_id, project.organization)
         organization.__dict__.setdefault("visible_projects", []).append(project)
     # Organizations without a project stay findable: after the last page, or by their name.
-    empty = organizations_visible_to(request.user).filter(~Exists(Project.objects.filter(organization=OuterRef("pk"))))
+    has_projects = Exists(Project.objects.filter(organization=OuterRef("pk")))
+    empty = organizations_visible_to(request.user).filter(~has_projects)
     if query:
         empty = empty.filter(Q(slug__icontains=query) | Q(name__icontains=query))
     empty = list(empty.order_by("slug")[:HOME_PROJECTS_PER_PAGE])
