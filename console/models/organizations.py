@@ -40,6 +40,9 @@ class Project(models.Model):
     # The internal forge's id of the project's group (GitLab group id), stored at provisioning: once known,
     # a first sync creates its mirror in the group without checking the group path first.
     forge_group_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # provisioning.render_cache.spec_fingerprint of the manifests last delivered: equal at the next
+    # provisioning means nothing to render nor deliver.
+    manifests_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

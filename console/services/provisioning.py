@@ -11,7 +11,7 @@ from console.integrations import get_delivery, get_forge, get_mirror, platform_r
 from console.models import Project, ProvisioningCause, ProvisioningRun, Repository, RunStatus
 from console.services import run_kinds
 from console.services.runs import claim_run, finish_run, handle_failure
-from provisioning import manifests
+from provisioning import manifests, render_cache
 from provisioning.forge.base import GitRemote
 
 log = logging.getLogger(__name__)
@@ -155,31 +155,48 @@ def _provision(project: Project, forge, run: ProvisioningRun) -> dict:
     deploy_token_created = _ensure_argocd_credentials(project, forge)
     spec = project_manifest_spec(project)
     gitops = get_delivery()
-    delivery = gitops.deliver(
-        delivery_directory(project),
-        manifests.render_files(spec),
-        message=commit_message(project, run, "Provision"),
-    )
-    # A redo after a killed attempt finds that attempt's commit in place: the change is still this run's.
-    delivered_before = (not delivery.changed and run.attempts > 1
-                        and _run_mark(run) in gitops.last_message(delivery_directory(project)))
+    fingerprint = render_cache.spec_fingerprint(spec, directory=delivery_directory(project),
+                                                repository=platform_path)
+    if fingerprint == project.manifests_fingerprint and not _redeliver_asked(run):
+        # Same inputs, same renderer: the same bytes as last delivered. A manual or admin re-provision
+        # always renders and delivers, which repairs a GitOps folder someone edited by hand.
+        delivery, delivered_before = None, False
+    else:
+        delivery = gitops.deliver(
+            delivery_directory(project),
+            manifests.render_files(spec),
+            message=commit_message(project, run, "Provision"),
+        )
+        # A redo after a killed attempt finds that attempt's commit in place: the change is still this run's.
+        delivered_before = (not delivery.changed and run.attempts > 1
+                            and _run_mark(run) in gitops.last_message(delivery_directory(project)))
+        Project.objects.filter(pk=project.pk).update(manifests_fingerprint=fingerprint)
     if platform.created:
         created.append(platform.path)
     if deploy_token_created:
         created.append(f"deploy token {deploy_token_created}")
-    result = {
-        "changed": bool(created) or bool(retired) or delivery.changed or delivered_before,
-        "created": created,
-        "commit": delivery.commit_sha,
-        "added": list(delivery.added),
-        "modified": list(delivery.modified),
-        "removed": list(delivery.removed),
-    }
+    if delivery is None:
+        result = {"changed": bool(created) or bool(retired), "created": created, "commit": "",
+                  "added": [], "modified": [], "removed": [], "manifests_unchanged": True}
+    else:
+        result = {
+            "changed": bool(created) or bool(retired) or delivery.changed or delivered_before,
+            "created": created,
+            "commit": delivery.commit_sha,
+            "added": list(delivery.added),
+            "modified": list(delivery.modified),
+            "removed": list(delivery.removed),
+        }
     if retired:
         result["retired_repositories"] = retired
     if delivered_before:
         result["delivered_by_earlier_attempt"] = True
     return result
+
+
+def _redeliver_asked(run: ProvisioningRun) -> bool:
+    asked = {ProvisioningCause.MANUAL, ProvisioningCause.ADMIN}
+    return run.cause in asked or any(entry.get("cause") in asked for entry in run.causes or [])
 
 
 def _run_mark(run: ProvisioningRun) -> str:
@@ -213,6 +230,7 @@ def project_argocd_credentials(project: Project) -> dict:
 def _archive(project: Project, forge, run: ProvisioningRun) -> dict:
     retired = _retire_removed(run, forge)
     delivery = get_delivery().remove(delivery_directory(project), message=commit_message(project, run, "Archive"))
+    Project.objects.filter(pk=project.pk).update(manifests_fingerprint="")  # nothing delivered any more
     archived = [*retired]
     for repository in project.repositories.exclude(internal_path=""):
         forge.archive_repository(repository.internal_path)
