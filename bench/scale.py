@@ -163,7 +163,8 @@ def _deep_api(api, repository: int, requests: int) -> dict:
     url = f"/api/v1/repositories/{repository}/syncs/"
     body = api.get(url).json()
     if "count" in body and body.get("next") and "page=" in body["next"]:
-        return _timed(api, f"{url}?page=160", requests)  # 160 pages of 50 = 400 pages of 20
+        # 160 pages of 50 = 400 pages of 20; the last page when a smaller seed has fewer.
+        return _timed(api, f"{url}?page={min(160, -(-body['count'] // 50))}", requests)
     for _ in range(159):
         if not body.get("next"):
             break
