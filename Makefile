@@ -37,9 +37,13 @@ test: $(STAMP)
 test-lite: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every row of the performance table (docs/performance.md): now, target, ratio. BENCH_ARGS="--scale 0.2" for a
+# smaller PostgreSQL seed; it uses (drops and re-creates) the database BENCH_DATABASE_URL.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dso_bench
 bench: $(STAMP)
-	$(BIN)/python bench/image_tags.py
-	$(BIN)/python bench/mirror.py
+	@mkdir -p var
+	CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python bench/run.py --database $(BENCH_DATABASE_URL) \
+		--save var/bench.json $(BENCH_ARGS)
 
 check: $(STAMP)
 	$(BIN)/python manage.py check

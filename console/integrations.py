@@ -72,7 +72,8 @@ def get_forge() -> Forge:
 
 
 def get_mirror() -> Mirror:
-    return Mirror(settings.MIRROR_CACHE_DIR, timeout_seconds=settings.MIRROR_TIMEOUT_SECONDS)
+    return Mirror(settings.MIRROR_CACHE_DIR, timeout_seconds=settings.MIRROR_TIMEOUT_SECONDS,
+                  verify_interval_seconds=settings.MIRROR_VERIFY_SECONDS)
 
 
 def platform_repository_path() -> str:

@@ -7,10 +7,17 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from console.models import Membership, Organization, Project, Repository, SyncRun
 
 
-def _member_of_project(user) -> Q:
-    org_wide = Membership.objects.filter(user=user, project__isnull=True, organization=OuterRef("organization"))
-    direct = Membership.objects.filter(user=user, project=OuterRef("pk"))
-    return Q(Exists(org_wide)) | Q(Exists(direct))
+def _visible_project_ids(user) -> QuerySet:
+    """The ids of the projects a member sees, as one ``IN (direct UNION org-wide)`` subquery.
+
+    An OR of two correlated EXISTS is estimated as matching most projects (75 % instead of 0.01 % at
+    10,000 projects), so PostgreSQL then scans and sorts whole run histories; a UNION of two small
+    membership lookups is estimated from the user's own rows and joins the histories by their indexes."""
+    direct = Membership.objects.filter(user=user, project__isnull=False).order_by().values("project_id")
+    org_wide = Project.objects.filter(
+        organization_id__in=Membership.objects.filter(user=user, project__isnull=True).values("organization_id")
+    ).order_by().values("pk")
+    return direct.union(org_wide)
 
 
 def organizations_visible_to(user) -> QuerySet[Organization]:
@@ -23,21 +30,38 @@ def projects_visible_to(user) -> QuerySet[Project]:
     projects = Project.objects.select_related("organization")
     if user.is_staff:
         return projects
-    return projects.filter(_member_of_project(user))
+    return projects.filter(pk__in=_visible_project_ids(user))
 
 
 def repositories_visible_to(user) -> QuerySet[Repository]:
-    return Repository.objects.select_related("project__organization").filter(
-        project__in=projects_visible_to(user).values("pk")
+    repositories = Repository.objects.select_related("project__organization")
+    if user.is_staff:
+        return repositories
+    return repositories.filter(project_id__in=_visible_project_ids(user))
+
+
+def _sync_runs() -> QuerySet[SyncRun]:
+    return SyncRun.objects.select_related("repository__project__organization", "actor").prefetch_related(
+        "ref_changes"
     )
+
+
+def sync_runs_of(*, repository: Repository | None = None, project: Project | None = None) -> QuerySet[SyncRun]:
+    """The runs of one repository or project the caller already may see (the views fetched it visibly)."""
+    runs = _sync_runs()
+    if repository is not None:
+        runs = runs.filter(repository=repository)
+    if project is not None:
+        runs = runs.filter(repository__project=project)
+    return runs
 
 
 def sync_runs_visible_to(user) -> QuerySet[SyncRun]:
-    return (
-        SyncRun.objects.select_related("repository__project__organization", "actor")
-        .prefetch_related("ref_changes")
-        .filter(repository__in=repositories_visible_to(user).values("pk"))
-    )
+    runs = _sync_runs()
+    if user.is_staff:
+        # No filter at all: a staff history is read straight off the (queued_at, id) index.
+        return runs
+    return runs.filter(repository__project_id__in=_visible_project_ids(user))
 
 
 def project_members(project: Project) -> QuerySet[Membership]:

@@ -16,6 +16,7 @@ from console.api.cluster_views import project_move_cluster_response
 from console.api.ci_auth import HasCiGrant
 from console.api.ci_serializers import CiSyncRequestSerializer
 from console.api.ci_views import ci_sync_response
+from console.api.pagination import RunHistoryPagination
 from console.api.renderers import YAMLTextRenderer
 from console.api.responses import accepted_run
 from console.authorization import authorize
@@ -140,7 +141,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return project_move_cluster_response(request, self.get_object())
 
     @extend_schema(responses=s.ProvisioningRunSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="provisioning-runs")
+    @action(detail=True, methods=["get"], url_path="provisioning-runs", pagination_class=RunHistoryPagination)
     def provisioning_runs(self, request, pk=None):
         runs = self.get_object().provisioning_runs.select_related("actor").order_by("-queued_at", "-id")
         page = self.paginate_queryset(runs)
@@ -223,9 +224,10 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return accepted_run(body)
 
     @extend_schema(responses=s.SyncRunSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=RunHistoryPagination)
     def syncs(self, request, pk=None):
-        runs = selectors.sync_runs_visible_to(request.user).filter(repository=self.get_object())
+        # The repository is visible (get_object), so are its runs: no second visibility filter to plan around.
+        runs = selectors.sync_runs_of(repository=self.get_object())
         page = self.paginate_queryset(runs.order_by("-queued_at", "-id"))
         return self.get_paginated_response(s.SyncRunSerializer(page, many=True, context={"request": request}).data)
 
@@ -233,6 +235,7 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.SyncRunSerializer
     queryset = SyncRun.objects.none()
+    pagination_class = RunHistoryPagination
 
     def get_serializer_class(self):
         return s.SyncRunDetailSerializer if self.action == "retrieve" else s.SyncRunSerializer

@@ -87,6 +87,9 @@ class Project(models.Model):
     quota_storage = quotas.quantity_field("storage", quotas.default_quota_storage, quotas.HELP["storage"])
     quota_pods = quotas.count_field("pods", quotas.default_quota_pods, quotas.HELP["pods"])
     quota_services = quotas.count_field("services", quotas.default_quota_services, quotas.HELP["services"])
+    # provisioning.render_cache.spec_fingerprint of the manifests last delivered: equal at the next
+    # provisioning means nothing to render nor deliver.
+    manifests_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

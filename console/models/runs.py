@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from console.models.organizations import Project
 from console.models.repositories import Repository
@@ -117,7 +117,13 @@ class SyncRun(RunBase):
                 fields=["repository"], condition=Q(status="running"), name="one_running_sync_per_repository"
             ),
         ]
-        indexes = [models.Index(fields=["repository", "-queued_at"])]
+        # Each matches a history's ORDER BY (newest first, id breaking ties) so that a page, and a keyset
+        # page deep in the history, reads a few index entries instead of sorting every run.
+        indexes = [
+            models.Index(F("repository"), F("queued_at").desc(), F("id").desc(), name="syncrun_repo_history"),
+            models.Index(F("queued_at").desc(), F("id").desc(), name="syncrun_history"),
+            models.Index(F("status"), F("queued_at").desc(), F("id").desc(), name="syncrun_status_history"),
+        ]
 
     def __str__(self) -> str:
         return f"sync #{self.pk} of {self.repository} ({self.status})"
@@ -170,6 +176,9 @@ class ProvisioningRun(RunBase):
             models.UniqueConstraint(
                 fields=["project"], condition=Q(status="running"), name="one_running_provisioning_per_project"
             ),
+        ]
+        indexes = [
+            models.Index(F("project"), F("queued_at").desc(), F("id").desc(), name="provisioningrun_history"),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from console.models import Project, ProvisioningCause, ProvisioningRun, Reposito
 from console.services import cluster_delivery, run_kinds
 from console.services.clusters import argocd_namespace_for, effective_cluster
 from console.services.runs import claim_run, finish_run, handle_failure
-from provisioning import manifests
+from provisioning import manifests, render_cache
 from provisioning.forge.base import GitRemote
 
 log = logging.getLogger(__name__)
@@ -211,27 +211,44 @@ def _provision_gitops(project: Project, forge, run: ProvisioningRun, spec, creat
     platform = forge.ensure_repository(platform_path, description="GitOps manifests written by DSO Console")
     deploy_token_created = _ensure_argocd_credentials(project, forge)
     gitops = get_delivery()
-    delivery = gitops.deliver(
-        delivery_directory(project),
-        manifests.render_files(spec),
-        message=commit_message(project, run, "Provision"),
-    )
-    # A redo after a killed attempt finds that attempt's commit in place: the change is still this run's.
-    delivered_before = (not delivery.changed and run.attempts > 1
-                        and _run_mark(run) in gitops.last_message(delivery_directory(project)))
+    fingerprint = render_cache.spec_fingerprint(spec, directory=delivery_directory(project),
+                                                repository=platform_path)
+    if fingerprint == project.manifests_fingerprint and not _redeliver_asked(run):
+        # Same inputs, same renderer: the same bytes as last delivered. A manual or admin re-provision
+        # always renders and delivers, which repairs a GitOps folder someone edited by hand.
+        delivery, delivered_before = None, False
+    else:
+        delivery = gitops.deliver(
+            delivery_directory(project),
+            manifests.render_files(spec),
+            message=commit_message(project, run, "Provision"),
+        )
+        # A redo after a killed attempt finds that attempt's commit in place: the change is still this run's.
+        delivered_before = (not delivery.changed and run.attempts > 1
+                            and _run_mark(run) in gitops.last_message(delivery_directory(project)))
+        Project.objects.filter(pk=project.pk).update(manifests_fingerprint=fingerprint)
     if platform.created:
         created.append(platform.path)
-    result = {
-        "changed": bool(created) or delivery.changed or delivered_before,
-        "created": created,
-        "commit": delivery.commit_sha,
-        "added": list(delivery.added),
-        "modified": list(delivery.modified),
-        "removed": list(delivery.removed),
-    }
+    if delivery is None:
+        result = {"changed": bool(created), "created": created, "commit": "",
+                  "added": [], "modified": [], "removed": [], "manifests_unchanged": True}
+    else:
+        result = {
+            "changed": bool(created) or delivery.changed or delivered_before,
+            "created": created,
+            "commit": delivery.commit_sha,
+            "added": list(delivery.added),
+            "modified": list(delivery.modified),
+            "removed": list(delivery.removed),
+        }
     if delivered_before:
         result["delivered_by_earlier_attempt"] = True
     return result, deploy_token_created
+
+
+def _redeliver_asked(run: ProvisioningRun) -> bool:
+    asked = {ProvisioningCause.MANUAL, ProvisioningCause.ADMIN}
+    return run.cause in asked or any(entry.get("cause") in asked for entry in run.causes or [])
 
 
 def _run_mark(run: ProvisioningRun) -> str:
@@ -275,6 +292,7 @@ def _archive(project: Project, forge, run: ProvisioningRun) -> dict:
         changed = bool(deleted)
     else:
         delivery = get_delivery().remove(delivery_directory(project), message=commit_message(project, run, "Archive"))
+        Project.objects.filter(pk=project.pk).update(manifests_fingerprint="")  # nothing delivered any more
         result = {"commit": delivery.commit_sha, "removed": list(delivery.removed)}
         if cluster is not None:
             result["cluster"] = cluster.name

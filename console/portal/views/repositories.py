@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from console.models import Trigger
 from console.portal.forms import ImageBumpForm, RepositoryEditForm, RepositoryForm, bump_target
+from console.portal.keyset import keyset_page
 from console.portal.views.common import (
     ProjectAbilities,
     apply_domain_error,
@@ -22,7 +22,7 @@ from console.portal.views.common import (
 )
 from console.portal.views.images import images_context
 from console.portal.views.projects import render_project, visible_project
-from console.selectors import repositories_visible_to, sync_runs_visible_to
+from console.selectors import repositories_visible_to, sync_runs_of
 from console.services.errors import DomainError, PermissionDenied
 from console.services.image_bumps import image_tag_bump_request
 from console.services.repositories import repository_register, repository_remove, repository_update
@@ -124,8 +124,7 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
     from console.portal.views.deployments import repository_runtime
     from console.portal.views.live import project_activity
 
-    runs = sync_runs_visible_to(request.user).filter(repository=repository)
-    page = Paginator(runs, SYNC_RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    page = keyset_page(sync_runs_of(repository=repository), request.GET, SYNC_RUNS_PER_PAGE)
     return {
         "repository": repository,
         "project": repository.project,
