@@ -138,10 +138,10 @@ def logging_config(*, log_format: str, level: str) -> dict:
     if log_format == "json":
         formatter = {
             "()": "console.ops.logs.json_formatter",
-            "fmt": "{asctime}{levelname}{name}{message}",
+            "fmt": "{levelname}{name}{message}",
             "style": "{",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "timestamp": False,
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601 in UTC
         }
     else:
         formatter = {"()": "console.ops.logs.RedactingFormatter",
