@@ -4,12 +4,13 @@
 - A run's task that finished its run counts it (outcome, duration, queue wait); the sweeper's report becomes
   correction counts.
 - ``DSO_METRICS_PORT``: the worker's main process serves what its pool processes counted (multiprocess mode),
-  behind the same bearer token as the web's /metrics.
+  behind the same bearer token as the web's /metrics, and the worker's /healthz and /readyz probes.
 - In JSON mode Celery does not install its own log format: the settings' LOGGING applies to workers too.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 import os
@@ -104,7 +105,23 @@ def worker_metrics_server(host: str, port: int, token: str):
     from console.ops import metrics
 
     def app(environ, start_response):
-        if environ.get("PATH_INFO") != "/metrics":
+        path = environ.get("PATH_INFO")
+        if path in ("/healthz", "/readyz"):
+            # The worker's probes: alive while this thread answers, ready while its database and broker do.
+            ready, body = True, {"status": "ok"}
+            if path == "/readyz":
+                from django.db import connections
+
+                from console.ops.health import readiness
+
+                try:
+                    ready, body = readiness()
+                finally:
+                    connections.close_all()  # this request's thread ends here: keep no connection behind
+            start_response("200 OK" if ready else "503 Service Unavailable",
+                           [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+            return [json.dumps(body).encode()]
+        if path != "/metrics":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found\n"]
         if not metrics.token_accepted(environ.get("HTTP_AUTHORIZATION"), token):
