@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from provisioning.git.env import redact
@@ -44,6 +44,23 @@ def log_context(**ids: str | int | None) -> Iterator[None]:
     finally:
         _scope_secrets.reset(secrets_token)
         _ids.reset(ids_token)
+
+
+def open_scope(**ids: str | int | None) -> Callable[[], None]:
+    """A fresh scope (nothing inherited) for one request; returns the function that closes it. For a request
+    the scope must outlive the middleware: Django logs a 4xx/5xx response after the middleware returned it,
+    so the scope is closed with the response."""
+    ids_token = _ids.set({name: str(value) for name, value in ids.items() if value not in (None, "")})
+    secrets_token = _scope_secrets.set(set())
+
+    def close() -> None:
+        try:
+            _scope_secrets.reset(secrets_token)
+            _ids.reset(ids_token)
+        except ValueError:  # closed from another context (a server closing the response elsewhere)
+            pass
+
+    return close
 
 
 def bind(**ids: str | int | None) -> None:
@@ -145,7 +162,7 @@ def logging_config(*, log_format: str, level: str) -> dict:
         }
     else:
         formatter = {"()": "console.ops.logs.RedactingFormatter",
-                     "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+                     "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     handler = {"class": "logging.StreamHandler", "formatter": "main", "filters": ["context"]}
     loggers: dict[str, dict] = {"django.db.backends": {"level": "WARNING"}}
     if log_format == "json":

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
 from console.ops import metrics
-from console.ops.logs import log_context
+from console.ops.logs import open_scope
 
 # A caller's id is kept only when it cannot smuggle anything into a log line.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
@@ -72,8 +72,14 @@ class OpsMiddleware:
         request_id = _request_id(request)
         request.request_id = request_id
         started = time.perf_counter()
-        with log_context(request_id=request_id):
+        close_scope = open_scope(request_id=request_id)
+        try:
             response = self.get_response(request)
+        except BaseException:
+            close_scope()
+            raise
+        # Closed with the response: Django logs a 4xx/5xx response once this middleware has returned it.
+        response._resource_closers.append(close_scope)
         match = getattr(request, "resolver_match", None)
         view = (match.view_name or match._func_path) if match is not None else "unresolved"
         metrics.observe_request(view=view, method=request.method, status=response.status_code,
