@@ -14,6 +14,13 @@ metrics_dir=${PROMETHEUS_MULTIPROC_DIR:-${TMPDIR:-/tmp}/dso-metrics-$role}
 rm -rf "$metrics_dir" && mkdir -p "$metrics_dir"
 export PROMETHEUS_MULTIPROC_DIR="$metrics_dir"
 
+# JSON logs (production's default): Celery's start-up banner is not a log line, so it is left out.
+celery_quiet=
+case "${DSO_LOG_FORMAT:-}" in
+  json) celery_quiet=--quiet ;;
+  "") if [ "${DSO_ENV:-}" = production ]; then celery_quiet=--quiet; fi ;;
+esac
+
 case "$role" in
   web)
     exec gunicorn --config "${DSO_GUNICORN_CONFIG:-$APP_DIR/deploy/gunicorn.conf.py}" "$@" console.wsgi:application
@@ -21,13 +28,13 @@ case "$role" in
   worker)
     # acks_late is on for every task: a worker stopped mid-run (SIGTERM, then SIGKILL after the grace
     # period) leaves its message unacknowledged, and the broker hands it to another worker.
-    exec celery -A console worker --queues "${DSO_WORKER_QUEUES:-dso}" \
+    exec celery -A console $celery_quiet worker --queues "${DSO_WORKER_QUEUES:-dso}" \
       --concurrency "${DSO_WORKER_CONCURRENCY:-2}" --loglevel "${DSO_LOG_LEVEL:-INFO}" \
       --hostname "${DSO_WORKER_NAME:-worker@%h}" "$@"
     ;;
   beat)
     # Exactly one beat per deployment (the sweeper's schedule); its schedule file is a scratch file.
-    exec celery -A console beat --loglevel "${DSO_LOG_LEVEL:-INFO}" \
+    exec celery -A console $celery_quiet beat --loglevel "${DSO_LOG_LEVEL:-INFO}" \
       --schedule "${DSO_BEAT_SCHEDULE:-${TMPDIR:-/tmp}/celerybeat-schedule}" "$@"
     ;;
   migrate)

@@ -68,13 +68,19 @@ def _leave_task(task_id=None, task=None, args=None, kwargs=None, retval=None, **
 
 
 def connect_logging() -> None:
-    """In JSON mode, keep Celery from replacing the root logger's handler with its own format."""
+    """In JSON mode, keep Celery from replacing the root logger's handler with its own format, and make the
+    lines logged before Django's settings load (Celery's start-up warnings) JSON too."""
+    from console.ops.logs import logging_config
+
+    logging.config.dictConfig(logging_config(log_format="json", level=os.environ.get("DSO_LOG_LEVEL") or "INFO"))
+    logging.captureWarnings(True)
 
     @signals.setup_logging.connect(weak=False)
     def _django_logging(**_):
         from django.conf import settings
 
         logging.config.dictConfig(settings.LOGGING)
+        logging.captureWarnings(True)  # Celery's start-up warnings become JSON lines too
 
 
 @signals.worker_process_shutdown.connect
