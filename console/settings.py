@@ -404,8 +404,8 @@ if PRODUCTION:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
-# HSTS for subdomains too once HTTPS is in force (manage.py check --deploy asks for it).
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DSO_HSTS_INCLUDE_SUBDOMAINS", True)
+# Production: HSTS for subdomains too (manage.py check --deploy asks for both).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DSO_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
 # The header only makes the site eligible for the browsers' preload list; submitting it is a separate step.
 SECURE_HSTS_PRELOAD = env_bool("DSO_HSTS_PRELOAD", PRODUCTION)
 

@@ -81,7 +81,10 @@ class OpsMiddleware:
         # Closed with the response: Django logs a 4xx/5xx response once this middleware has returned it.
         response._resource_closers.append(close_scope)
         match = getattr(request, "resolver_match", None)
-        view = (match.view_name or match._func_path) if match is not None else "unresolved"
+        if match is not None:
+            view = match.view_name or match._func_path
+        else:  # answered before URL resolution (WhiteNoise) or by no route at all
+            view = "static" if path.startswith("/" + settings.STATIC_URL.lstrip("/")) else "unresolved"
         metrics.observe_request(view=view, method=request.method, status=response.status_code,
                                 seconds=time.perf_counter() - started)
         response["X-Request-ID"] = request_id
