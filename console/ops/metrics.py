@@ -8,8 +8,8 @@ Two kinds, so that gunicorn's and Celery's many processes add up right:
   worker's metrics port (``DSO_METRICS_PORT``) sums its pool processes.
 - **State** (runs queued or running now, the oldest of them, open redeploy warnings, drift) is read from the
   database at scrape time, one small indexed query each, and only on the web's ``/metrics``. Other parts of
-  the console add theirs with ``register_state_gauge`` (drift is read from a model another engineer owns,
-  guarded so its absence is not an error).
+  the console add theirs with ``register_state_gauge``; drift is read from the cluster read-back's
+  ``DriftRecord`` model when it exists, and quietly left out when it does not.
 
 Both endpoints need ``Authorization: Bearer $DSO_METRICS_TOKEN``; without a token they are off.
 """
