@@ -186,3 +186,18 @@ def test_argo_cd_applies_configuration_then_migrations_then_workloads():
     for kind in ("ConfigMap", "Secret", "PersistentVolumeClaim", "ServiceAccount", "Namespace"):
         assert wave(objects(kind)[0]) < wave(job), kind
     assert all(wave(job) < wave(deployment) for deployment in objects("Deployment"))
+
+
+def test_the_readmes_argo_cd_application_is_valid_and_points_at_this_overlay():
+    """The Application the README gives, checked against Argo CD's CRD schema (tests/data/argocd)."""
+    from tests.provisioning.test_manifests import crd_validator
+
+    section = (ROOT / "README.md").read_text().split("### On Kubernetes, with Argo CD", 1)[1].split("\n## ", 1)[0]
+    # The first: the console itself (the next one is the Application of the projects it provisions).
+    application = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", section, flags=re.S)[0])
+
+    assert application["kind"] == "Application"
+    crd_validator("application-crd.yaml").validate(application)
+    path = ROOT / application["spec"]["source"]["path"]
+    assert path == OVERLAY
+    assert application["spec"]["destination"]["namespace"] == objects("Namespace")[0]["metadata"]["name"]
