@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -19,7 +20,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     # Browsers ask for /favicon.ico whatever the page links (the admin, the API docs, plain files).
-    path("favicon.ico", RedirectView.as_view(url=static("console/favicon.svg"))),
+    # Lazy: in production the hashed name is read from collectstatic's manifest, at the first request.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("console/favicon.svg"))),
     path("", include("console.portal.urls")),
 ]
 
