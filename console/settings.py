@@ -306,10 +306,24 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("DSO_TASKS_EAGER", False)
 # redone by another worker at the next sweep, so a dead worker costs seconds, not the stuck deadline.
 RUN_LEASE_SECONDS = int(env("DSO_RUN_LEASE_SECONDS", "30"))
 RUN_SWEEP_INTERVAL_SECONDS = float(env("DSO_RUN_SWEEP_INTERVAL_SECONDS", "10"))
+# Scheduled syncs (issue #12): off per repository until set; an interval below the minimum is refused, the
+# default is what "on" means without a number. A failing repository backs off up to the cap; jitter spreads
+# repositories that share an interval so they do not all fire in the same sweep.
+SYNC_SCHEDULE_MIN_SECONDS = env_int("DSO_SYNC_SCHEDULE_MIN_SECONDS", 300, minimum=1)
+SYNC_SCHEDULE_DEFAULT_SECONDS = env_int("DSO_SYNC_SCHEDULE_DEFAULT_SECONDS", 3600, minimum=1)
+SYNC_SCHEDULE_MAX_BACKOFF_SECONDS = env_int("DSO_SYNC_SCHEDULE_MAX_BACKOFF_SECONDS", 24 * 3600, minimum=1)
+SYNC_SCHEDULE_JITTER = env_float("DSO_SYNC_SCHEDULE_JITTER", 0.1)
+SYNC_SCHEDULE_BATCH_SIZE = env_int("DSO_SYNC_SCHEDULE_BATCH_SIZE", 500, minimum=1)
+SYNC_SCHEDULE_MAX_BATCHES = env_int("DSO_SYNC_SCHEDULE_MAX_BATCHES", 40, minimum=1)
+SYNC_SCHEDULE_SWEEP_SECONDS = env_float("DSO_SYNC_SCHEDULE_SWEEP_SECONDS", 60.0)
+if SYNC_SCHEDULE_DEFAULT_SECONDS < SYNC_SCHEDULE_MIN_SECONDS:
+    raise ImproperlyConfigured("DSO_SYNC_SCHEDULE_DEFAULT_SECONDS is below DSO_SYNC_SCHEDULE_MIN_SECONDS")
 CELERY_BEAT_SCHEDULE = {
     # A sweep nobody ran before the next one is due is dropped, so busy workers do not find a backlog of them.
     "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": RUN_SWEEP_INTERVAL_SECONDS,
                         "options": {"expires": RUN_SWEEP_INTERVAL_SECONDS}},
+    "scheduled-syncs": {"task": "dso.syncs.sweep_scheduled", "schedule": SYNC_SCHEDULE_SWEEP_SECONDS,
+                        "options": {"expires": SYNC_SCHEDULE_SWEEP_SECONDS}},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 from console.services.leases import run_lease
 from console.services.run_kinds import KINDS, RunKind
 from console.services.runs import RetryLater
+from console.services.schedules import scheduled_syncs_sweep
 from console.services.sweeper import runs_sweep
 
 
@@ -35,3 +36,8 @@ image_bump_task = RUN_TASKS["image_bump"]
 @shared_task(name="dso.runs.sweep_stuck", acks_late=True)
 def sweep_stuck_runs_task() -> dict:
     return runs_sweep()
+
+
+@shared_task(name="dso.syncs.sweep_scheduled", acks_late=True)
+def sweep_scheduled_syncs_task() -> dict:
+    return scheduled_syncs_sweep()

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from console.api import ci_views, hooks, image_views, token_views, views
+from console.api import ci_views, hooks, image_views, release_views, token_views, views
 
 app_name = "api"
 
@@ -35,6 +35,8 @@ urlpatterns = [
     path("repositories/<int:pk>/images/built/", image_views.BuiltImageView.as_view(), name="repository-image-built"),
     path("repositories/<int:pk>/image-tags/", image_views.RepositoryImageTagsView.as_view(),
          name="repository-image-tags"),
+    path("repositories/<int:pk>/sync-schedule/", release_views.SyncScheduleView.as_view(),
+         name="repository-sync-schedule"),
     path("image-bumps/<int:pk>/", image_views.ImageBumpView.as_view(), name="image-bump"),
     path("projects/<int:pk>/warnings/", image_views.ProjectWarningsView.as_view(), name="project-warnings"),
     *router.urls,

@@ -5,6 +5,7 @@ from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
 from console.models.runs import ACTIVE_STATUSES, ProvisioningCause, ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
 
+from console.models.schedules import SyncSchedule
 from console.models.tokens import ApiToken
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Role",
     "RunStatus",
     "SyncRun",
+    "SyncSchedule",
     "Trigger",
     "TrustedGitLabInstance",
     "WebhookDelivery",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.portal.views import ci, live, organizations, projects, repositories, syncs
+from console.portal.views import ci, live, organizations, projects, releases, repositories, syncs
 
 app_name = "portal"
 
@@ -30,6 +30,7 @@ urlpatterns = [
     path("repositories/<int:pk>/remove/", repositories.repository_remove_view, name="repository_remove"),
     path("repositories/<int:pk>/images/bump/", repositories.image_bump, name="image_bump"),
     path("repositories/<int:pk>/sync/", syncs.sync_new, name="sync_new"),
+    path("repositories/<int:pk>/sync-schedule/", releases.sync_schedule_update, name="repository_sync_schedule"),
     path("repositories/<int:pk>/ci-tokens/", ci.ci_token_new, name="repository_ci_token_new"),
     path("repositories/<int:pk>/ci-tokens/<int:token_id>/revoke/", ci.ci_token_revoke_view,
          name="repository_ci_token_revoke"),

@@ -122,6 +122,7 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
     secret. Its live sections are re-rendered from the same context."""
     from console.portal.views.ci import ci_context
     from console.portal.views.live import project_activity
+    from console.services.schedules import schedule_state
 
     runs = sync_runs_visible_to(request.user).filter(repository=repository)
     page = Paginator(runs, SYNC_RUNS_PER_PAGE).get_page(request.GET.get("page"))
@@ -134,6 +135,7 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
         "live_url": reverse("portal:repository_live", args=[repository.pk]),
         "live_history": page.number == 1,
         "page": page,
+        "sync_schedule": schedule_state(repository),
         **images_context(request, repository, bump_form=bump_form),
         **ci_context(request, repository, **ci_extra),
     }
