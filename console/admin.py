@@ -460,3 +460,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.select_related("user").filter(revoked_at__isnull=True):
             api_token_revoke(actor=admin_actor(request), token=token)
             self.message_user(request, f"{token}: revoked")
+
+
+from console import admin_releases  # noqa: E402, F401 - registers the release models (issue #12)

@@ -5,6 +5,7 @@ from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
 from console.models.runs import ACTIVE_STATUSES, ProvisioningCause, ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
 
+from console.models.pins import ImagePin
 from console.models.schedules import SyncSchedule
 from console.models.tokens import ApiToken
 
@@ -16,6 +17,7 @@ __all__ = [
     "DeployKind",
     "ImageBump",
     "ImageInventoryEntry",
+    "ImagePin",
     "ImageRelease",
     "ImageTagChange",
     "Membership",

@@ -30,6 +30,8 @@ urlpatterns = [
     path("repositories/<int:pk>/remove/", repositories.repository_remove_view, name="repository_remove"),
     path("repositories/<int:pk>/images/bump/", repositories.image_bump, name="image_bump"),
     path("repositories/<int:pk>/sync/", syncs.sync_new, name="sync_new"),
+    path("repositories/<int:pk>/images/rollback/", releases.image_rollback_view, name="image_rollback"),
+    path("repositories/<int:pk>/images/unpin/", releases.image_unpin_view, name="image_unpin"),
     path("repositories/<int:pk>/sync-schedule/", releases.sync_schedule_update, name="repository_sync_schedule"),
     path("repositories/<int:pk>/ci-tokens/", ci.ci_token_new, name="repository_ci_token_new"),
     path("repositories/<int:pk>/ci-tokens/<int:token_id>/revoke/", ci.ci_token_revoke_view,

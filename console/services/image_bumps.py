@@ -51,6 +51,10 @@ def image_tag_bump_request(
         errors["tag"] = exc.messages
     if errors:
         raise DomainError(errors)
+    from console.services.pins import pin_check
+
+    # A rollback's pin holds against every bump to another tag: CI, the registry watch and people alike.
+    pin_check(repository=repository, image=bump.image, tag=bump.tag)
     with transaction.atomic():
         bump.save()
         audit_record(actor=actor, action="image.bump_request", target=repository,
@@ -92,6 +96,12 @@ def _bump(bump: ImageBump, repository: Repository) -> None:
     if repository.project.status == Project.Status.ARCHIVED:
         raise ProvisioningError("the project was archived before this bump started; nothing was pushed",
                                 code="project_archived")
+    from console.services.pins import active_pin
+
+    pin = active_pin(repository=repository, image=bump.image)
+    if pin is not None and pin.tag != bump.tag:
+        # Pinned after this bump was queued: the pin wins, nothing is pushed.
+        raise ProvisioningError(f"{pin.refusal}; nothing was pushed", code="image_pinned")
     result = image_tags.bump_image_tag(
         source=external_remote(repository), branch=bump_branch(repository), config=deploy_config(repository),
         image=bump.image, tag=bump.tag, work_dir=get_mirror().cache_path(mirror_cache_key(repository)),

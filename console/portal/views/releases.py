@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from console.portal.views.common import forbidden, portal_actor, refusal
+from console.portal.views.common import forbidden, portal_actor, refusal, safe_next
 from console.portal.views.repositories import visible_repository
 from console.services.errors import DomainError, PermissionDenied
 from console.services.schedules import sync_schedule_set
@@ -41,4 +41,60 @@ def sync_schedule_update(request, pk: int):
         messages.error(request, str(detail))
     else:
         messages.success(request, _("Sync schedule saved.") if enabled else _("Scheduled syncs switched off."))
+    return redirect(back)
+
+
+def _detail(error: DomainError) -> str:
+    if isinstance(error.message, dict):
+        return "; ".join(f"{field}: {m}" if field not in ("__all__", None) else str(m)
+                         for field, messages_ in error.message.items()
+                         for m in (messages_ if isinstance(messages_, (list, tuple)) else [messages_]))
+    return str(error.message)
+
+
+@login_required
+@require_POST
+def image_rollback_view(request, pk: int):
+    """"Roll back to this tag" from a row of the image tag history: a bump to it and a pin."""
+    from console.models import Trigger
+    from console.services.pins import image_rollback
+
+    repository = visible_repository(request, pk)
+    if denied := refusal(request, "repository.pin", repository):
+        return denied
+    back = safe_next(request, reverse("portal:repository", args=[repository.pk]) + "#image-pins")
+    try:
+        pin, bump = image_rollback(
+            actor=portal_actor(request), repository=repository, image=request.POST.get("image", ""),
+            tag=request.POST.get("tag", ""), reason=request.POST.get("reason", ""),
+            file=request.POST.get("file", ""), location=request.POST.get("location", ""), trigger=Trigger.PORTAL)
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    except DomainError as error:
+        messages.error(request, _("Rollback refused: %(detail)s") % {"detail": _detail(error)})
+    else:
+        messages.success(request, _("Rolling back %(image)s to %(tag)s (bump #%(bump)s); pinned until unpinned.")
+                         % {"image": pin.image, "tag": pin.tag, "bump": bump.pk})
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def image_unpin_view(request, pk: int):
+    from console.services.pins import image_unpin
+
+    repository = visible_repository(request, pk)
+    if denied := refusal(request, "repository.pin", repository):
+        return denied
+    back = safe_next(request, reverse("portal:repository", args=[repository.pk]) + "#image-pins")
+    try:
+        pin = image_unpin(actor=portal_actor(request), repository=repository, image=request.POST.get("image", ""),
+                          reason=request.POST.get("reason", ""))
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    except DomainError as error:
+        messages.error(request, _detail(error))
+    else:
+        messages.success(request, _("%(image)s unpinned: automatic and CI bumps may move it again.")
+                         % {"image": pin.image})
     return redirect(back)

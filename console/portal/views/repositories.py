@@ -136,6 +136,7 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
         "live_history": page.number == 1,
         "page": page,
         "sync_schedule": schedule_state(repository),
+        "image_pins": list(repository.image_pins.filter(unpinned_at__isnull=True).order_by("image")),
         **images_context(request, repository, bump_form=bump_form),
         **ci_context(request, repository, **ci_extra),
     }
