@@ -54,6 +54,7 @@ ACTIONS: dict[str, Rule] = {
     "repository.report_build": Rule(SYNC, "reporting a built image", ci_scope="report_build"),
     # No CI scope: a pin holds against pipelines, so no pipeline may set or lift one.
     "repository.pin": Rule(SYNC, "pinning an image or rolling it back"),
+    "registry.manage": Rule(MANAGE, "managing the project's container registries and tag policies"),
 }
 
 

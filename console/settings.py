@@ -324,7 +324,11 @@ CELERY_BEAT_SCHEDULE = {
                         "options": {"expires": RUN_SWEEP_INTERVAL_SECONDS}},
     "scheduled-syncs": {"task": "dso.syncs.sweep_scheduled", "schedule": SYNC_SCHEDULE_SWEEP_SECONDS,
                         "options": {"expires": SYNC_SCHEDULE_SWEEP_SECONDS}},
+    "registry-watch": {"task": "dso.registries.sweep", "schedule": 60.0, "options": {"expires": 60.0}},
 }
+# The registry watch: each registry with watched images is checked this often (its run is coalesced).
+REGISTRY_WATCH_INTERVAL_SECONDS = env_int("DSO_REGISTRY_WATCH_INTERVAL_SECONDS", 300, minimum=10)
+REGISTRY_TIMEOUT_SECONDS = env_float("DSO_REGISTRY_TIMEOUT_SECONDS", 15.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Integrations ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 from console.services.leases import run_lease
 from console.services.run_kinds import KINDS, RunKind
 from console.services.runs import RetryLater
+from console.services.registry_watch import registry_watch_sweep
 from console.services.schedules import scheduled_syncs_sweep
 from console.services.sweeper import runs_sweep
 
@@ -31,6 +32,7 @@ RUN_TASKS = {name: _run_task(kind) for name, kind in KINDS.items()}
 sync_execute_task = RUN_TASKS["sync"]
 provisioning_execute_task = RUN_TASKS["provisioning"]
 image_bump_task = RUN_TASKS["image_bump"]
+registry_watch_task = RUN_TASKS["registry_watch"]
 
 
 @shared_task(name="dso.runs.sweep_stuck", acks_late=True)
@@ -41,3 +43,8 @@ def sweep_stuck_runs_task() -> dict:
 @shared_task(name="dso.syncs.sweep_scheduled", acks_late=True)
 def sweep_scheduled_syncs_task() -> dict:
     return scheduled_syncs_sweep()
+
+
+@shared_task(name="dso.registries.sweep", acks_late=True)
+def sweep_registry_watches_task() -> dict:
+    return registry_watch_sweep()

@@ -6,6 +6,7 @@ from console.models.repositories import DeployKind, Repository
 from console.models.runs import ACTIVE_STATUSES, ProvisioningCause, ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
 
 from console.models.pins import ImagePin
+from console.models.registries import ContainerRegistry, DiscoveredTag, RegistryWatchRun, TagPolicy, TagPolicyKind, WatchedImage
 from console.models.schedules import SyncSchedule
 from console.models.tokens import ApiToken
 
@@ -14,6 +15,8 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "CiToken",
+    "ContainerRegistry",
+    "DiscoveredTag",
     "DeployKind",
     "ImageBump",
     "ImageInventoryEntry",
@@ -27,12 +30,16 @@ __all__ = [
     "ProvisioningRun",
     "RefChange",
     "RefChangeKind",
+    "RegistryWatchRun",
     "Repository",
     "Role",
     "RunStatus",
     "SyncRun",
     "SyncSchedule",
+    "TagPolicy",
+    "TagPolicyKind",
     "Trigger",
     "TrustedGitLabInstance",
+    "WatchedImage",
     "WebhookDelivery",
 ]
