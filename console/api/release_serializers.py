@@ -54,3 +54,53 @@ class RollbackSerializer(serializers.Serializer):
         from console.api.image_serializers import ImageBumpSerializer
 
         return ImageBumpSerializer(result["bump"]).data
+
+
+class TagPolicySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    repository = serializers.IntegerField(source="repository_id", help_text="the infra repository's id")
+    kind = serializers.ChoiceField(choices=["semver", "regex", "latest_build"], default="semver")
+    constraint = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    pattern = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    include_prereleases = serializers.BooleanField(default=False)
+    auto_bump = serializers.BooleanField(default=False)
+    selected_tag = serializers.CharField(read_only=True)
+    selected_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    outcome = serializers.CharField(read_only=True)
+
+
+class WatchedImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    repository = serializers.CharField(max_length=255, help_text="the image repository in the registry")
+    reference = serializers.CharField(read_only=True, help_text="registry host and path, as infra repositories write it")
+    last_checked_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_error_code = serializers.CharField(read_only=True)
+    last_error = serializers.CharField(read_only=True)
+    policies = TagPolicySerializer(many=True, read_only=True)
+
+
+class ContainerRegistrySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    project = serializers.IntegerField(source="project_id", read_only=True)
+    name = serializers.CharField(max_length=40)
+    url = serializers.CharField(max_length=500)
+    username = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    token = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="", write_only=True,
+                                  help_text="write-only; encrypted at rest")
+    token_is_set = serializers.BooleanField(read_only=True)
+    images = serializers.ListField(child=serializers.CharField(max_length=255), required=False, default=list,
+                                   write_only=True, help_text="image repositories to watch, e.g. team/app")
+    watched_images = WatchedImageSerializer(source="images.all", many=True, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class RegistryWatchRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    registry = serializers.IntegerField(source="registry_id", read_only=True)
+    status = serializers.CharField(read_only=True)
+    trigger = serializers.CharField(read_only=True)
+    queued_at = serializers.DateTimeField(read_only=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    error_code = serializers.CharField(read_only=True)
+    error_message = serializers.CharField(read_only=True)
+    result = serializers.JSONField(read_only=True)

@@ -1,8 +1,8 @@
-"""Release endpoints (issue #12): a repository's sync schedule, image pins and rollbacks."""
+"""Release endpoints (issue #12): sync schedules, image pins and rollbacks, container registries and their watch."""
 
 from __future__ import annotations
 
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -12,9 +12,11 @@ from rest_framework.views import APIView
 from console import selectors
 from console.api import release_serializers as rs
 from console.authorization import authorize
-from console.models import AuditEvent, Trigger
+from console.models import AuditEvent, ContainerRegistry, Trigger, WatchedImage
 from console.services.actors import Actor
 from console.services.pins import image_pin, image_rollback, image_unpin
+from console.services.registries import registry_image_watch, registry_register, tag_policy_set
+from console.services.registry_watch import registry_watch_request
 from console.services.schedules import schedule_state, sync_schedule_set
 
 
@@ -86,3 +88,73 @@ class RepositoryRollbackView(APIView):
         pin, bump = image_rollback(actor=_actor(request), repository=repository, trigger=Trigger.API,
                                    **form.validated_data)
         return Response(rs.RollbackSerializer({"pin": pin, "bump": bump}).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _project(request, pk: int):
+    return get_object_or_404(selectors.projects_visible_to(request.user), pk=pk)
+
+
+def _registry(request, pk: int):
+    projects = selectors.projects_visible_to(request.user).values("pk")
+    return get_object_or_404(ContainerRegistry.objects.select_related("project"), pk=pk, project__in=projects)
+
+
+def _registries():
+    return ContainerRegistry.objects.select_related("project").prefetch_related(
+        Prefetch("images", queryset=WatchedImage.objects.select_related("registry").prefetch_related("policies")))
+
+
+class ProjectRegistriesView(generics.ListAPIView):
+    """The project's container registries and watched images with their tag policies (GET); POST registers one."""
+
+    serializer_class = rs.ContainerRegistrySerializer
+
+    def get_queryset(self):
+        return _registries().filter(project=_project(self.request, self.kwargs["pk"])).order_by("name")
+
+    @extend_schema(request=rs.ContainerRegistrySerializer, responses={201: rs.ContainerRegistrySerializer})
+    def post(self, request, pk: int):
+        project = _project(request, pk)
+        authorize(_actor(request), "registry.manage", project)
+        form = rs.ContainerRegistrySerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        registry = registry_register(actor=_actor(request), project=project, **form.validated_data)
+        return Response(rs.ContainerRegistrySerializer(_registries().get(pk=registry.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class RegistryImagesView(APIView):
+    @extend_schema(request=rs.WatchedImageSerializer, responses={201: rs.WatchedImageSerializer})
+    def post(self, request, pk: int):
+        """Watch one more image repository of the registry."""
+        registry = _registry(request, pk)
+        authorize(_actor(request), "registry.manage", registry.project)
+        form = rs.WatchedImageSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        image = registry_image_watch(actor=_actor(request), registry=registry,
+                                     image=form.validated_data["repository"])
+        return Response(rs.WatchedImageSerializer(image).data, status=status.HTTP_201_CREATED)
+
+
+class TagPolicyView(APIView):
+    @extend_schema(request=rs.TagPolicySerializer, responses=rs.TagPolicySerializer)
+    def put(self, request, pk: int, image_id: int):
+        """Set the tag policy of a watched image for one infra repository of the project (replaces it)."""
+        registry = _registry(request, pk)
+        authorize(_actor(request), "registry.manage", registry.project)
+        image = get_object_or_404(registry.images.select_related("registry"), pk=image_id)
+        form = rs.TagPolicySerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        repository = get_object_or_404(registry.project.repositories.all(), pk=data.pop("repository_id"))
+        policy = tag_policy_set(actor=_actor(request), image=image, repository=repository, **data)
+        return Response(rs.TagPolicySerializer(policy).data)
+
+
+class RegistryWatchView(APIView):
+    @extend_schema(request=None, responses={202: rs.RegistryWatchRunSerializer})
+    def post(self, request, pk: int):
+        """Check the registry now (joins a queued check)."""
+        registry = _registry(request, pk)
+        queued = registry_watch_request(actor=_actor(request), registry=registry, trigger=Trigger.API)
+        return Response(rs.RegistryWatchRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)

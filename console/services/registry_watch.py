@@ -31,7 +31,7 @@ WATCH_ACTOR_LABEL = "registry-watch"
 
 
 def registry_watch_request(*, actor: Actor, registry: ContainerRegistry, trigger: str = Trigger.API) -> RunRequest:
-    authorize(actor, "project.view", registry.project, doing="checking a registry")
+    authorize(actor, "registry.manage", registry.project, doing="checking a registry")
     if registry.project.status == Project.Status.ARCHIVED:
         raise Conflict("the project is archived")
     return run_kinds.run_request("registry_watch", resource=registry, actor=actor, trigger=trigger)

@@ -89,6 +89,11 @@ RULES: dict[tuple[str, str], str] = {
     ("api:repository-pins", "POST"): "repository.pin",
     ("api:repository-unpin", "POST"): "repository.pin",
     ("api:repository-rollback", "POST"): "repository.pin",
+    ("api:project-registries", "GET"): "project.view",
+    ("api:project-registries", "POST"): "registry.manage",
+    ("api:registry-images", "POST"): "registry.manage",
+    ("api:registry-image-policy", "PUT"): "registry.manage",
+    ("api:registry-watch", "POST"): "registry.manage",
     ("api:syncrun-list", "GET"): "signed_in",
     ("api:syncrun-detail", "GET"): "repository.view",
     ("portal:home", "GET"): "signed_in",
@@ -142,10 +147,12 @@ class World:
     membership: Membership  # a victim membership the owner may remove
     ci_token_id: int
     ci_secrets: dict[str, str]
+    registry: object = None
+    watched_image_id: int = 0
 
     def values(self) -> dict[str, object]:
         return {"pk": "?", "slug": self.organization.slug, "membership_id": self.membership.pk,
-                "token_id": self.ci_token_id, "format": "json"}
+                "token_id": self.ci_token_id, "image_id": self.watched_image_id, "format": "json"}
 
 
 def build_world(users: dict) -> World:
@@ -187,7 +194,11 @@ def build_world(users: dict) -> World:
     # A JWT-shaped credential signed by nobody the console trusts.
     ci["ci_forged"] = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2V2aWwifQ." + "x" * 40
     victim_token, _ = ci_token_create(actor=maker, repository=repository, name="victim", scopes=["sync"])
-    return World(organization, project, repository, run, bump, victim, victim_token.pk, ci)
+    from console.models import ContainerRegistry, WatchedImage
+
+    registry = ContainerRegistry.objects.create(project=project, name="main", url="https://registry.example.com")
+    watched = WatchedImage.objects.create(registry=registry, repository="shop/web")
+    return World(organization, project, repository, run, bump, victim, victim_token.pk, ci, registry, watched.pk)
 
 
 def pk_for(route_name: str, world: World) -> object:
@@ -200,6 +211,8 @@ def pk_for(route_name: str, world: World) -> object:
         return world.sync_run.pk
     if resource.startswith("image-bump"):
         return world.bump.pk
+    if resource.startswith("registry-"):
+        return world.registry.pk
     return world.repository.pk
 
 

@@ -183,3 +183,42 @@ def test_the_beat_sweep_asks_each_due_registry_once(project, oci_registry, monke
     assert registry_watch_sweep() == {"asked": 1}
     assert registry_watch_sweep() == {"asked": 0}  # asked recently: not due
     assert RegistryWatchRun.objects.get().registry == registry
+
+
+def test_the_api_registers_a_registry_sets_a_policy_and_checks_it(project, external_forge, oci_registry, watched,
+                                                                  django_capture_on_commit_callbacks,
+                                                                  django_assert_num_queries):  # noqa: F811
+    from rest_framework.test import APIClient
+
+    capture = django_capture_on_commit_callbacks
+    image = f"{oci_registry.url.removeprefix('http://')}/team/app"
+    deploy = infra_repository(project, external_forge, capture, image)
+    oci_registry.push("team/app", "1.4.1")
+    client = APIClient()
+    client.force_authenticate(project.actor.user)
+    created = client.post(f"/api/v1/projects/{project.pk}/registries/",
+                          {"name": "main", "url": oci_registry.url, "username": "robot", "token": "tok-9d8e7f",
+                           "images": ["team/app"]}, format="json")
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["token_is_set"] is True and "tok-9d8e7f" not in created.content.decode()
+    registry_id, image_id = body["id"], body["watched_images"][0]["id"]
+    assert body["watched_images"][0]["reference"] == image
+    refused = client.put(f"/api/v1/registries/{registry_id}/images/{image_id}/policy/",
+                         {"repository": deploy.pk, "kind": "semver", "constraint": "~~1"}, format="json")
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_tag_policy"
+    policy = client.put(f"/api/v1/registries/{registry_id}/images/{image_id}/policy/",
+                        {"repository": deploy.pk, "kind": "semver", "constraint": "~1.4"}, format="json")
+    assert policy.status_code == 200, policy.content
+    ContainerRegistry.objects.filter(pk=registry_id).update(token="")  # the loopback registry has no auth
+    with capture(execute=True):
+        answer = client.post(f"/api/v1/registries/{registry_id}/watch/")
+    assert answer.status_code == 202
+    assert RegistryWatchRun.objects.get(pk=answer.json()["id"]).status == RunStatus.SUCCEEDED
+    registry_register(actor=project.actor, project=project, name="second", url=oci_registry.url,
+                      images=["team/a", "team/b"])
+    # The registries, their images and the images' policies: one query each, however many there are.
+    with django_assert_num_queries(5):
+        listed = client.get(f"/api/v1/projects/{project.pk}/registries/").json()
+    assert [r["name"] for r in listed["results"]] == ["main", "second"]
+    assert listed["results"][0]["watched_images"][0]["policies"][0]["selected_tag"] == "1.4.1"
