@@ -64,3 +64,83 @@ class ImagePinAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{pin}: unpinned")
             except DomainError as error:
                 self.message_user(request, f"{pin}: {error.message}", level=messages.ERROR)
+
+
+from console.models import ContainerRegistry, DiscoveredTag, RegistryWatchRun, TagPolicy, WatchedImage  # noqa: E402
+
+
+class WatchedImageInline(admin.TabularInline):
+    model = WatchedImage
+    extra = 0
+    fields = ["repository", "last_checked_at", "last_error_code", "last_error"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContainerRegistry)
+class ContainerRegistryAdmin(admin.ModelAdmin):
+    """Registered by maintainers (portal/API, token write-only); the admin shows them and checks them now."""
+
+    list_display = ["name", "project", "url", "username", "token_set", "created_at"]
+    search_fields = ["name", "url", "project__slug", "project__organization__slug"]
+    fields = ["project", "name", "url", "username", "token_set", "created_at"]
+    readonly_fields = fields
+    inlines = [WatchedImageInline]
+    list_select_related = ["project__organization"]
+    actions = ["watch_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(boolean=True, description="token set")
+    def token_set(self, obj):
+        return obj.token_is_set
+
+    @admin.action(description="Check the selected registries now")
+    def watch_now(self, request, queryset):
+        from console.models import Trigger
+        from console.services.registry_watch import registry_watch_request
+
+        for registry in queryset.select_related("project"):
+            try:
+                queued = registry_watch_request(actor=_actor(request), registry=registry, trigger=Trigger.ADMIN)
+                self.message_user(request, f"{registry}: watch #{queued.run.pk} queued")
+            except DomainError as error:
+                self.message_user(request, f"{registry}: {error.message}", level=messages.ERROR)
+
+
+@admin.register(TagPolicy)
+class TagPolicyAdmin(admin.ModelAdmin):
+    list_display = ["image", "repository", "kind", "constraint", "pattern", "include_prereleases", "auto_bump",
+                    "selected_tag", "selected_at", "outcome"]
+    list_filter = ["kind", "auto_bump"]
+    readonly_fields = list_display
+    list_select_related = ["image__registry", "repository__project"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(DiscoveredTag)
+class DiscoveredTagAdmin(admin.ModelAdmin):
+    list_display = ["tag", "image", "digest", "created", "discovered_at"]
+    search_fields = ["tag", "digest", "image__repository"]
+    readonly_fields = list_display
+    list_select_related = ["image__registry"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(RegistryWatchRun)
+class RegistryWatchRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "registry", "status", "trigger", "queued_at", "finished_at", "error_code"]
+    list_filter = ["status", "trigger"]
+    readonly_fields = [field.name for field in RegistryWatchRun._meta.fields]
+    list_select_related = ["registry__project"]
+
+    def has_add_permission(self, request):
+        return False

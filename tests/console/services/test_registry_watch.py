@@ -222,3 +222,19 @@ def test_the_api_registers_a_registry_sets_a_policy_and_checks_it(project, exter
         listed = client.get(f"/api/v1/projects/{project.pk}/registries/").json()
     assert [r["name"] for r in listed["results"]] == ["main", "second"]
     assert listed["results"][0]["watched_images"][0]["policies"][0]["selected_tag"] == "1.4.1"
+
+
+def test_the_admin_lists_registries_without_their_token(client, project, oci_registry):  # noqa: F811
+    from tests.factories import make_user
+
+    root = make_user(staff=True)
+    root.is_superuser = True
+    root.save()
+    registry = registry_register(actor=project.actor, project=project, name="main", url=oci_registry.url,
+                                 username="robot", token="admin-never-shows-7c1d", images=["team/app"])
+    client.force_login(root)
+    for page in ("containerregistry/", f"containerregistry/{registry.pk}/change/", "tagpolicy/", "discoveredtag/",
+                 "registrywatchrun/"):
+        response = client.get(f"/admin/console/{page}")
+        assert response.status_code == 200, page
+        assert "admin-never-shows-7c1d" not in response.content.decode()
