@@ -55,6 +55,7 @@ ACTIONS: dict[str, Rule] = {
     # No CI scope: a pin holds against pipelines, so no pipeline may set or lift one.
     "repository.pin": Rule(SYNC, "pinning an image or rolling it back"),
     "registry.manage": Rule(MANAGE, "managing the project's container registries and tag policies"),
+    "platform.image_inventory": Rule(None, "reading the platform-wide image inventory", PLATFORM),
 }
 
 

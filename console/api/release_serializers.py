@@ -104,3 +104,30 @@ class RegistryWatchRunSerializer(serializers.Serializer):
     error_code = serializers.CharField(read_only=True)
     error_message = serializers.CharField(read_only=True)
     result = serializers.JSONField(read_only=True)
+
+
+class LedgerStepSerializer(serializers.DictField):
+    child = serializers.JSONField()
+
+
+class LedgerSerializer(serializers.Serializer):
+    image = serializers.CharField()
+    tag = serializers.CharField()
+    steps = serializers.ListField(child=LedgerStepSerializer(), help_text="oldest first: step, at, details, "
+                                  "since_previous_seconds")
+    total_seconds = serializers.FloatField(allow_null=True)
+    commit_to_running_seconds = serializers.FloatField(allow_null=True)
+    deployments_known = serializers.BooleanField(help_text="false: no deployment read-back is configured")
+
+
+class InventoryRowSerializer(serializers.Serializer):
+    organization = serializers.CharField(source="repository.project.organization.slug")
+    project = serializers.CharField(source="repository.project.slug")
+    repository = serializers.CharField(source="repository.name")
+    repository_id = serializers.IntegerField()
+    image = serializers.CharField()
+    tag = serializers.CharField()
+    digest = serializers.CharField()
+    file = serializers.CharField()
+    location = serializers.CharField()
+    commit_sha = serializers.CharField()

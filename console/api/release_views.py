@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import F, Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +15,7 @@ from console.api import release_serializers as rs
 from console.authorization import authorize
 from console.models import AuditEvent, ContainerRegistry, Trigger, WatchedImage
 from console.services.actors import Actor
+from console.services.ledger import image_inventory, image_tag_ledger, inventory_csv
 from console.services.pins import image_pin, image_rollback, image_unpin
 from console.services.registries import registry_image_watch, registry_register, tag_policy_set
 from console.services.registry_watch import registry_watch_request
@@ -158,3 +160,32 @@ class RegistryWatchView(APIView):
         registry = _registry(request, pk)
         queued = registry_watch_request(actor=_actor(request), registry=registry, trigger=Trigger.API)
         return Response(rs.RegistryWatchRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImageTagLedgerView(APIView):
+    @extend_schema(responses=rs.LedgerSerializer)
+    def get(self, request, image: str, tag: str):
+        """The timeline of one image tag: app commit and sync, build or registry discovery, bump, infra commit
+        and sync, deployment where read-back exists; seconds between steps. Only projects you can see."""
+        return Response(rs.LedgerSerializer(image_tag_ledger(user=request.user, image=image, tag=tag)).data)
+
+
+class ImageInventoryView(generics.ListAPIView):
+    """Platform admins: which organizations, projects and infra repositories set which image and tag now.
+    Filters: `image` (substring), `tag`, `organization`, `project`; `export=csv` answers the whole list as CSV."""
+
+    serializer_class = rs.InventoryRowSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return image_inventory(actor=_actor(self.request), image=params.get("image", ""), tag=params.get("tag", ""),
+                               organization=params.get("organization", ""), project=params.get("project", ""))
+
+    @extend_schema(parameters=[OpenApiParameter(name, str) for name in ("image", "tag", "organization", "project",
+                                                                        "export")])
+    def get(self, request, *args, **kwargs):
+        if request.query_params.get("export") == "csv":
+            response = HttpResponse(inventory_csv(self.get_queryset()), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = 'attachment; filename="image-inventory.csv"'
+            return response
+        return super().get(request, *args, **kwargs)

@@ -40,6 +40,8 @@ urlpatterns = [
     path("repositories/<int:pk>/pins/", release_views.RepositoryPinsView.as_view(), name="repository-pins"),
     path("repositories/<int:pk>/pins/unpin/", release_views.RepositoryUnpinView.as_view(),
          name="repository-unpin"),
+    path("images/inventory/", release_views.ImageInventoryView.as_view(), name="image-inventory"),
+    path("images/<path:image>/tags/<str:tag>/", release_views.ImageTagLedgerView.as_view(), name="image-tag-ledger"),
     path("projects/<int:pk>/registries/", release_views.ProjectRegistriesView.as_view(), name="project-registries"),
     path("registries/<int:pk>/images/", release_views.RegistryImagesView.as_view(), name="registry-images"),
     path("registries/<int:pk>/images/<int:image_id>/policy/", release_views.TagPolicyView.as_view(),

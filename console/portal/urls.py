@@ -38,5 +38,7 @@ urlpatterns = [
          name="repository_ci_token_revoke"),
     path("repositories/<int:pk>/ci-settings/", ci.ci_settings_update, name="repository_ci_settings"),
     path("repositories/<int:pk>/webhook-secret/", ci.webhook_secret_rotate, name="repository_webhook_secret"),
+    path("images/inventory/", releases.image_inventory_view, name="image_inventory"),
+    path("images/<path:image>/tags/<str:tag>/", releases.image_tag_ledger_view, name="image_tag_ledger"),
     path("syncs/<int:pk>/partial/", syncs.sync_partial, name="sync_partial"),
 ]

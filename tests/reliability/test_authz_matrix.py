@@ -94,6 +94,8 @@ RULES: dict[tuple[str, str], str] = {
     ("api:registry-images", "POST"): "registry.manage",
     ("api:registry-image-policy", "PUT"): "registry.manage",
     ("api:registry-watch", "POST"): "registry.manage",
+    ("api:image-tag-ledger", "GET"): "signed_in",
+    ("api:image-inventory", "GET"): "platform.image_inventory",
     ("api:syncrun-list", "GET"): "signed_in",
     ("api:syncrun-detail", "GET"): "repository.view",
     ("portal:home", "GET"): "signed_in",
@@ -118,6 +120,8 @@ RULES: dict[tuple[str, str], str] = {
     ("portal:repository_sync_schedule", "POST"): "repository.manage",
     ("portal:image_rollback", "POST"): "repository.pin",
     ("portal:image_unpin", "POST"): "repository.pin",
+    ("portal:image_tag_ledger", "GET"): "signed_in",
+    ("portal:image_inventory", "GET"): "platform.image_inventory",
     ("portal:repository_ci_token_new", "POST"): "repository.ci_manage",
     ("portal:repository_ci_token_revoke", "POST"): "repository.ci_manage",
     ("portal:repository_ci_settings", "POST"): "repository.ci_manage",
@@ -152,7 +156,8 @@ class World:
 
     def values(self) -> dict[str, object]:
         return {"pk": "?", "slug": self.organization.slug, "membership_id": self.membership.pk,
-                "token_id": self.ci_token_id, "image_id": self.watched_image_id, "format": "json"}
+                "token_id": self.ci_token_id, "image_id": self.watched_image_id, "format": "json",
+                "image": "registry.example.com/shop/web", "tag": "1.2.3"}
 
 
 def build_world(users: dict) -> World:

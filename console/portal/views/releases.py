@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_POST, require_safe
 
 from console.portal.views.common import forbidden, portal_actor, refusal, safe_next
 from console.portal.views.repositories import visible_repository
@@ -98,3 +99,46 @@ def image_unpin_view(request, pk: int):
         messages.success(request, _("%(image)s unpinned: automatic and CI bumps may move it again.")
                          % {"image": pin.image})
     return redirect(back)
+
+
+STEP_LABELS = {
+    "commit": _lazy("application commit"), "app_sync": _lazy("application repository synced"),
+    "build": _lazy("image built"), "registry": _lazy("discovered in the registry"), "bump": _lazy("bump"),
+    "infra_commit": _lazy("infra repository changed"), "infra_sync": _lazy("infra repository synced"),
+    "deployment": _lazy("deployment"),
+}
+
+
+@login_required
+@require_safe
+def image_tag_ledger_view(request, image: str, tag: str):
+    from console.services.ledger import image_tag_ledger
+
+    ledger = image_tag_ledger(user=request.user, image=image, tag=tag)
+    for step in ledger["steps"]:
+        step["label"] = STEP_LABELS.get(step["step"], step["step"])
+        step["details"] = {k: v for k, v in step.items()
+                           if k not in ("step", "at", "label", "since_previous_seconds") and v not in (None, "")}
+    return render(request, "portal/image_ledger.html", {"ledger": ledger})
+
+
+@login_required
+@require_safe
+def image_inventory_view(request):
+    from django.core.paginator import Paginator
+    from django.http import HttpResponse
+
+    from console.services.ledger import image_inventory, inventory_csv
+
+    filters = {name: request.GET.get(name, "").strip() for name in ("image", "tag", "organization", "project")}
+    try:
+        entries = image_inventory(actor=portal_actor(request), **filters)
+    except PermissionDenied as error:
+        return forbidden(request, error)
+    if request.GET.get("export") == "csv":
+        response = HttpResponse(inventory_csv(entries), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="image-inventory.csv"'
+        return response
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    return render(request, "portal/image_inventory.html", {"page": page, "filters": filters, "query": query})
