@@ -329,6 +329,14 @@ CELERY_BEAT_SCHEDULE = {
 # The registry watch: each registry with watched images is checked this often (its run is coalesced).
 REGISTRY_WATCH_INTERVAL_SECONDS = env_int("DSO_REGISTRY_WATCH_INTERVAL_SECONDS", 300, minimum=10)
 REGISTRY_TIMEOUT_SECONDS = env_float("DSO_REGISTRY_TIMEOUT_SECONDS", 15.0)
+# Project notifications (webhooks and e-mail through Django's EMAIL_* settings).
+NOTIFICATION_TIMEOUT_SECONDS = env_float("DSO_NOTIFICATION_TIMEOUT_SECONDS", 10.0)
+DEFAULT_FROM_EMAIL = env("DSO_DEFAULT_FROM_EMAIL", "dso-console@localhost")
+EMAIL_HOST = env("DSO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DSO_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env("DSO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("DSO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DSO_EMAIL_USE_TLS", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Integrations ---------------------------------------------------------------------------------------

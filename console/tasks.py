@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 from console.services.leases import run_lease
 from console.services.run_kinds import KINDS, RunKind
 from console.services.runs import RetryLater
+from console.services.notifications import DeliveryFailed, notification_deliver
 from console.services.registry_watch import registry_watch_sweep
 from console.services.schedules import scheduled_syncs_sweep
 from console.services.sweeper import runs_sweep
@@ -48,3 +49,11 @@ def sweep_scheduled_syncs_task() -> dict:
 @shared_task(name="dso.registries.sweep", acks_late=True)
 def sweep_registry_watches_task() -> dict:
     return registry_watch_sweep()
+
+
+@shared_task(name="dso.notifications.deliver", bind=True, acks_late=True, max_retries=None)
+def deliver_notification_task(self, delivery_id: int) -> None:
+    try:
+        notification_deliver(delivery_id=delivery_id)
+    except DeliveryFailed as failed:
+        raise self.retry(countdown=failed.countdown, exc=failed)

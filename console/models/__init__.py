@@ -5,6 +5,7 @@ from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
 from console.models.runs import ACTIVE_STATUSES, ProvisioningCause, ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
 
+from console.models.notifications import NotificationDelivery, NotificationEvent, NotificationTarget
 from console.models.pins import ImagePin
 from console.models.registries import ContainerRegistry, DiscoveredTag, RegistryWatchRun, TagPolicy, TagPolicyKind, WatchedImage
 from console.models.schedules import SyncSchedule
@@ -24,6 +25,9 @@ __all__ = [
     "ImageRelease",
     "ImageTagChange",
     "Membership",
+    "NotificationDelivery",
+    "NotificationEvent",
+    "NotificationTarget",
     "Organization",
     "Project",
     "ProvisioningCause",

@@ -85,6 +85,12 @@ def image_bump_execute(*, run_id: int, task_id: str) -> None:
         if isinstance(error, DomainError):
             error = ProvisioningError(str(error.message), code=error.code)
         handle_failure(bump, error, secrets=(repository.token,))
+        if bump.status == RunStatus.FAILED:
+            from console.services.notifications import notify_safely
+
+            notify_safely(project=repository.project_id, event="bump_failed",
+                          payload={"repository": repository.name, "bump": bump.pk, "image": bump.image,
+                                   "tag": bump.tag, "code": bump.error_code, "message": bump.error_message})
     run_kinds.enqueue_next("image_bump", repository)
 
 

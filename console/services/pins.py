@@ -82,6 +82,11 @@ def image_pin(*, actor: Actor, repository: Repository, image: str, tag: str, rea
             raise Conflict(_("the image was pinned by someone else meanwhile; try again")) from error
         audit_record(actor=actor, action="image.pin", target=repository,
                      before=_pin_state(previous) if previous else None, after=_pin_state(pin))
+        from console.services.notifications import notify
+
+        notify(project=repository.project_id, event="image_pinned",
+               payload={"repository": repository.name, "image": image, "tag": tag, "by": pin.pinned_by_label,
+                        "reason": pin.reason})
     return pin
 
 

@@ -191,6 +191,11 @@ def _act(policy: TagPolicy, reference: str, tag: str) -> str:
     # The warning of the project page and API, with its one-click bump (or the pin's who and why).
     image_release_record(repository=repository, image=reference, tag=tag, commit_sha="",
                          source=ImageRelease.Source.REGISTRY)
+    from console.services.notifications import notify_safely
+
+    notify_safely(project=repository.project_id, event="new_tag_waiting",
+                  payload={"repository": repository.name, "image": reference, "tag": tag,
+                           "pinned": pin.refusal if pin is not None else None})
     if pin is not None:
         return f"{refused}waiting: {pin.refusal}"
     return f"{refused}waiting for a bump"

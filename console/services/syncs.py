@@ -62,6 +62,11 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
         handle_failure(run, error, secrets=(repository.token,))
         if run.status == RunStatus.FAILED:
             _after_run(repository, failed=True)
+            from console.services.notifications import notify_safely
+
+            notify_safely(project=repository.project_id, event="sync_failed",
+                          payload={"repository": repository.name, "run": run.pk, "trigger": run.trigger,
+                                   "code": run.error_code, "message": run.error_message})
         run_kinds.enqueue_next("sync", repository)
         return
     if not _record_ref_changes(run, result.changes):
