@@ -144,3 +144,31 @@ class RegistryWatchRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+from console.models import NotificationDelivery, NotificationTarget  # noqa: E402
+
+
+@admin.register(NotificationTarget)
+class NotificationTargetAdmin(admin.ModelAdmin):
+    """Created by maintainers (API; the webhook secret shown once); the admin shows them, never the secret."""
+
+    list_display = ["project", "kind", "url", "emails", "events", "enabled", "created_at"]
+    list_filter = ["kind", "enabled"]
+    fields = list_display
+    readonly_fields = list_display
+    list_select_related = ["project__organization"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(NotificationDelivery)
+class NotificationDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "target", "event", "status", "attempts", "response_status", "created_at", "delivered_at"]
+    list_filter = ["status", "event"]
+    readonly_fields = [field.name for field in NotificationDelivery._meta.fields]
+    list_select_related = ["target__project"]
+
+    def has_add_permission(self, request):
+        return False

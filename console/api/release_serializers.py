@@ -131,3 +131,31 @@ class InventoryRowSerializer(serializers.Serializer):
     file = serializers.CharField()
     location = serializers.CharField()
     commit_sha = serializers.CharField()
+
+
+class NotificationTargetSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=["webhook", "email"])
+    url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    emails = serializers.ListField(child=serializers.CharField(max_length=254), required=False, default=list)
+    events = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list,
+                                   help_text="empty: every event")
+    enabled = serializers.BooleanField(read_only=True)
+    # No `secret` field: the model has one, and a read-only field would serialize it. The creation answer
+    # adds it (once); NotificationTargetCreatedSerializer documents that answer.
+
+
+class NotificationTargetCreatedSerializer(NotificationTargetSerializer):
+    secret = serializers.CharField(required=False, help_text="webhooks: the HMAC key, in this answer only")
+
+
+class NotificationDeliverySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    target = serializers.IntegerField(source="target_id", read_only=True)
+    event = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)
+    attempts = serializers.IntegerField(read_only=True)
+    response_status = serializers.IntegerField(read_only=True, allow_null=True)
+    error = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    delivered_at = serializers.DateTimeField(read_only=True, allow_null=True)

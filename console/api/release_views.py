@@ -13,9 +13,10 @@ from rest_framework.views import APIView
 from console import selectors
 from console.api import release_serializers as rs
 from console.authorization import authorize
-from console.models import AuditEvent, ContainerRegistry, Trigger, WatchedImage
+from console.models import AuditEvent, ContainerRegistry, NotificationDelivery, Trigger, WatchedImage
 from console.services.actors import Actor
 from console.services.ledger import image_inventory, image_tag_ledger, inventory_csv
+from console.services.notifications import notification_target_create
 from console.services.pins import image_pin, image_rollback, image_unpin
 from console.services.registries import registry_image_watch, registry_register, tag_policy_set
 from console.services.registry_watch import registry_watch_request
@@ -189,3 +190,38 @@ class ImageInventoryView(generics.ListAPIView):
             response["Content-Disposition"] = 'attachment; filename="image-inventory.csv"'
             return response
         return super().get(request, *args, **kwargs)
+
+
+class ProjectNotificationTargetsView(generics.ListAPIView):
+    """The project's notification targets (GET, maintainers); POST adds one (a webhook's secret is in the answer
+    only)."""
+
+    serializer_class = rs.NotificationTargetSerializer
+
+    def get_queryset(self):
+        project = _project(self.request, self.kwargs["pk"])
+        authorize(_actor(self.request), "project.edit", project, doing="seeing notification targets")
+        return project.notification_targets.all()
+
+    @extend_schema(request=rs.NotificationTargetSerializer, responses={201: rs.NotificationTargetCreatedSerializer})
+    def post(self, request, pk: int):
+        project = _project(request, pk)
+        authorize(_actor(request), "project.edit", project, doing="managing notification targets")
+        form = rs.NotificationTargetSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        target, secret = notification_target_create(actor=_actor(request), project=project, **form.validated_data)
+        data = dict(rs.NotificationTargetSerializer(target).data)
+        if secret:
+            data["secret"] = secret
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class ProjectNotificationDeliveriesView(generics.ListAPIView):
+    """Every delivery of the project's notifications, newest first."""
+
+    serializer_class = rs.NotificationDeliverySerializer
+
+    def get_queryset(self):
+        project = _project(self.request, self.kwargs["pk"])
+        authorize(_actor(self.request), "project.edit", project, doing="seeing notification deliveries")
+        return NotificationDelivery.objects.filter(target__project=project)

@@ -138,3 +138,22 @@ def test_targets_refuse_bad_input(project):  # noqa: F811
                    dict(kind="pager")):
         with pytest.raises(DomainError):
             notification_target_create(actor=project.actor, project=project, **fields)
+
+
+def test_the_api_creates_a_target_showing_its_secret_once_and_lists_deliveries(project, receiver,
+                                                                               delivered,
+                                                                               django_capture_on_commit_callbacks):  # noqa: F811
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(project.actor.user)
+    created = client.post(f"/api/v1/projects/{project.pk}/notification-targets/",
+                          {"kind": "webhook", "url": receiver.url}, format="json")
+    assert created.status_code == 201, created.content
+    secret = created.json()["secret"]
+    listed = client.get(f"/api/v1/projects/{project.pk}/notification-targets/").json()
+    assert "secret" not in listed["results"][0] and secret not in json.dumps(listed)
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(project=project, event="new_tag_waiting", payload={"image": "reg/app", "tag": "2.0.0"})
+    deliveries = client.get(f"/api/v1/projects/{project.pk}/notification-deliveries/").json()
+    assert [(d["event"], d["status"]) for d in deliveries["results"]] == [("new_tag_waiting", "delivered")]
