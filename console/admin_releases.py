@@ -172,3 +172,27 @@ class NotificationDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+from console.models import BumpMergeRequest, MergeRequestSettings  # noqa: E402
+
+
+@admin.register(MergeRequestSettings)
+class MergeRequestSettingsAdmin(admin.ModelAdmin):
+    list_display = ["repository", "enabled", "gitlab_url", "project_path"]
+    readonly_fields = list_display
+    list_select_related = ["repository__project"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(BumpMergeRequest)
+class BumpMergeRequestAdmin(admin.ModelAdmin):
+    list_display = ["bump", "iid", "url", "state", "merge_commit_sha", "opened_at", "closed_at", "completed_at"]
+    list_filter = ["state"]
+    readonly_fields = [field.name for field in BumpMergeRequest._meta.fields]
+    list_select_related = ["bump__repository"]
+
+    def has_add_permission(self, request):
+        return False

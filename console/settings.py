@@ -325,6 +325,8 @@ CELERY_BEAT_SCHEDULE = {
     "scheduled-syncs": {"task": "dso.syncs.sweep_scheduled", "schedule": SYNC_SCHEDULE_SWEEP_SECONDS,
                         "options": {"expires": SYNC_SCHEDULE_SWEEP_SECONDS}},
     "registry-watch": {"task": "dso.registries.sweep", "schedule": 60.0, "options": {"expires": 60.0}},
+    "follow-merge-requests": {"task": "dso.bumps.follow_merge_requests", "schedule": 60.0,
+                              "options": {"expires": 60.0}},
 }
 # The registry watch: each registry with watched images is checked this often (its run is coalesced).
 REGISTRY_WATCH_INTERVAL_SECONDS = env_int("DSO_REGISTRY_WATCH_INTERVAL_SECONDS", 300, minimum=10)

@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 from console.services.leases import run_lease
 from console.services.run_kinds import KINDS, RunKind
 from console.services.runs import RetryLater
+from console.services.merge_requests import merge_requests_follow
 from console.services.notifications import DeliveryFailed, notification_deliver
 from console.services.registry_watch import registry_watch_sweep
 from console.services.schedules import scheduled_syncs_sweep
@@ -57,3 +58,8 @@ def deliver_notification_task(self, delivery_id: int) -> None:
         notification_deliver(delivery_id=delivery_id)
     except DeliveryFailed as failed:
         raise self.retry(countdown=failed.countdown, exc=failed)
+
+
+@shared_task(name="dso.bumps.follow_merge_requests", acks_late=True)
+def follow_merge_requests_task() -> dict:
+    return merge_requests_follow()

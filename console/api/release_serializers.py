@@ -159,3 +159,9 @@ class NotificationDeliverySerializer(serializers.Serializer):
     error = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     delivered_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class MergeRequestSettingsSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(default=True)
+    gitlab_url = serializers.CharField(max_length=500)
+    project_path = serializers.CharField(max_length=500)

@@ -16,6 +16,7 @@ from console.authorization import authorize
 from console.models import AuditEvent, ContainerRegistry, NotificationDelivery, Trigger, WatchedImage
 from console.services.actors import Actor
 from console.services.ledger import image_inventory, image_tag_ledger, inventory_csv
+from console.services.merge_requests import merge_request_settings_set
 from console.services.notifications import notification_target_create
 from console.services.pins import image_pin, image_rollback, image_unpin
 from console.services.registries import registry_image_watch, registry_register, tag_policy_set
@@ -225,3 +226,16 @@ class ProjectNotificationDeliveriesView(generics.ListAPIView):
         project = _project(self.request, self.kwargs["pk"])
         authorize(_actor(self.request), "project.edit", project, doing="seeing notification deliveries")
         return NotificationDelivery.objects.filter(target__project=project)
+
+
+class MergeRequestSettingsView(APIView):
+    @extend_schema(request=rs.MergeRequestSettingsSerializer, responses=rs.MergeRequestSettingsSerializer)
+    def put(self, request, pk: int):
+        """Bump this infra repository by merge request at its external GitLab (its token opens them)."""
+        repository = _repository(request, pk)
+        authorize(_actor(request), "repository.manage", repository,
+                  doing="changing how bumps reach the repository")
+        form = rs.MergeRequestSettingsSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        saved = merge_request_settings_set(actor=_actor(request), repository=repository, **form.validated_data)
+        return Response(rs.MergeRequestSettingsSerializer(saved).data)

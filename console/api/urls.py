@@ -51,6 +51,8 @@ urlpatterns = [
     path("registries/<int:pk>/images/<int:image_id>/policy/", release_views.TagPolicyView.as_view(),
          name="registry-image-policy"),
     path("registries/<int:pk>/watch/", release_views.RegistryWatchView.as_view(), name="registry-watch"),
+    path("repositories/<int:pk>/merge-request-settings/", release_views.MergeRequestSettingsView.as_view(),
+         name="repository-merge-request-settings"),
     path("repositories/<int:pk>/rollback/", release_views.RepositoryRollbackView.as_view(),
          name="repository-rollback"),
     path("image-bumps/<int:pk>/", image_views.ImageBumpView.as_view(), name="image-bump"),

@@ -5,6 +5,7 @@ from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
 from console.models.runs import ACTIVE_STATUSES, ProvisioningCause, ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
 
+from console.models.merge_requests import BumpMergeRequest, MergeRequestSettings
 from console.models.notifications import NotificationDelivery, NotificationEvent, NotificationTarget
 from console.models.pins import ImagePin
 from console.models.registries import ContainerRegistry, DiscoveredTag, RegistryWatchRun, TagPolicy, TagPolicyKind, WatchedImage
@@ -15,6 +16,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "ApiToken",
     "AuditEvent",
+    "BumpMergeRequest",
     "CiToken",
     "ContainerRegistry",
     "DiscoveredTag",
@@ -25,6 +27,7 @@ __all__ = [
     "ImageRelease",
     "ImageTagChange",
     "Membership",
+    "MergeRequestSettings",
     "NotificationDelivery",
     "NotificationEvent",
     "NotificationTarget",

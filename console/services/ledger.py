@@ -69,12 +69,13 @@ def image_tag_ledger(*, user, image: str, tag: str) -> dict:
         steps.append(_step("registry", found.discovered_at, digest=found.digest, registry=found.image.registry.name))
     infra_repositories: set[int] = set()
     for bump in (ImageBump.objects.filter(repository__project__in=projects, image=image, tag=tag)
-                 .select_related("repository", "actor").order_by("queued_at")):
+                 .select_related("repository", "actor", "merge_request").order_by("queued_at")):
         infra_repositories.add(bump.repository_id)
         steps.append(_step("bump", bump.queued_at, bump=bump.pk, repository=bump.repository.name,
                            by=bump.trigger_detail.get("by") or (bump.actor.get_username() if bump.actor else ""),
                            reason=bump.reason, status=bump.status, commit_sha=bump.commit_sha,
-                           finished_at=bump.finished_at, trigger=bump.trigger))
+                           finished_at=bump.finished_at, trigger=bump.trigger,
+                           merge_request=_merge_request_of(bump)))
     for change in (ImageTagChange.objects.filter(repository__project__in=projects, image=image, new_tag=tag,
                                                  on_deploy_line=True, rewritten_at__isnull=True)
                    .select_related("repository", "sync_run").order_by("sequence")):
@@ -106,6 +107,14 @@ def image_tag_ledger(*, user, image: str, tag: str) -> dict:
         if running and first_commit else None,
         "deployments_known": bool(getattr(settings, "IMAGE_LEDGER_DEPLOYMENT_PROVIDERS", ())),
     }
+
+
+def _merge_request_of(bump) -> dict | None:
+    try:
+        request = bump.merge_request
+    except Exception:  # noqa: BLE001 - RelatedObjectDoesNotExist: a direct push
+        return None
+    return {"url": request.url, "state": request.state, "completed_at": request.completed_at}
 
 
 def image_inventory(*, actor: Actor, image: str = "", tag: str = "", organization: str = "",

@@ -95,6 +95,7 @@ RULES: dict[tuple[str, str], str] = {
     ("api:registry-image-policy", "PUT"): "registry.manage",
     ("api:registry-watch", "POST"): "registry.manage",
     ("api:image-tag-ledger", "GET"): "signed_in",
+    ("api:repository-merge-request-settings", "PUT"): "repository.manage",
     ("api:project-notification-targets", "GET"): "project.edit",
     ("api:project-notification-targets", "POST"): "project.edit",
     ("api:project-notification-deliveries", "GET"): "project.edit",
