@@ -331,6 +331,7 @@ CELERY_BEAT_SCHEDULE = {
 # The registry watch: each registry with watched images is checked this often (its run is coalesced).
 REGISTRY_WATCH_INTERVAL_SECONDS = env_int("DSO_REGISTRY_WATCH_INTERVAL_SECONDS", 300, minimum=10)
 REGISTRY_TIMEOUT_SECONDS = env_float("DSO_REGISTRY_TIMEOUT_SECONDS", 15.0)
+REGISTRY_WATCH_CONCURRENCY = env_int("DSO_REGISTRY_WATCH_CONCURRENCY", 8, minimum=1)  # manifest reads at once
 # The image tag ledger's deployment steps: dotted paths of callables provider(*, image, tag, repositories)
 # -> [step dicts]; the deployment read-back piece registers its own (none: the ledger ends at the infra sync).
 IMAGE_LEDGER_DEPLOYMENT_PROVIDERS = env_list("DSO_IMAGE_LEDGER_DEPLOYMENT_PROVIDERS")

@@ -7,6 +7,7 @@ A pin wins over both: the warning says the image is pinned, no bump is asked for
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
@@ -134,11 +135,15 @@ def _discover(client: RegistryClient, image) -> int:
     listed = client.list_tags(image.repository)
     fresh = [tag for tag in listed if tag not in known]
     needs_created = any(policy.kind == LATEST_BUILD for policy in image.policies.all())
-    rows = []
-    for tag in fresh:
+
+    def read(tag: str) -> DiscoveredTag:
         digest = client.manifest_digest(image.repository, tag)
         created = client.created_at(image.repository, tag) if needs_created else None
-        rows.append(DiscoveredTag(image=image, tag=tag, digest=digest, created=created))
+        return DiscoveredTag(image=image, tag=tag, digest=digest, created=created)
+
+    # One manifest request per new tag: a few at a time, since each waits on the registry's round trip.
+    with ThreadPoolExecutor(max_workers=max(1, settings.REGISTRY_WATCH_CONCURRENCY)) as pool:
+        rows = list(pool.map(read, fresh))
     DiscoveredTag.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,6 +75,7 @@ class RegistryClient:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = "dso-console-registry-watch"
         self._tokens: dict[str, str] = {}  # scope → bearer token
+        self._lock = threading.Lock()  # the watch reads manifests from several threads
         self.requests_made = 0
 
     # --- public operations -------------------------------------------------------------------------------
@@ -171,7 +173,8 @@ class RegistryClient:
     def _send(self, method: str, url: str, headers: dict, auth=None) -> requests.Response:
         if self.check_url:
             self.check_url(url)
-        self.requests_made += 1
+        with self._lock:
+            self.requests_made += 1
         try:
             return self.session.request(method, url, headers=headers, auth=auth, timeout=self.timeout,
                                         allow_redirects=False)
