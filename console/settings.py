@@ -275,6 +275,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "console.models.runs.RunStatus",
         "ProjectStatusEnum": "console.models.organizations.Project.Status",
+        "TagPolicyKindEnum": "console.models.registries.TagPolicyKind",
+        "NotificationTargetKindEnum": "console.models.notifications.NotificationTarget.Kind",
     },
 }
 

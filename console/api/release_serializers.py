@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from console.models import NotificationTarget, TagPolicyKind
+
 
 class SyncScheduleSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
@@ -59,7 +61,7 @@ class RollbackSerializer(serializers.Serializer):
 class TagPolicySerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     repository = serializers.IntegerField(source="repository_id", help_text="the infra repository's id")
-    kind = serializers.ChoiceField(choices=["semver", "regex", "latest_build"], default="semver")
+    kind = serializers.ChoiceField(choices=TagPolicyKind.choices, default=TagPolicyKind.SEMVER)
     constraint = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     pattern = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     include_prereleases = serializers.BooleanField(default=False)
@@ -135,7 +137,7 @@ class InventoryRowSerializer(serializers.Serializer):
 
 class NotificationTargetSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    kind = serializers.ChoiceField(choices=["webhook", "email"])
+    kind = serializers.ChoiceField(choices=NotificationTarget.Kind.choices)
     url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     emails = serializers.ListField(child=serializers.CharField(max_length=254), required=False, default=list)
     events = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list,
