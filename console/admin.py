@@ -496,3 +496,4 @@ class OidcIdentityAdmin(admin.ModelAdmin):
 
 
 from console import admin_deployments  # noqa: E402,F401 - read-back pages, registered on import
+from console import admin_releases  # noqa: E402, F401 - registers the release models (issue #12)

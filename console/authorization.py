@@ -57,6 +57,10 @@ ACTIONS: dict[str, Rule] = {
     "repository.sync": Rule(SYNC, "requesting a sync", ci_scope="sync"),
     "repository.bump": Rule(SYNC, "bumping an image tag", ci_scope="bump"),
     "repository.report_build": Rule(SYNC, "reporting a built image", ci_scope="report_build"),
+    # No CI scope: a pin holds against pipelines, so no pipeline may set or lift one.
+    "repository.pin": Rule(SYNC, "pinning an image or rolling it back"),
+    "registry.manage": Rule(MANAGE, "managing the project's container registries and tag policies"),
+    "platform.image_inventory": Rule(None, "reading the platform-wide image inventory", PLATFORM),
 }
 
 

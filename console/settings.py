@@ -280,6 +280,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "console.models.runs.RunStatus",
         "ProjectStatusEnum": "console.models.organizations.Project.Status",
+        "TagPolicyKindEnum": "console.models.registries.TagPolicyKind",
+        "NotificationTargetKindEnum": "console.models.notifications.NotificationTarget.Kind",
     },
 }
 
@@ -311,10 +313,27 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("DSO_TASKS_EAGER", False)
 # redone by another worker at the next sweep, so a dead worker costs seconds, not the stuck deadline.
 RUN_LEASE_SECONDS = int(env("DSO_RUN_LEASE_SECONDS", "30"))
 RUN_SWEEP_INTERVAL_SECONDS = float(env("DSO_RUN_SWEEP_INTERVAL_SECONDS", "10"))
+# Scheduled syncs (issue #12): off per repository until set; an interval below the minimum is refused, the
+# default is what "on" means without a number. A failing repository backs off up to the cap; jitter spreads
+# repositories that share an interval so they do not all fire in the same sweep.
+SYNC_SCHEDULE_MIN_SECONDS = env_int("DSO_SYNC_SCHEDULE_MIN_SECONDS", 300, minimum=1)
+SYNC_SCHEDULE_DEFAULT_SECONDS = env_int("DSO_SYNC_SCHEDULE_DEFAULT_SECONDS", 3600, minimum=1)
+SYNC_SCHEDULE_MAX_BACKOFF_SECONDS = env_int("DSO_SYNC_SCHEDULE_MAX_BACKOFF_SECONDS", 24 * 3600, minimum=1)
+SYNC_SCHEDULE_JITTER = env_float("DSO_SYNC_SCHEDULE_JITTER", 0.1)
+SYNC_SCHEDULE_BATCH_SIZE = env_int("DSO_SYNC_SCHEDULE_BATCH_SIZE", 500, minimum=1)
+SYNC_SCHEDULE_MAX_BATCHES = env_int("DSO_SYNC_SCHEDULE_MAX_BATCHES", 40, minimum=1)
+SYNC_SCHEDULE_SWEEP_SECONDS = env_float("DSO_SYNC_SCHEDULE_SWEEP_SECONDS", 60.0)
+if SYNC_SCHEDULE_DEFAULT_SECONDS < SYNC_SCHEDULE_MIN_SECONDS:
+    raise ImproperlyConfigured("DSO_SYNC_SCHEDULE_DEFAULT_SECONDS is below DSO_SYNC_SCHEDULE_MIN_SECONDS")
 CELERY_BEAT_SCHEDULE = {
     # A sweep nobody ran before the next one is due is dropped, so busy workers do not find a backlog of them.
     "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": RUN_SWEEP_INTERVAL_SECONDS,
                         "options": {"expires": RUN_SWEEP_INTERVAL_SECONDS}},
+    "scheduled-syncs": {"task": "dso.syncs.sweep_scheduled", "schedule": SYNC_SCHEDULE_SWEEP_SECONDS,
+                        "options": {"expires": SYNC_SCHEDULE_SWEEP_SECONDS}},
+    "registry-watch": {"task": "dso.registries.sweep", "schedule": 60.0, "options": {"expires": 60.0}},
+    "follow-merge-requests": {"task": "dso.bumps.follow_merge_requests", "schedule": 60.0,
+                              "options": {"expires": 60.0}},
 }
 # Read-back and drift (issue 9): how often every project's Argo CD Applications and objects are read back.
 READBACK_INTERVAL_SECONDS = env_float("DSO_READBACK_INTERVAL_SECONDS", 60.0)
@@ -328,6 +347,21 @@ READBACK_CHUNK_SIZE = env_int("DSO_READBACK_CHUNK_SIZE", 500, minimum=1)
 DRIFT_HEAL_RETRY_SECONDS = env_int("DSO_DRIFT_HEAL_RETRY_SECONDS", 600, minimum=1)
 # The Argo CD UI of the embedded default (no cluster registered), for deep links.
 ARGOCD_URL = (env("DSO_ARGOCD_URL", "") or "").rstrip("/")
+# The registry watch: each registry with watched images is checked this often (its run is coalesced).
+REGISTRY_WATCH_INTERVAL_SECONDS = env_int("DSO_REGISTRY_WATCH_INTERVAL_SECONDS", 300, minimum=10)
+REGISTRY_TIMEOUT_SECONDS = env_float("DSO_REGISTRY_TIMEOUT_SECONDS", 15.0)
+REGISTRY_WATCH_CONCURRENCY = env_int("DSO_REGISTRY_WATCH_CONCURRENCY", 8, minimum=1)  # manifest reads at once
+# The image tag ledger's deployment steps: dotted paths of callables provider(*, image, tag, repositories)
+# -> [step dicts]; the deployment read-back piece registers its own (none: the ledger ends at the infra sync).
+IMAGE_LEDGER_DEPLOYMENT_PROVIDERS = env_list("DSO_IMAGE_LEDGER_DEPLOYMENT_PROVIDERS")
+# Project notifications (webhooks and e-mail through Django's EMAIL_* settings).
+NOTIFICATION_TIMEOUT_SECONDS = env_float("DSO_NOTIFICATION_TIMEOUT_SECONDS", 10.0)
+DEFAULT_FROM_EMAIL = env("DSO_DEFAULT_FROM_EMAIL", "dso-console@localhost")
+EMAIL_HOST = env("DSO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DSO_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env("DSO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("DSO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DSO_EMAIL_USE_TLS", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Integrations ---------------------------------------------------------------------------------------

@@ -11,6 +11,11 @@ from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
 from console.models.runs import ACTIVE_STATUSES, ProvisioningCause, ProvisioningRun, RefChange, RefChangeKind, RunStatus, SyncRun, Trigger
 
+from console.models.merge_requests import BumpMergeRequest, MergeRequestSettings
+from console.models.notifications import NotificationDelivery, NotificationEvent, NotificationTarget
+from console.models.pins import ImagePin
+from console.models.registries import ContainerRegistry, DiscoveredTag, RegistryWatchRun, TagPolicy, TagPolicyKind, WatchedImage
+from console.models.schedules import SyncSchedule
 from console.models.tokens import ApiToken
 
 __all__ = [
@@ -21,16 +26,25 @@ __all__ = [
     "CiToken",
     "Cluster",
     "DeliveryMode",
+    "BumpMergeRequest",
+    "CiToken",
+    "ContainerRegistry",
+    "DiscoveredTag",
     "DeployKind",
     "Deployment",
     "DriftReason",
     "DriftRecord",
     "ImageBump",
     "ImageInventoryEntry",
+    "ImagePin",
     "ImageRelease",
     "ImageTagChange",
     "Membership",
     "OidcIdentity",
+    "MergeRequestSettings",
+    "NotificationDelivery",
+    "NotificationEvent",
+    "NotificationTarget",
     "Organization",
     "Project",
     "ProjectObservation",
@@ -40,12 +54,17 @@ __all__ = [
     "RefChange",
     "RefChangeKind",
     "ReleaseDeployment",
+    "RegistryWatchRun",
     "Repository",
     "RolloutStatus",
     "Role",
     "RunStatus",
     "SyncRun",
+    "SyncSchedule",
+    "TagPolicy",
+    "TagPolicyKind",
     "Trigger",
     "TrustedGitLabInstance",
+    "WatchedImage",
     "WebhookDelivery",
 ]

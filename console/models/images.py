@@ -115,6 +115,7 @@ class ImageRelease(models.Model):
     class Source(models.TextChoices):
         APP_SYNC = "app_sync", "new commits in the application repository"
         CI_REPORT = "ci_report", "reported by CI after a build"
+        REGISTRY = "registry", "a new tag the registry watch selected"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="image_releases")
     repository = models.ForeignKey(Repository, on_delete=models.SET_NULL, null=True, blank=True,

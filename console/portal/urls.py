@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.portal.views import ci, deployments, live, organizations, projects, quotas, repositories, syncs, tokens
+from console.portal.views import (ci, deployments, live, organizations, projects, quotas, releases, repositories,
+                                  syncs, tokens)
 
 app_name = "portal"
 
@@ -32,11 +33,16 @@ urlpatterns = [
     path("repositories/<int:pk>/remove/", repositories.repository_remove_view, name="repository_remove"),
     path("repositories/<int:pk>/images/bump/", repositories.image_bump, name="image_bump"),
     path("repositories/<int:pk>/sync/", syncs.sync_new, name="sync_new"),
+    path("repositories/<int:pk>/images/rollback/", releases.image_rollback_view, name="image_rollback"),
+    path("repositories/<int:pk>/images/unpin/", releases.image_unpin_view, name="image_unpin"),
+    path("repositories/<int:pk>/sync-schedule/", releases.sync_schedule_update, name="repository_sync_schedule"),
     path("repositories/<int:pk>/ci-tokens/", ci.ci_token_new, name="repository_ci_token_new"),
     path("repositories/<int:pk>/ci-tokens/<int:token_id>/revoke/", ci.ci_token_revoke_view,
          name="repository_ci_token_revoke"),
     path("repositories/<int:pk>/ci-settings/", ci.ci_settings_update, name="repository_ci_settings"),
     path("repositories/<int:pk>/webhook-secret/", ci.webhook_secret_rotate, name="repository_webhook_secret"),
+    path("images/inventory/", releases.image_inventory_view, name="image_inventory"),
+    path("images/<path:image>/tags/<str:tag>/", releases.image_tag_ledger_view, name="image_tag_ledger"),
     path("syncs/<int:pk>/partial/", syncs.sync_partial, name="sync_partial"),
     path("tokens/", tokens.api_tokens, name="api_tokens"),
     path("tokens/<int:token_id>/revoke/", tokens.api_token_revoke_view, name="api_token_revoke"),

@@ -116,6 +116,12 @@ def provisioning_execute(*, run_id: int, task_id: str) -> None:
             Project.objects.filter(pk=project.pk).exclude(status=Project.Status.ARCHIVED).update(
                 status=Project.Status.FAILED
             )
+        if run.status == RunStatus.FAILED:
+            from console.services.notifications import notify_safely
+
+            notify_safely(project=project, event="provisioning_failed",
+                          payload={"run": run.pk, "action": run.action, "code": run.error_code,
+                                   "message": run.error_message})
         run_kinds.enqueue_next("provisioning", project)
         return
     with transaction.atomic():

@@ -100,6 +100,23 @@ RULES: dict[tuple[str, str], str] = {
     ("api:cluster-detail", "PATCH"): "cluster.manage",
     ("api:cluster-detail", "DELETE"): "cluster.manage",
     ("api:cluster-test", "POST"): "cluster.manage",
+    ("api:repository-sync-schedule", "GET"): "repository.view",
+    ("api:repository-sync-schedule", "PUT"): "repository.manage",
+    ("api:repository-pins", "GET"): "repository.view",
+    ("api:repository-pins", "POST"): "repository.pin",
+    ("api:repository-unpin", "POST"): "repository.pin",
+    ("api:repository-rollback", "POST"): "repository.pin",
+    ("api:project-registries", "GET"): "project.view",
+    ("api:project-registries", "POST"): "registry.manage",
+    ("api:registry-images", "POST"): "registry.manage",
+    ("api:registry-image-policy", "PUT"): "registry.manage",
+    ("api:registry-watch", "POST"): "registry.manage",
+    ("api:image-tag-ledger", "GET"): "signed_in",
+    ("api:repository-merge-request-settings", "PUT"): "repository.manage",
+    ("api:project-notification-targets", "GET"): "project.edit",
+    ("api:project-notification-targets", "POST"): "project.edit",
+    ("api:project-notification-deliveries", "GET"): "project.edit",
+    ("api:image-inventory", "GET"): "platform.image_inventory",
     ("api:syncrun-list", "GET"): "signed_in",
     ("api:syncrun-detail", "GET"): "repository.view",
     ("portal:home", "GET"): "signed_in",
@@ -122,6 +139,11 @@ RULES: dict[tuple[str, str], str] = {
     ("portal:repository", "GET"): "repository.view",
     ("portal:image_bump", "POST"): "repository.bump",
     ("portal:sync_new", "POST"): "repository.sync",
+    ("portal:repository_sync_schedule", "POST"): "repository.manage",
+    ("portal:image_rollback", "POST"): "repository.pin",
+    ("portal:image_unpin", "POST"): "repository.pin",
+    ("portal:image_tag_ledger", "GET"): "signed_in",
+    ("portal:image_inventory", "GET"): "platform.image_inventory",
     ("portal:repository_ci_token_new", "POST"): "repository.ci_manage",
     ("portal:repository_ci_token_revoke", "POST"): "repository.ci_manage",
     ("portal:repository_ci_settings", "POST"): "repository.ci_manage",
@@ -153,10 +175,13 @@ class World:
     ci_token_id: int
     ci_secrets: dict[str, str]
     cluster: Cluster
+    registry: object = None
+    watched_image_id: int = 0
 
     def values(self) -> dict[str, object]:
         return {"pk": "?", "slug": self.organization.slug, "membership_id": self.membership.pk,
-                "token_id": self.ci_token_id, "format": "json"}
+                "token_id": self.ci_token_id, "image_id": self.watched_image_id, "format": "json",
+                "image": "registry.example.com/shop/web", "tag": "1.2.3"}
 
 
 def build_world(users: dict) -> World:
@@ -198,9 +223,13 @@ def build_world(users: dict) -> World:
     # A JWT-shaped credential signed by nobody the console trusts.
     ci["ci_forged"] = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2V2aWwifQ." + "x" * 40
     victim_token, _ = ci_token_create(actor=maker, repository=repository, name="victim", scopes=["sync"])
-    # Nothing listens there: the connection test answers "unreachable" at once (still past authorization).
     cluster = Cluster.objects.create(name=f"cluster-{tag}", api_url="http://127.0.0.1:9", token="matrix-token")
-    return World(organization, project, repository, run, bump, victim, victim_token.pk, ci, cluster)
+    from console.models import ContainerRegistry, WatchedImage
+
+    registry = ContainerRegistry.objects.create(project=project, name="main", url="https://registry.example.com")
+    watched = WatchedImage.objects.create(registry=registry, repository="shop/web")
+    return World(organization, project, repository, run, bump, victim, victim_token.pk, ci, cluster, registry,
+                 watched.pk)
 
 
 def pk_for(route_name: str, world: World) -> object:
@@ -217,6 +246,8 @@ def pk_for(route_name: str, world: World) -> object:
         return world.bump.pk
     if resource.startswith("cluster"):
         return world.cluster.pk
+    if resource.startswith("registry-"):
+        return world.registry.pk
     return world.repository.pk
 
 

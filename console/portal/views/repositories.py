@@ -123,6 +123,7 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
     from console.portal.views.ci import ci_context
     from console.portal.views.deployments import repository_runtime
     from console.portal.views.live import project_activity
+    from console.services.schedules import schedule_state
 
     page = keyset_page(sync_runs_of(repository=repository), request.GET, SYNC_RUNS_PER_PAGE)
     return {
@@ -134,6 +135,8 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
         "live_url": reverse("portal:repository_live", args=[repository.pk]),
         "live_history": page.number == 1,
         "page": page,
+        "sync_schedule": schedule_state(repository),
+        "image_pins": list(repository.image_pins.filter(unpinned_at__isnull=True).order_by("image")),
         **images_context(request, repository, bump_form=bump_form),
         **ci_context(request, repository, **ci_extra),
         **repository_runtime(repository),
