@@ -9,6 +9,8 @@ from console.api.docs import ApiDocsView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    # set_language: the switcher in the top bar posts here and the choice is kept in a cookie.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("console.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 
 from console.models.organizations import Project
@@ -11,11 +12,11 @@ from console.models.repositories import Repository
 
 
 class RunStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    NO_CHANGE = "no_change"
-    FAILED = "failed"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    NO_CHANGE = "no_change", _("No Change")
+    FAILED = "failed", _("Failed")
 
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -24,35 +25,35 @@ FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.NO_CHANGE, RunStatus.FAILED)
 
 class Trigger(models.TextChoices):
     # Explicit labels: the derived ones read "Ci" and "Api".
-    PORTAL = "portal", "Portal"
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    CI = "ci", "GitLab CI"
-    WEBHOOK = "webhook", "Webhook"
-    SCHEDULE = "schedule", "Schedule"
-    INITIAL = "initial", "Initial"
+    PORTAL = "portal", _("Portal")
+    API = "api", _("API")
+    ADMIN = "admin", _("Admin")
+    CI = "ci", _("GitLab CI")
+    WEBHOOK = "webhook", _("Webhook")
+    SCHEDULE = "schedule", _("Schedule")
+    INITIAL = "initial", _("Initial")
 
 
 class ProvisioningCause(models.TextChoices):
     """Why a provisioning run was asked for; the trigger only says through which interface."""
 
-    PROJECT_CREATED = "project_created", "project created"
-    REPOSITORY_ADDED = "repository_added", "repository added"
-    REPOSITORY_UPDATED = "repository_updated", "repository updated"
-    REPOSITORY_REMOVED = "repository_removed", "repository removed"
-    MANUAL = "manual", "manual re-provision"
-    ADMIN = "admin", "admin action"
-    PROJECT_ARCHIVED = "project_archived", "project archived"
+    PROJECT_CREATED = "project_created", _("project created")
+    REPOSITORY_ADDED = "repository_added", _("repository added")
+    REPOSITORY_UPDATED = "repository_updated", _("repository updated")
+    REPOSITORY_REMOVED = "repository_removed", _("repository removed")
+    MANUAL = "manual", _("manual re-provision")
+    ADMIN = "admin", _("admin action")
+    PROJECT_ARCHIVED = "project_archived", _("project archived")
 
 
 class ImageScanStatus(models.TextChoices):
     """The image scan step of a sync. It never changes the run's status (the mirror is what that reports), so
     a failed scan is its own visible outcome beside it, and the next sync scans again from the last success."""
 
-    NONE = "", "no scan"
-    SUCCEEDED = "succeeded", "scanned"
-    UNCHANGED = "unchanged", "nothing new to scan"
-    FAILED = "failed", "image scan failed"
+    NONE = "", _("no scan")
+    SUCCEEDED = "succeeded", _("scanned")
+    UNCHANGED = "unchanged", _("nothing new to scan")
+    FAILED = "failed", _("image scan failed")
 
 
 class RunBase(models.Model):
@@ -125,10 +126,10 @@ class SyncRun(RunBase):
 
 
 class RefChangeKind(models.TextChoices):
-    CREATED = "created"
-    UPDATED = "updated"
-    DELETED = "deleted"
-    FORCED = "forced"
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    DELETED = "deleted", _("Deleted")
+    FORCED = "forced", _("Forced")
 
 
 class RefChange(models.Model):
@@ -147,8 +148,8 @@ class RefChange(models.Model):
 
 class ProvisioningRun(RunBase):
     class Action(models.TextChoices):
-        PROVISION = "provision"
-        ARCHIVE = "archive"
+        PROVISION = "provision", _("Provision")
+        ARCHIVE = "archive", _("Archive")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="provisioning_runs")
     action = models.CharField(max_length=20, choices=Action.choices, default=Action.PROVISION)
@@ -178,7 +179,7 @@ class ProvisioningRun(RunBase):
         labels = dict(ProvisioningCause.choices)
         seen: list[str] = []
         for entry in self.causes or [{"cause": self.cause}]:
-            label = labels.get(entry.get("cause"), entry.get("cause") or "")
+            label = str(labels.get(entry.get("cause"), entry.get("cause") or ""))
             if entry.get("subject"):
                 label = f"{label} ({entry['subject']})"
             if label and label not in seen:

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
+from django.utils.translation import gettext as _
 
 from console.authorization import allows
 from console.portal.forms import OrganizationForm, ProjectForm
@@ -43,7 +44,8 @@ def organization_new(request):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, f"Organization {organization.slug} created; you are its owner.")
+            messages.success(request, _("Organization %(slug)s created; you are its owner.") % {
+                "slug": organization.slug})
             return redirect("portal:organization", slug=organization.slug)
     return render(request, "portal/organization_form.html", {"form": form})
 
@@ -80,6 +82,7 @@ def project_new(request, slug: str | None = None):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, f"Project {project.full_slug} created; provisioning #{run.pk} queued.")
+            messages.success(request, _("Project %(slug)s created; provisioning #%(run)s queued.") % {
+                "slug": project.full_slug, "run": run.pk})
             return redirect("portal:project", pk=project.pk)
     return render(request, "portal/project_form.html", {"form": form, "organization": organization})
