@@ -78,3 +78,28 @@ def project_activity_feed(project: Project, *, limit: int = ACTIVITY_FEED_SIZE) 
             | Q(before__project=project.pk)
         ).select_related("actor")[:limit]
     )
+
+
+def dashboard_projects(user, *, query: str = "") -> QuerySet[Project]:
+    """The user's projects for the dashboard, each with its last sync (status and time, across its
+    repositories), its repository count, its open image warnings and failed last syncs: one query."""
+    from django.db.models import Count, IntegerField, Value
+    from django.db.models.functions import Coalesce
+
+    from console.models.images import ImageRelease
+
+    latest = SyncRun.objects.filter(repository__project=OuterRef("pk")).order_by("-queued_at", "-id")
+    warnings = (ImageRelease.objects.filter(project=OuterRef("pk"), resolved_at__isnull=True)
+                .order_by().values("project").annotate(n=Count("pk")).values("n"))
+    projects = projects_visible_to(user).select_related("organization").annotate(
+        last_sync_status=Subquery(latest.values("status")[:1]),
+        last_sync_at=Subquery(latest.values("queued_at")[:1]),
+        last_sync_repository=Subquery(latest.values("repository_id")[:1]),
+        open_warnings=Coalesce(Subquery(warnings, output_field=IntegerField()), Value(0)),
+        repository_count=Count("repositories", distinct=True),
+    )
+    if query:
+        projects = projects.filter(Q(name__icontains=query) | Q(slug__icontains=query)
+                                   | Q(organization__slug__icontains=query)
+                                   | Q(organization__name__icontains=query))
+    return projects.order_by("organization__slug", "slug")

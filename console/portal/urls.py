@@ -2,14 +2,29 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.portal.views import ci, live, organizations, projects, repositories, syncs
+from console.portal.views import (
+    ci,
+    dashboard,
+    live,
+    members,
+    operations,
+    organizations,
+    projects,
+    repositories,
+    syncs,
+)
 
 app_name = "portal"
 
 urlpatterns = [
     path("", organizations.home, name="home"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("operations/", operations.operations, name="operations"),
     path("organizations/new/", organizations.organization_new, name="organization_new"),
     path("organizations/<slug:slug>/", organizations.organization_detail, name="organization"),
+    path("organizations/<slug:slug>/members/", members.organization_member_add, name="organization_member_add"),
+    path("organizations/<slug:slug>/members/<int:membership_id>/remove/", members.organization_member_remove,
+         name="organization_member_remove"),
     path("organizations/<slug:slug>/projects/new/", organizations.project_new,
          name="organization_project_new"),
     path("projects/new/", organizations.project_new, name="project_new"),

@@ -66,3 +66,14 @@ def field_widget(field):
     if field.errors:
         attrs["aria-invalid"] = "true"
     return field.as_widget(attrs=attrs)
+
+
+@register.filter
+def run_status_label(status: str) -> str:
+    """A run status value ("no_change") as people read it, in the page's language."""
+    from console.models import RunStatus
+
+    try:
+        return str(RunStatus(status).label)
+    except ValueError:
+        return status

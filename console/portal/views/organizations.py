@@ -55,10 +55,13 @@ def organization_new(request):
 def organization_detail(request, slug: str):
     organization = get_object_or_404(organizations_visible_to(request.user), slug=slug)
     projects = projects_visible_to(request.user).filter(organization=organization)
+    from console.portal.views.members import organization_members_context
+
     return render(request, "portal/organization_detail.html", {
         "organization": organization,
         "projects": projects,
         "can_create_project": allows(portal_actor(request), "project.create", organization),
+        **organization_members_context(request, organization),
     })
 
 

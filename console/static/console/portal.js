@@ -244,4 +244,7 @@
     liveSchedule(false);
   });
   window.addEventListener("hashchange", openTarget);
+  // Again once loaded: a URL fragment naming a focusable element (the skip link's #content) takes the
+  // focus when the page loads, after DOMContentLoaded.
+  window.addEventListener("load", focusFirstError);
 })();
