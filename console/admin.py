@@ -15,7 +15,8 @@ from django.http import HttpResponseRedirect
 from django.utils.translation import gettext as _
 
 from console.models import (
-    AuditEvent, Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun, Trigger,
+    AuditEvent, Membership, OidcIdentity, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun,
+    Trigger,
 )
 from console.services.actors import Actor
 from console.services.audit import audit_record, audit_snapshot
@@ -87,7 +88,7 @@ class MembershipInline(admin.TabularInline):
 
     model = Membership
     extra = 0
-    fields = ["user", "project", "role"]
+    fields = ["user", "project", "role", "source"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -342,13 +343,14 @@ class ProvisioningRunAdmin(RunAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(AuditedAdmin):
-    list_display = ["user", "organization", "project", "role", "created_at"]
-    list_filter = ["role", "organization"]
+    list_display = ["user", "organization", "project", "role", "source", "created_at"]
+    list_filter = ["role", "source", "organization"]
     search_fields = ["user__username", "organization__slug", "project__slug"]
     autocomplete_fields = ["user"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["user", "organization", "project"] if obj is not None else []
+        # A role saved here is the console's (membership_set); `source` says so, it is not chosen.
+        return ["user", "organization", "project", "source"] if obj is not None else ["source"]
 
     def save_model(self, request, obj, form, change):
         from console.services.memberships import membership_set
@@ -464,3 +466,20 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.select_related("user").filter(revoked_at__isnull=True):
             api_token_revoke(actor=admin_actor(request), token=token)
             self.message_user(request, f"{token}: revoked")
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(admin.ModelAdmin):
+    """Read-only: identities come from sign-ins; `manage.py oidc_resync` re-applies their stored groups."""
+
+    list_display = ["user", "subject", "issuer", "staff_from_groups", "last_login_at"]
+    list_filter = ["issuer", "staff_from_groups"]
+    search_fields = ["user__username", "subject"]
+    readonly_fields = ["user", "issuer", "subject", "groups", "claims", "staff_from_groups", "first_seen_at",
+                       "last_login_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -5,12 +5,18 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from console.api.docs import ApiDocsView
+from console.portal.views import auth as auth_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Ours first: the sign-in page leads with the identity provider; sign-out ends its session too.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.logout_view, name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
     # set_language: the switcher in the top bar posts here and the choice is kept in a cookie.
     path("i18n/", include("django.conf.urls.i18n")),
+    path("oidc/login/", auth_views.oidc_login, name="oidc_login"),
+    path("oidc/callback/", auth_views.oidc_callback, name="oidc_callback"),
     path("api/v1/", include("console.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),

@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles.oidc.fixtures import (  # noqa: F401 - shared fixtures
+    oidc_live_provider,
+    oidc_provider,
+    oidc_provider_process,
+)
 from tests.support.gitrepos import WorkRepo, init_bare, serve
 
 

@@ -153,8 +153,8 @@ class MembershipSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Membership
-        fields = ["id", "username", "role", "scope", "created_at"]
-        read_only_fields = ["id", "scope", "created_at"]
+        fields = ["id", "username", "role", "scope", "source", "created_at"]
+        read_only_fields = ["id", "scope", "source", "created_at"]
 
     def get_scope(self, membership) -> str:
         return "project" if membership.project_id else "organization"

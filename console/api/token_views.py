@@ -54,12 +54,29 @@ class AuthTokenView(APIView):
                         headers={"Cache-Control": "no-store"})
 
 
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    lifetime_days = serializers.IntegerField(required=False, min_value=1,
+                                             help_text="1 to DSO_API_TOKEN_MAX_LIFETIME_DAYS; default "
+                                                       "DSO_API_TOKEN_LIFETIME_DAYS")
+
+
 class ApiTokenListView(APIView):
-    """The caller's own API tokens (the secrets are never shown again)."""
+    """The caller's own API tokens (the secrets are never shown again); `POST` makes a personal token for
+    whoever is signed in (a session or another token), which is how people who sign in through the identity
+    provider, and have no console password, get API access outside the portal."""
 
     @extend_schema(responses=ApiTokenSerializer(many=True))
     def get(self, request):
         return Response(ApiTokenSerializer(api_tokens_of(actor=_actor(request)), many=True).data)
+
+    @extend_schema(request=ApiTokenCreateSerializer, responses={201: s.TokenSerializer})
+    def post(self, request):
+        form = ApiTokenCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        token, secret = api_token_issue(actor=_actor(request), **form.validated_data)
+        return Response({"token": secret, "id": token.pk, "expires_at": token.expires_at},
+                        status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
 class ApiTokenRevokeView(APIView):

@@ -1,5 +1,6 @@
 from console.models.audit import AuditEvent
 from console.models.ci import CiToken, TrustedGitLabInstance, WebhookDelivery
+from console.models.identities import OidcIdentity
 from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease, ImageTagChange
 from console.models.organizations import Membership, Organization, Project, Role
 from console.models.repositories import DeployKind, Repository
@@ -18,6 +19,7 @@ __all__ = [
     "ImageRelease",
     "ImageTagChange",
     "Membership",
+    "OidcIdentity",
     "Organization",
     "Project",
     "ProvisioningCause",

@@ -72,7 +72,14 @@ ROLE_RANK = {role: rank for rank, role in enumerate(Role.values)}
 
 
 class Membership(models.Model):
-    """A user's role in an organization (project is null: every project in it) or in one project."""
+    """A user's role in an organization (project is null: every project in it) or in one project.
+
+    `source` says who gave it: someone in the console (it stays until someone in the console changes it) or
+    the user's groups at the OpenID Connect provider (recomputed at each of their sign-ins)."""
+
+    class Source(models.TextChoices):
+        CONSOLE = "console", "console"
+        OIDC = "oidc", "identity provider groups"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
@@ -80,6 +87,7 @@ class Membership(models.Model):
         Project, on_delete=models.CASCADE, related_name="memberships", null=True, blank=True
     )
     role = models.CharField(max_length=20, choices=Role.choices)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CONSOLE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -12,6 +12,7 @@ from console.portal.views import (
     projects,
     repositories,
     syncs,
+    tokens,
 )
 
 app_name = "portal"
@@ -51,4 +52,6 @@ urlpatterns = [
     path("repositories/<int:pk>/ci-settings/", ci.ci_settings_update, name="repository_ci_settings"),
     path("repositories/<int:pk>/webhook-secret/", ci.webhook_secret_rotate, name="repository_webhook_secret"),
     path("syncs/<int:pk>/partial/", syncs.sync_partial, name="sync_partial"),
+    path("tokens/", tokens.api_tokens, name="api_tokens"),
+    path("tokens/<int:token_id>/revoke/", tokens.api_token_revoke_view, name="api_token_revoke"),
 ]

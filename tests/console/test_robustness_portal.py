@@ -25,6 +25,7 @@ SERVES = {
     "project_provision": ACTION, "project_archive": ACTION, "member_add": ACTION, "member_remove": ACTION,
     "repository_new": ACTION, "image_bump": ACTION, "sync_new": ACTION, "repository_ci_token_new": ACTION,
     "repository_ci_token_revoke": ACTION, "repository_ci_settings": ACTION, "repository_webhook_secret": ACTION,
+    "api_tokens": FORM, "api_token_revoke": ACTION,
 }
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 

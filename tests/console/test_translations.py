@@ -136,7 +136,7 @@ def test_the_committed_mo_is_the_compiled_po():
 @pytest.mark.skipif(shutil.which("xgettext") is None, reason="xgettext not installed (apt-get install gettext)")
 def test_makemessages_finds_no_string_the_catalogue_lacks(tmp_path):
     copy = tmp_path / "src"
-    for part in ("console", "templates", "manage.py"):
+    for part in ("console", "provisioning", "templates", "manage.py"):
         source = ROOT / part
         if source.is_dir():
             shutil.copytree(source, copy / part, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "static"))

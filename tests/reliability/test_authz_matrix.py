@@ -41,6 +41,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RULES: dict[tuple[str, str], str] = {
     ("api:auth-token", "POST"): "anyone",
     ("api:api-tokens", "GET"): "signed_in",
+    ("api:api-tokens", "POST"): "signed_in",
+    # OpenID Connect sign-in: the provider's signed answer is the credential (tests/console/oidc).
+    ("oidc_login", "GET"): "anyone",
+    ("oidc_callback", "GET"): "anyone",
+    ("portal:api_tokens", "GET"): "signed_in",
+    ("portal:api_tokens", "POST"): "signed_in",
+    ("portal:api_token_revoke", "POST"): "own:signed_in",
     ("api:api-token-revoke", "POST"): "own:signed_in",
     ("api:hook-gitlab", "POST"): "anyone",
     ("api:hook-github", "POST"): "anyone",
