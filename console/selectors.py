@@ -62,18 +62,20 @@ ACTIVITY_FEED_SIZE = 15
 
 
 def project_activity_feed(project: Project, *, limit: int = ACTIVITY_FEED_SIZE) -> list:
-    """The project's latest audit events, newest first: the project itself, its repositories and its
-    members (each event records the project in its before/after snapshot)."""
+    """The project's latest audit events, newest first, in one query: the project itself, its repositories,
+    its current memberships, and events whose snapshot names the project."""
     from django.db.models import CharField
     from django.db.models.functions import Cast
 
     from console.models import AuditEvent
 
     repository_ids = Repository.objects.filter(project=project).values_list(Cast("pk", CharField()), flat=True)
+    membership_ids = Membership.objects.filter(project=project).values_list(Cast("pk", CharField()), flat=True)
     return list(
         AuditEvent.objects.filter(
             Q(target_type="console.project", target_id=str(project.pk))
             | Q(target_type="console.repository", target_id__in=repository_ids)
+            | Q(target_type="console.membership", target_id__in=membership_ids)
             | Q(after__project=project.pk)
             | Q(before__project=project.pk)
         ).select_related("actor")[:limit]

@@ -101,7 +101,7 @@ def test_a_platform_admin_and_a_reader_through_the_whole_portal(
             page.locator("#id_repo-external_url").fill(app_url)
             page.get_by_role("button", name="Register repository").click()
             expect(page.locator("#messages")).to_contain_text("Repository app registered; initial sync")
-            repository_url = page.url
+            repository_url = page.url.split("#")[0]
             rows = page.locator("#sync-runs > tr")
             expect(rows.first).to_have_attribute("data-run-status", "succeeded", timeout=30_000)
 
@@ -116,6 +116,7 @@ def test_a_platform_admin_and_a_reader_through_the_whole_portal(
             expect(changes).to_have_count(1)
             expect(changes.first).to_contain_text("refs/heads/main")
             expect(changes.first).to_contain_text(new_sha[:8])
+            expect(page.locator("#pending-work")).to_have_count(0, timeout=20_000)
             shoot(page, "repository-desktop", tmp_path)
 
             # The reader joins the project from the members section.
@@ -138,6 +139,8 @@ def test_a_platform_admin_and_a_reader_through_the_whole_portal(
             expect(rows.first.locator(".badge").first).to_have_text("Réussi")
             page.goto(project_url)
             expect(page.get_by_role("button", name="Reprovisionner")).to_be_visible()
+            expect(page.get_by_role("button", name="Synchroniser", exact=True)).to_be_visible()
+            expect(page.get_by_role("button", name="English")).to_be_visible()
             shoot(page, "project-fr-desktop", tmp_path)
             assert violations(page) == []
 
