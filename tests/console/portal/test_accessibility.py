@@ -56,6 +56,7 @@ def portal_pages(project, app, infra) -> dict[str, str]:
         "home": "/",
         "dashboard": "/dashboard/",
         "operations": "/operations/",
+        "api-tokens": "/tokens/",
         "organization": "/organizations/acme/?find=ri",
         "organization-new": "/organizations/new/",
         "project-new": "/projects/new/",

@@ -113,3 +113,18 @@ def test_bulk_actions_say_what_they_queued(client_for, owner_project):
     assert f"acme/shop/app: sync run #{sync.pk} queued" in synced.content.decode()
     assert "select at least one project" in nothing.content.decode()
     assert (run.trigger, sync.trigger) == ("admin", "admin")
+
+
+def test_operations_view_query_count_does_not_grow_with_runs(client_for, owner_project, django_assert_num_queries):
+    admin = make_user("root", staff=True)
+    app = make_repository(owner_project, "app")
+    client = client_for(admin)
+    client.get("/operations/")
+    for _ in range(5):
+        SyncRun.objects.create(repository=app, trigger="portal", status=RunStatus.FAILED, error_code="boom")
+        ProvisioningRun.objects.create(project=owner_project, trigger="portal", status=RunStatus.FAILED,
+                                       error_code="boom")
+    SyncRun.objects.create(repository=app, trigger="portal", status=RunStatus.QUEUED)
+    # session, user; counts (3 kinds); oldest (2 kinds); reasons (3 kinds); projects count and page
+    with django_assert_num_queries(12):
+        client.get("/operations/")
