@@ -48,6 +48,8 @@ ACTIONS: dict[str, Rule] = {
     "project.archive": Rule(ADMINISTER, gettext_lazy("archiving a project")),
     "project.members": Rule(ADMINISTER, gettext_lazy("managing members")),
     "project.argocd_credentials": Rule(None, gettext_lazy("reading Argo CD credentials"), PLATFORM),
+    "platform.operations": Rule(None, gettext_lazy("seeing the operations view and acting on many projects"),
+                                PLATFORM),
     "repository.register": Rule(MANAGE, gettext_lazy("registering a repository")),
     "repository.view": Rule(VIEW, gettext_lazy("seeing the repository")),
     "repository.manage": Rule(MANAGE, gettext_lazy("editing or removing a repository")),

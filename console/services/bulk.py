@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from console.authorization import authorize
 from console.models import Project, Trigger
 from console.services.actors import Actor
 from console.services.errors import DomainError
@@ -29,6 +30,7 @@ class BulkOutcome:
 
 def projects_bulk_action(*, actor: Actor, action: str, projects: list[Project]) -> BulkOutcome:
     """Run `action` (a key of BULK_ACTIONS) on every project; a refusal for one never stops the others."""
+    authorize(actor, "platform.operations", None)
     if action not in BULK_ACTIONS:
         raise DomainError({"action": [_("unknown action %(action)s: use one of %(actions)s") % {
             "action": repr(action), "actions": ", ".join(BULK_ACTIONS)}]}, code="invalid_action")

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from console.authorization import allows
 from console.models import Membership, Organization
 from console.portal.forms import MemberForm
-from console.portal.views.common import forbidden, portal_actor
+from console.portal.views.common import forbidden, portal_actor, refusal
 from console.selectors import organizations_visible_to
 from console.services.errors import DomainError, PermissionDenied
 from console.services.memberships import membership_remove, membership_set
@@ -56,6 +56,8 @@ def _members_url(organization: Organization) -> str:
 @require_POST
 def organization_member_add(request, slug: str):
     organization = get_object_or_404(organizations_visible_to(request.user), slug=slug)
+    if denied := refusal(request, "organization.members", organization):
+        return denied
     form = MemberForm(request.POST, prefix="member")
     if form.is_valid():
         try:
@@ -79,8 +81,12 @@ def organization_member_add(request, slug: str):
 @require_POST
 def organization_member_remove(request, slug: str, membership_id: int):
     organization = get_object_or_404(organizations_visible_to(request.user), slug=slug)
+    if denied := refusal(request, "organization.members", organization):
+        return denied
+    # Any membership of the organization: organization-wide ones are listed on its page, and an owner of the
+    # organization may remove a project role too (the service authorizes that on the project).
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id,
-                                   organization=organization, project__isnull=True)
+                                   organization=organization)
     try:
         membership_remove(actor=portal_actor(request), membership=membership)
     except PermissionDenied as error:

@@ -11,11 +11,10 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from console.models import ImageBump, Project, ProvisioningRun, RunStatus, SyncRun
-from console.portal.views.common import portal_actor
+from console.portal.views.common import portal_actor, refusal
 from console.services.bulk import BULK_ACTIONS, projects_bulk_action
 from console.services.errors import DomainError
 
@@ -69,9 +68,8 @@ def failure_reasons(since) -> list[dict]:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def operations(request):
-    if not request.user.is_staff:
-        return render(request, "portal/forbidden.html", {
-            "message": _("only platform admins may see the operations view")}, status=403)
+    if denied := refusal(request, "platform.operations", None):
+        return denied
     if request.method == "POST":
         ids = [int(pk) for pk in request.POST.getlist("projects") if pk.isdigit()]
         projects = list(Project.objects.filter(pk__in=ids).select_related("organization").order_by("pk"))
