@@ -51,6 +51,7 @@ RULES: dict[tuple[str, str], str] = {
     ("api:api-token-revoke", "POST"): "own:signed_in",
     ("api:hook-gitlab", "POST"): "anyone",
     ("api:hook-github", "POST"): "anyone",
+    ("set_language", "POST"): "anyone",  # the language switcher: a cookie, nothing else
     ("schema", "GET"): "anyone",
     ("api-docs", "GET"): "anyone",
     ("api:api-root", "GET"): "signed_in",
