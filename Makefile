@@ -13,11 +13,13 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run test test-lite bench check clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package-lock.json
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	@# axe-core for the accessibility tests (package-lock.json pins it); without npm those tests skip.
+	if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; else echo "no npm: accessibility tests will skip"; fi
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from console.models import (
     AuditEvent, Membership, OidcIdentity, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun,
@@ -372,7 +373,10 @@ class MembershipAdmin(AuditedAdmin):
         project = data.get("project") if not change else obj.project
         organization = data.get("organization") if not change else obj.organization
         if project is not None and project.organization_id != organization.pk:
-            raise DomainError({"project": [f"{project} is not in {organization}"]})
+            raise DomainError({"project": [_("%(project)s is not in %(organization)s") % {
+                "project": project,
+                "organization": organization,
+            }]})
         _adopt(obj, membership_set(actor=admin_actor(request), username=user.get_username(), role=data["role"],
                                    project=project, organization=None if project is not None else organization))
 

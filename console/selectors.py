@@ -80,3 +80,52 @@ def with_last_sync(repositories: QuerySet[Repository]) -> QuerySet[Repository]:
         last_sync_finished_at=Subquery(latest.values("finished_at")[:1]),
         last_sync_image_scan_status=Subquery(latest.values("image_scan_status")[:1]),
     )
+
+
+ACTIVITY_FEED_SIZE = 15
+
+
+def project_activity_feed(project: Project, *, limit: int = ACTIVITY_FEED_SIZE) -> list:
+    """The project's latest audit events, newest first, in one query: the project itself, its repositories,
+    its current memberships, and events whose snapshot names the project."""
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+
+    from console.models import AuditEvent
+
+    repository_ids = Repository.objects.filter(project=project).values_list(Cast("pk", CharField()), flat=True)
+    membership_ids = Membership.objects.filter(project=project).values_list(Cast("pk", CharField()), flat=True)
+    return list(
+        AuditEvent.objects.filter(
+            Q(target_type="console.project", target_id=str(project.pk))
+            | Q(target_type="console.repository", target_id__in=repository_ids)
+            | Q(target_type="console.membership", target_id__in=membership_ids)
+            | Q(after__project=project.pk)
+            | Q(before__project=project.pk)
+        ).select_related("actor")[:limit]
+    )
+
+
+def dashboard_projects(user, *, query: str = "") -> QuerySet[Project]:
+    """The user's projects for the dashboard, each with its last sync (status and time, across its
+    repositories), its repository count, its open image warnings and failed last syncs: one query."""
+    from django.db.models import Count, IntegerField, Value
+    from django.db.models.functions import Coalesce
+
+    from console.models.images import ImageRelease
+
+    latest = SyncRun.objects.filter(repository__project=OuterRef("pk")).order_by("-queued_at", "-id")
+    warnings = (ImageRelease.objects.filter(project=OuterRef("pk"), resolved_at__isnull=True)
+                .order_by().values("project").annotate(n=Count("pk")).values("n"))
+    projects = projects_visible_to(user).select_related("organization").annotate(
+        last_sync_status=Subquery(latest.values("status")[:1]),
+        last_sync_at=Subquery(latest.values("queued_at")[:1]),
+        last_sync_repository=Subquery(latest.values("repository_id")[:1]),
+        open_warnings=Coalesce(Subquery(warnings, output_field=IntegerField()), Value(0)),
+        repository_count=Count("repositories", distinct=True),
+    )
+    if query:
+        projects = projects.filter(Q(name__icontains=query) | Q(slug__icontains=query)
+                                   | Q(organization__slug__icontains=query)
+                                   | Q(organization__name__icontains=query))
+    return projects.order_by("organization__slug", "slug")

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.functional import lazy
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -14,6 +16,9 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.logout_view, name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
+    # The language switcher in the top bar posts here; the choice is kept in a cookie. POST only: Django's
+    # view would answer any other method with a redirect.
+    path("i18n/setlang/", require_POST(set_language), name="set_language"),
     path("oidc/login/", auth_views.oidc_login, name="oidc_login"),
     path("oidc/callback/", auth_views.oidc_callback, name="oidc_callback"),
     path("api/v1/", include("console.api.urls")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
@@ -45,7 +46,7 @@ class AuthTokenView(APIView):
         user = authenticate(request, username=form.validated_data["username"],
                             password=form.validated_data["password"])
         if user is None or not user.is_active:
-            return error_response("unable to sign in with these credentials", "invalid_credentials",
+            return error_response(_("unable to sign in with these credentials"), "invalid_credentials",
                                   status.HTTP_400_BAD_REQUEST)
         token, secret = api_token_issue(actor=Actor.for_user(user, AuditEvent.Interface.API),
                                         name=form.validated_data.get("name", ""))

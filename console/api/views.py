@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
@@ -103,7 +104,9 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             rendered = project_render_yaml(project)
         except ProvisioningError as exc:
             # Registration refuses such values: this is data stored before it did, or a setting changed since.
-            raise Unprocessable(f"the project's manifests cannot be rendered: {exc.message}",
+            raise Unprocessable(_("the project's manifests cannot be rendered: %(message)s") % {
+                "message": exc.message,
+            },
                                 code="invalid_manifest") from exc
         return Response(rendered, content_type="application/yaml")
 

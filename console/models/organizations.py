@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 
 from console.crypto import EncryptedTextField
@@ -60,10 +61,10 @@ class Organization(models.Model):
 
 class Project(models.Model):
     class Status(models.TextChoices):
-        PROVISIONING = "provisioning"
-        READY = "ready"
-        FAILED = "failed"
-        ARCHIVED = "archived"
+        PROVISIONING = "provisioning", _("Provisioning")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        ARCHIVED = "archived", _("Archived")
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="projects")
     slug = models.CharField(max_length=40, validators=[validate_dns_label])
@@ -124,10 +125,10 @@ class Project(models.Model):
 
 class Role(models.TextChoices):
     # Ordered from least to most powerful; ROLE_RANK below relies on it.
-    READER = "reader"
-    DEVELOPER = "developer"
-    MAINTAINER = "maintainer"
-    OWNER = "owner"
+    READER = "reader", _("Reader")
+    DEVELOPER = "developer", _("Developer")
+    MAINTAINER = "maintainer", _("Maintainer")
+    OWNER = "owner", _("Owner")
 
 
 ROLE_RANK = {role: rank for rank, role in enumerate(Role.values)}

@@ -5,17 +5,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from console.models.organizations import Project
 from console.models.repositories import Repository
 
 
 class RunStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    NO_CHANGE = "no_change"
-    FAILED = "failed"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    NO_CHANGE = "no_change", _("No Change")
+    FAILED = "failed", _("Failed")
 
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -24,38 +25,38 @@ FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.NO_CHANGE, RunStatus.FAILED)
 
 class Trigger(models.TextChoices):
     # Explicit labels: the derived ones read "Ci" and "Api".
-    PORTAL = "portal", "Portal"
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    CI = "ci", "GitLab CI"
-    WEBHOOK = "webhook", "Webhook"
-    SCHEDULE = "schedule", "Schedule"
-    INITIAL = "initial", "Initial"
+    PORTAL = "portal", _("Portal")
+    API = "api", _("API")
+    ADMIN = "admin", _("Admin")
+    CI = "ci", _("GitLab CI")
+    WEBHOOK = "webhook", _("Webhook")
+    SCHEDULE = "schedule", _("Schedule")
+    INITIAL = "initial", _("Initial")
 
 
 class ProvisioningCause(models.TextChoices):
     """Why a provisioning run was asked for; the trigger only says through which interface."""
 
-    PROJECT_CREATED = "project_created", "project created"
-    REPOSITORY_ADDED = "repository_added", "repository added"
-    REPOSITORY_UPDATED = "repository_updated", "repository updated"
-    REPOSITORY_REMOVED = "repository_removed", "repository removed"
-    QUOTA_CHANGED = "quota_changed", "quota changed"
-    MANUAL = "manual", "manual re-provision"
-    ADMIN = "admin", "admin action"
-    PROJECT_ARCHIVED = "project_archived", "project archived"
-    CLUSTER_MOVED = "cluster_moved", "moved to another cluster"
-    DRIFT_CORRECTION = "drift_correction", "drift correction"
+    PROJECT_CREATED = "project_created", _("project created")
+    REPOSITORY_ADDED = "repository_added", _("repository added")
+    REPOSITORY_UPDATED = "repository_updated", _("repository updated")
+    REPOSITORY_REMOVED = "repository_removed", _("repository removed")
+    QUOTA_CHANGED = "quota_changed", _("quota changed")
+    MANUAL = "manual", _("manual re-provision")
+    ADMIN = "admin", _("admin action")
+    PROJECT_ARCHIVED = "project_archived", _("project archived")
+    CLUSTER_MOVED = "cluster_moved", _("moved to another cluster")
+    DRIFT_CORRECTION = "drift_correction", _("drift correction")
 
 
 class ImageScanStatus(models.TextChoices):
     """The image scan step of a sync. It never changes the run's status (the mirror is what that reports), so
     a failed scan is its own visible outcome beside it, and the next sync scans again from the last success."""
 
-    NONE = "", "no scan"
-    SUCCEEDED = "succeeded", "scanned"
-    UNCHANGED = "unchanged", "nothing new to scan"
-    FAILED = "failed", "image scan failed"
+    NONE = "", _("no scan")
+    SUCCEEDED = "succeeded", _("scanned")
+    UNCHANGED = "unchanged", _("nothing new to scan")
+    FAILED = "failed", _("image scan failed")
 
 
 class RunBase(models.Model):
@@ -134,10 +135,10 @@ class SyncRun(RunBase):
 
 
 class RefChangeKind(models.TextChoices):
-    CREATED = "created"
-    UPDATED = "updated"
-    DELETED = "deleted"
-    FORCED = "forced"
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    DELETED = "deleted", _("Deleted")
+    FORCED = "forced", _("Forced")
 
 
 class RefChange(models.Model):
@@ -156,8 +157,8 @@ class RefChange(models.Model):
 
 class ProvisioningRun(RunBase):
     class Action(models.TextChoices):
-        PROVISION = "provision"
-        ARCHIVE = "archive"
+        PROVISION = "provision", _("Provision")
+        ARCHIVE = "archive", _("Archive")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="provisioning_runs")
     action = models.CharField(max_length=20, choices=Action.choices, default=Action.PROVISION)
@@ -190,7 +191,7 @@ class ProvisioningRun(RunBase):
         labels = dict(ProvisioningCause.choices)
         seen: list[str] = []
         for entry in self.causes or [{"cause": self.cause}]:
-            label = labels.get(entry.get("cause"), entry.get("cause") or "")
+            label = str(labels.get(entry.get("cause"), entry.get("cause") or ""))
             if entry.get("subject"):
                 label = f"{label} ({entry['subject']})"
             if label and label not in seen:

@@ -2,15 +2,33 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.portal.views import (ci, deployments, live, organizations, projects, quotas, releases, repositories,
-                                  syncs, tokens)
+from console.portal.views import (
+    ci,
+    dashboard,
+    deployments,
+    live,
+    members,
+    operations,
+    organizations,
+    projects,
+    quotas,
+    releases,
+    repositories,
+    syncs,
+    tokens,
+)
 
 app_name = "portal"
 
 urlpatterns = [
     path("", organizations.home, name="home"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("operations/", operations.operations, name="operations"),
     path("organizations/new/", organizations.organization_new, name="organization_new"),
     path("organizations/<slug:slug>/", organizations.organization_detail, name="organization"),
+    path("organizations/<slug:slug>/members/", members.organization_member_add, name="organization_member_add"),
+    path("organizations/<slug:slug>/members/<int:membership_id>/remove/", members.organization_member_remove,
+         name="organization_member_remove"),
     path("organizations/<slug:slug>/projects/new/", organizations.project_new,
          name="organization_project_new"),
     path("projects/new/", organizations.project_new, name="project_new"),

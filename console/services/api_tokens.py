@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from console.models import ApiToken
 from console.services.actors import Actor
@@ -46,12 +47,13 @@ def api_token_issue(
     in the portal or through `POST auth/tokens/` (anyone signed in, e.g. through the identity provider)."""
     user = actor.user
     if user is None or not user.is_authenticated or not user.is_active:
-        raise PermissionDenied("only an active user can hold an API token")
+        raise PermissionDenied(_("only an active user can hold an API token"))
     if lifetime_days is None:
         lifetime_days = settings.API_TOKEN_LIFETIME_DAYS
     if not isinstance(lifetime_days, int) or not 1 <= lifetime_days <= settings.API_TOKEN_MAX_LIFETIME_DAYS:
         raise DomainError({"lifetime_days": [
-            f"a token lives from 1 to {settings.API_TOKEN_MAX_LIFETIME_DAYS} days"]}, code="invalid_lifetime")
+            _("a token lives from 1 to %(days)s days") % {"days": settings.API_TOKEN_MAX_LIFETIME_DAYS}]},
+            code="invalid_lifetime")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -69,9 +71,9 @@ def api_tokens_of(*, actor: Actor):
 
 def api_token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
     if token.user_id != getattr(actor.user, "pk", None) and not actor.is_staff:
-        raise PermissionDenied("only the token's owner or a platform admin can revoke it")
+        raise PermissionDenied(_("only the token's owner or a platform admin can revoke it"))
     if token.revoked_at is not None:
-        raise Conflict("this API token is already revoked")
+        raise Conflict(_("this API token is already revoked"))
     before = _public_state(token)
     with transaction.atomic():
         token.revoked_at = timezone.now()

@@ -6,6 +6,7 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from console.authorization import authorize
 from console.models import Project, Repository, RunStatus, Trigger
@@ -28,12 +29,13 @@ def image_tag_bump_request(
 ) -> ImageBump:
     authorize(actor, "repository.bump", repository)
     if not repository.is_infra:
-        raise DomainError({"repository": ["image tags are bumped in infra repositories only"]}, code="not_infra")
+        raise DomainError({"repository": [_("image tags are bumped in infra repositories only")]},
+                          code="not_infra")
     if repository.project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived")
+        raise Conflict(_("the project is archived"))
     if not repository.token:
         raise DomainError(
-            {"token": ["the console needs the repository's write token to push a bump to its source"]},
+            {"token": [_("the console needs the repository's write token to push a bump to its source")]},
             code="no_write_credentials",
         )
     bump = ImageBump(

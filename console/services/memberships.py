@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from console.authorization import authorize
 from console.models import Membership, Organization, Project, Role
@@ -15,7 +16,9 @@ def _resolve_user(username: str):
     try:
         return User.objects.get(username=username)
     except User.DoesNotExist:
-        raise DomainError({"username": [f"no user named {username!r}"]}, code="unknown_user") from None
+        raise DomainError({"username": [_("no user named %(username)s") % {
+            "username": repr(username),
+        }]}, code="unknown_user") from None
 
 
 def membership_set(
@@ -27,14 +30,17 @@ def membership_set(
     A role given here is the console's (source `console`): even one that replaces a role from the user's
     identity provider groups stays as given until someone changes it in the console."""
     if role not in Role.values:
-        raise DomainError({"role": [f"unknown role {role!r}: use one of {', '.join(Role.values)}"]})
+        raise DomainError({"role": [_("unknown role %(role)s: use one of %(value)s") % {
+            "role": repr(role),
+            "value": ', '.join(Role.values),
+        }]})
     if project is not None:
         organization = project.organization
         authorize(actor, "project.members", project)
     elif organization is not None:
         authorize(actor, "organization.members", organization)
     else:
-        raise DomainError("a membership needs a project or an organization")
+        raise DomainError(_("a membership needs a project or an organization"))
     user = _resolve_user(username)
     with transaction.atomic():
         membership, created = Membership.objects.select_for_update().get_or_create(
@@ -71,7 +77,7 @@ def _refuse_removing_last_owner(membership: Membership, *, new_role: str | None)
         organization_id=membership.organization_id, project__isnull=True, role=Role.OWNER
     ).exclude(pk=membership.pk)
     if not owners.exists():
-        raise DomainError("an organization keeps at least one owner", code="last_owner")
+        raise DomainError(_("an organization keeps at least one owner"), code="last_owner")
 
 
 def memberships_sync_from_groups(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from console.authorization import authorize
 from console.models import Membership, Organization, Role
@@ -19,17 +20,19 @@ RESERVED_SLUGS = {"platform", "admin", "api", "git", "static"}
 
 def organization_create(*, actor: Actor, slug: str, name: str = "") -> Organization:
     if actor.user is None:
-        raise PermissionDenied("only a signed-in user can create an organization")
+        raise PermissionDenied(_("only a signed-in user can create an organization"))
     if not settings.ORGANIZATION_SELF_SERVICE and not actor.is_staff:
-        raise PermissionDenied("organizations are created by platform admins here")
+        raise PermissionDenied(_("organizations are created by platform admins here"))
     if slug in RESERVED_SLUGS:
-        raise DomainError({"slug": [f"{slug!r} is reserved"]}, code="invalid")
+        raise DomainError({"slug": [_("%(slug)s is reserved") % {"slug": repr(slug)}]}, code="invalid")
     try:
         validate_organization_slug_not_reserved(slug)
     except ValidationError as exc:
         raise DomainError({"slug": exc.messages}, code="reserved_namespace") from exc
     if Organization.objects.filter(slug=slug).exists():
-        raise DomainError({"slug": [f"organization {slug!r} already exists"]}, code="duplicate")
+        raise DomainError({"slug": [_("organization %(slug)s already exists") % {
+            "slug": repr(slug),
+        }]}, code="duplicate")
     organization = Organization(slug=slug, name=name or slug)
     full_clean_or_raise(organization)
     try:
@@ -39,7 +42,9 @@ def organization_create(*, actor: Actor, slug: str, name: str = "") -> Organizat
             audit_record(actor=actor, action="organization.create", target=organization,
                          after={"slug": slug, "name": organization.name})
     except IntegrityError as exc:
-        raise DomainError({"slug": [f"organization {slug!r} already exists"]}, code="duplicate") from exc
+        raise DomainError({"slug": [_("organization %(slug)s already exists") % {
+            "slug": repr(slug),
+        }]}, code="duplicate") from exc
     return organization
 
 

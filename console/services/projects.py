@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from console.authorization import authorize
 from console.models import Membership, Organization, Project, ProvisioningCause, ProvisioningRun, Role, Trigger
@@ -27,9 +28,12 @@ def project_create(
     ``quota`` (resource -> amount, any of cpu, memory, storage, pods, services) overrides the platform's
     defaults; a default larger than the organization's limit is lowered to the limit.
     """
-    authorize(actor, "project.create", organization, doing="creating a project")
+    authorize(actor, "project.create", organization, doing=_("creating a project"))
     if Project.objects.filter(organization=organization, slug=slug).exists():
-        raise DomainError({"slug": [f"project {slug!r} already exists in {organization.slug}"]}, code="duplicate")
+        raise DomainError({"slug": [_("project %(slug)s already exists in %(slug2)s") % {
+            "slug": repr(slug),
+            "slug2": organization.slug,
+        }]}, code="duplicate")
     project = Project(organization=organization, slug=slug, name=name or slug, description=description)
     _default_within_limits(project, organization)
     _set_quota(project, quota)
@@ -45,7 +49,10 @@ def project_create(
     taken = Project.objects.filter(namespace=project.namespace).select_related("organization").first()
     if taken is not None:
         raise DomainError(
-            {"slug": [f"the namespace {project.namespace!r} is already used by {taken}: choose another slug"]},
+            {"slug": [_("the namespace %(namespace)s is already used by %(taken)s: choose another slug") % {
+                "namespace": repr(project.namespace),
+                "taken": taken,
+            }]},
             code="duplicate",
         )
     try:
@@ -138,7 +145,7 @@ def project_provision_request(
     """
     authorize(actor, "project.provision", project)
     if project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived")
+        raise Conflict(_("the project is archived"))
     cause = cause or _default_cause(actor)
     entry = {"cause": cause, **({"subject": subject} if subject else {}), **(detail or {})}
     return run_kinds.run_request(
@@ -158,7 +165,7 @@ def project_archive(*, actor: Actor, project: Project, delete_namespace: bool = 
     (with every workload in it) only with ``delete_namespace``, the explicit confirmation."""
     authorize(actor, "project.archive", project)
     if project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is already archived")
+        raise Conflict(_("the project is already archived"))
     with transaction.atomic():
         audit_record(actor=actor, action="project.archive", target=project, before={"status": project.status},
                      after={"delete_namespace": True} if delete_namespace else None)

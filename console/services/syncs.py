@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from console.authorization import authorize
 from console.integrations import get_forge, get_mirror
@@ -25,7 +26,7 @@ def sync_request(*, actor: Actor, repository: Repository, trigger: str) -> RunRe
     """Ask for a sync. Joins a queued one; queues exactly one follow-up behind a running one."""
     authorize(actor, "repository.sync", repository)
     if repository.project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived: its repositories are no longer synced")
+        raise Conflict(_("the project is archived: its repositories are no longer synced"))
     return run_kinds.run_request("sync", resource=repository, actor=actor, trigger=trigger)
 
 

@@ -51,6 +51,7 @@ RULES: dict[tuple[str, str], str] = {
     ("api:api-token-revoke", "POST"): "own:signed_in",
     ("api:hook-gitlab", "POST"): "anyone",
     ("api:hook-github", "POST"): "anyone",
+    ("set_language", "POST"): "anyone",  # the language switcher: a cookie, nothing else
     ("schema", "GET"): "anyone",
     ("api-docs", "GET"): "anyone",
     ("api:api-root", "GET"): "signed_in",
@@ -120,6 +121,11 @@ RULES: dict[tuple[str, str], str] = {
     ("api:syncrun-list", "GET"): "signed_in",
     ("api:syncrun-detail", "GET"): "repository.view",
     ("portal:home", "GET"): "signed_in",
+    ("portal:dashboard", "GET"): "signed_in",
+    ("portal:operations", "GET"): "platform.operations",
+    ("portal:operations", "POST"): "platform.operations",
+    ("portal:organization_member_add", "POST"): "organization.members",
+    ("portal:organization_member_remove", "POST"): "organization.members",
     ("portal:organization_new", "GET"): "signed_in",
     ("portal:organization_new", "POST"): "signed_in",
     ("portal:organization", "GET"): "org:visible",
@@ -252,7 +258,7 @@ def pk_for(route_name: str, world: World) -> object:
 
 
 # Actions no HTTP route guards (the admin and the services' own tests cover them).
-ACTIONS_WITHOUT_ROUTE = {"organization.members", "organization.quota_limits"}  # admin site only
+ACTIONS_WITHOUT_ROUTE = {"organization.quota_limits"}  # admin site only
 
 
 def expectation(rule: str) -> tuple[str, str]:

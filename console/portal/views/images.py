@@ -20,7 +20,7 @@ def project_redeploy_warnings(project) -> list[dict]:
     labels = dict(ImageRelease.Source.choices)
     warnings = redeploy_warnings(project)
     for warning in warnings:
-        warning["source_label"] = labels.get(warning["source"], warning["source"])
+        warning["source_label"] = str(labels.get(warning["source"], warning["source"]))
     return warnings
 
 

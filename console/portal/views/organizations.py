@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
+from django.utils.translation import gettext as _
 
 from console.authorization import allows
 from console.models import quotas
@@ -74,7 +75,8 @@ def organization_new(request):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, f"Organization {organization.slug} created; you are its owner.")
+            messages.success(request, _("Organization %(slug)s created; you are its owner.") % {
+                "slug": organization.slug})
             return redirect("portal:organization", slug=organization.slug)
     return render(request, "portal/organization_form.html", {"form": form})
 
@@ -84,12 +86,15 @@ def organization_new(request):
 def organization_detail(request, slug: str):
     organization = get_object_or_404(organizations_visible_to(request.user), slug=slug)
     projects = projects_visible_to(request.user).filter(organization=organization)
+    from console.portal.views.members import organization_members_context
+
     return render(request, "portal/organization_detail.html", {
         "organization": organization,
         "projects": projects,
         "can_create_project": allows(portal_actor(request), "project.create", organization),
         "quota_limits": [{"label": quotas.LABELS[resource], "limit": limit}
                          for resource, limit in organization.quota_limits.items()],
+        **organization_members_context(request, organization),
     })
 
 
@@ -115,6 +120,7 @@ def project_new(request, slug: str | None = None):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, f"Project {project.full_slug} created; provisioning #{run.pk} queued.")
+            messages.success(request, _("Project %(slug)s created; provisioning #%(run)s queued.") % {
+                "slug": project.full_slug, "run": run.pk})
             return redirect("portal:project", pk=project.pk)
     return render(request, "portal/project_form.html", {"form": form, "organization": organization})

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.utils.translation import gettext as _
 
 from console.models import Trigger
 from console.portal.forms import ImageBumpForm, RepositoryEditForm, RepositoryForm, bump_target
@@ -47,8 +48,12 @@ def repository_new(request, pk: int):
             apply_domain_error(form, error)
         else:
             initial = repository.sync_runs.first()
-            suffix = f"; initial sync #{initial.pk} is queued" if initial else ""
-            messages.success(request, f"Repository {repository.name} registered{suffix}.")
+            if initial:
+                message = _("Repository %(name)s registered; initial sync #%(run)s is queued.") % {
+                    "name": repository.name, "run": initial.pk}
+            else:
+                message = _("Repository %(name)s registered.") % {"name": repository.name}
+            messages.success(request, message)
             return redirect("portal:repository", pk=repository.pk)
     form.redact_secrets()
     return render_project(request, project, repository_form=form)
@@ -74,7 +79,7 @@ def repository_edit(request, pk: int):
                 apply_domain_error(form, error)
                 repository.refresh_from_db()
             else:
-                messages.success(request, f"Repository {repository.name} saved.")
+                messages.success(request, _("Repository %(name)s saved.") % {"name": repository.name})
                 return redirect("portal:repository", pk=repository.pk)
         form.redact_secrets()
     else:
@@ -95,7 +100,7 @@ def repository_remove_view(request, pk: int):
     error = None
     if request.method == "POST":
         if request.POST.get("confirm_name", "").strip() != repository.name:
-            error = f"type {repository.name} to confirm"
+            error = _("type %(name)s to confirm") % {"name": repository.name}
         else:
             name = repository.name
             try:
@@ -105,8 +110,9 @@ def repository_remove_view(request, pk: int):
             except DomainError as refused:
                 error = str(refused.message)
             else:
-                messages.success(request, f"Repository {name} removed; provisioning #{queued.run.pk} updates the "
-                                          f"manifests and archives its internal mirror.")
+                messages.success(request, _("Repository %(name)s removed; provisioning #%(run)s updates the "
+                                            "manifests and archives its internal mirror.") % {
+                    "name": name, "run": queued.run.pk})
                 return redirect("portal:project", pk=project.pk)
     return render(request, "portal/repository_remove.html", {
         "repository": repository, "project": project, "error": error,
@@ -184,7 +190,8 @@ def image_bump(request, pk: int):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, f"Bump #{bump.pk} queued: {bump.image} → {bump.tag} in {repository.name}.")
+            messages.success(request, _("Bump #%(bump)s queued: %(image)s → %(tag)s in %(name)s.") % {
+                "bump": bump.pk, "image": bump.image, "tag": bump.tag, "name": repository.name})
             default = reverse("portal:repository", args=[repository.pk]) + "#image-bumps"
             return redirect(safe_next(request, default))
     return render_repository(request, repository, bump_form=form)
