@@ -21,8 +21,7 @@ from console.portal.views.common import (
     refusal,
 )
 from console.portal.views.images import project_redeploy_warnings
-from console.selectors import (project_activity_feed, project_members, projects_visible_to, sync_runs_of,
-                               sync_runs_visible_to)
+from console.selectors import project_activity_feed, project_members, projects_visible_to, sync_runs_of
 from console.services.errors import DomainError, PermissionDenied
 from console.services.memberships import membership_remove, membership_set
 from console.services.projects import project_archive, project_provision_request
