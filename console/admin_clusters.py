@@ -101,6 +101,9 @@ class ClusterAdmin(admin.ModelAdmin):
                 self.message_user(request, _("%s; every permission the console needs is granted") % summary)
 
 
+QUOTA_FIELDS = [f"quota_{resource}" for resource in ("cpu", "memory", "storage", "pods", "services")]
+
+
 class ProjectAdminForm(forms.ModelForm):
     placement = forms.ModelChoiceField(
         queryset=Cluster.objects.all(), required=False, label=_("Cluster"),
@@ -117,6 +120,19 @@ class ProjectAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["placement"].initial = self.instance.cluster_id
+        # A form posted without the quota fields (an older admin page, a script) keeps the current amounts.
+        for name in QUOTA_FIELDS:
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in QUOTA_FIELDS:
+            if name in self.fields and cleaned.get(name) in (None, ""):
+                cleaned[name] = (getattr(self.instance, name) if self.instance.pk
+                                 else Project._meta.get_field(name).get_default())
+                self.errors.pop(name, None)
+        return cleaned
 
     @property
     def placement_changed(self) -> bool:

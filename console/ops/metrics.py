@@ -94,18 +94,11 @@ def _read_redeploy_warnings():
 
 
 def _read_drift():
-    """Drift records, where the read-back of live clusters exists: open ones when the model says which."""
-    from django.apps import apps
+    """Drift records still open (read-back found them and they have not been resolved)."""
+    from console.models import DriftRecord
 
-    model = apps.get_model("console", "DriftRecord")  # LookupError until that model is merged
-    fields = {field.name for field in model._meta.get_fields()}
-    queryset = model.objects.all()
-    for open_field in ("resolved_at", "cleared_at", "closed_at"):
-        if open_field in fields:
-            queryset = queryset.filter(**{f"{open_field}__isnull": True})
-            break
     family = GaugeMetricFamily("dso_drift_open", "Live objects that differ from what the console rendered.")
-    family.add_metric([], queryset.count())
+    family.add_metric([], DriftRecord.objects.filter(resolved_at__isnull=True).count())
     return [family]
 
 

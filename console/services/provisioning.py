@@ -253,7 +253,9 @@ def _provision_gitops(project: Project, forge, run: ProvisioningRun, spec, creat
 
 
 def _redeliver_asked(run: ProvisioningRun) -> bool:
-    asked = {ProvisioningCause.MANUAL, ProvisioningCause.ADMIN}
+    # Drift means the delivered files no longer are what was rendered: the fingerprint cannot tell.
+    asked = {ProvisioningCause.MANUAL, ProvisioningCause.ADMIN, ProvisioningCause.DRIFT_CORRECTION,
+             ProvisioningCause.CLUSTER_MOVED}
     return run.cause in asked or any(entry.get("cause") in asked for entry in run.causes or [])
 
 
