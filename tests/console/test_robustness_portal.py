@@ -27,6 +27,9 @@ SERVES = {
     "repository_new": ACTION, "image_bump": ACTION, "sync_new": ACTION, "repository_ci_token_new": ACTION,
     "repository_ci_token_revoke": ACTION, "repository_ci_settings": ACTION, "repository_webhook_secret": ACTION,
     "api_tokens": FORM, "api_token_revoke": ACTION,
+    "dashboard": PAGE, "operations": FORM, "organization_member_add": ACTION, "organization_member_remove": ACTION,
+    "project_refresh": ACTION, "image_rollback": ACTION, "image_unpin": ACTION, "repository_sync_schedule": ACTION,
+    "image_inventory": PAGE, "image_tag_ledger": PAGE,
 }
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 

@@ -11,7 +11,7 @@ from tests.console.test_settings import load_settings
     ({"DSO_OIDC_ISSUER": "https://sso.example.com/realms/dso"}, "needs DSO_OIDC_CLIENT_ID and DSO_OIDC_CLIENT_SECRET"),
     ({"DSO_OIDC_ISSUER": "https://sso.example.com/realms/dso", "DSO_OIDC_CLIENT_ID": "dso",
       "DSO_OIDC_CLIENT_SECRET": "s", "DSO_OIDC_SCOPES": "profile email"}, "must include openid"),
-    ({"DSO_OIDC_ORGANIZATION_GROUP_PATTERN": "dso/{org}/{role}"}, "unknown placeholder {org}"),
+    ({"DSO_OIDC_ORGANIZATION_GROUP_PATTERN": "dso/{org}/{role}"}, "may only use {organization}, {project} and {role}: 'org'"),
     ({"DSO_OIDC_PROJECT_GROUP_PATTERN": "dso/{organization}/{role}"}, "needs {project}"),
 ])
 def test_bad_oidc_settings_stop_the_start(tmp_path, extra, message):
