@@ -13,11 +13,13 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run test test-lite bench check clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package-lock.json
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	@# axe-core for the accessibility tests (package-lock.json pins it); without npm those tests skip.
+	if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; else echo "no npm: accessibility tests will skip"; fi
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -37,9 +39,13 @@ test: $(STAMP)
 test-lite: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every row of the performance table (docs/performance.md): now, target, ratio. BENCH_ARGS="--scale 0.2" for a
+# smaller PostgreSQL seed; it uses (drops and re-creates) the database BENCH_DATABASE_URL.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dso_bench
 bench: $(STAMP)
-	$(BIN)/python bench/image_tags.py
-	$(BIN)/python bench/mirror.py
+	@mkdir -p var
+	CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python bench/run.py --database $(BENCH_DATABASE_URL) \
+		--save var/bench.json $(BENCH_ARGS)
 
 check: $(STAMP)
 	$(BIN)/python manage.py check

@@ -12,10 +12,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from console.models import (
-    AuditEvent, Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun, Trigger,
+    AuditEvent, Membership, OidcIdentity, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun,
+    Trigger,
 )
+from console.admin_clusters import ProjectAdminForm, move_if_changed
+from console.models.quotas import QUOTA_RESOURCES
 from console.services.actors import Actor
 from console.services.audit import audit_record, audit_snapshot
 from console.services.errors import DomainError
@@ -86,7 +90,7 @@ class MembershipInline(admin.TabularInline):
 
     model = Membership
     extra = 0
-    fields = ["user", "project", "role"]
+    fields = ["user", "project", "role", "source"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -110,21 +114,28 @@ class OrganizationAdmin(AuditedAdmin):
         return ["slug"] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
-        from console.services.organizations import organization_create, organization_update
+        from console.services.organizations import (
+            organization_create, organization_quota_limits_set, organization_update,
+        )  # fmt: skip
 
         actor = admin_actor(request)
+        data = form.cleaned_data
+        limits = {resource: data[f"quota_limit_{resource}"] for resource in QUOTA_RESOURCES
+                  if f"quota_limit_{resource}" in data}  # fmt: skip
         if change:
             current = Organization.objects.get(pk=obj.pk)
-            _adopt(obj, organization_update(actor=actor, organization=current, name=form.cleaned_data["name"]))
+            organization = organization_update(actor=actor, organization=current, name=data["name"])
         else:
-            _adopt(obj, organization_create(actor=actor, slug=form.cleaned_data["slug"],
-                                            name=form.cleaned_data["name"]))
+            organization = organization_create(actor=actor, slug=data["slug"], name=data["name"])
+        _adopt(obj, organization_quota_limits_set(actor=actor, organization=organization, limits=limits))
 
 
 @admin.register(Project)
 class ProjectAdmin(AuditedAdmin):
-    list_display = ["slug", "organization", "name", "status", "namespace", "created_at"]
-    list_filter = ["status", "organization"]
+    form = ProjectAdminForm
+    list_display = ["slug", "organization", "name", "status", "namespace", "cluster", "created_at"]
+    list_filter = ["status", "organization", "cluster"]
+    list_select_related = ["organization", "cluster"]
     search_fields = ["slug", "name", "organization__slug", "namespace"]
     readonly_fields = ["status", "namespace", "argocd_credentials", "created_at", "updated_at"]
     exclude = ["argocd_username", "argocd_token"]
@@ -141,13 +152,17 @@ class ProjectAdmin(AuditedAdmin):
 
         actor = admin_actor(request)
         data = form.cleaned_data
+        quota = {resource: data[f"quota_{resource}"] for resource in QUOTA_RESOURCES if f"quota_{resource}" in data}
         if change:
-            current = Project.objects.select_related("organization").get(pk=obj.pk)
+            current = Project.objects.select_related("organization", "cluster").get(pk=obj.pk)
             _adopt(obj, project_update(actor=actor, project=current, name=data["name"],
-                                       description=data.get("description", "")))
+                                       description=data.get("description", ""), quota=quota))
+            move_if_changed(request, form, current, self.message_user)
+            obj.cluster_id = current.cluster_id
         else:
             project, _ = project_create(actor=actor, organization=data["organization"], slug=data["slug"],
-                                        name=data["name"], description=data.get("description", ""))
+                                        name=data["name"], description=data.get("description", ""), quota=quota)
+            move_if_changed(request, form, project, self.message_user)
             _adopt(obj, project)
 
     @admin.display(description="Argo CD credentials")
@@ -341,13 +356,14 @@ class ProvisioningRunAdmin(RunAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(AuditedAdmin):
-    list_display = ["user", "organization", "project", "role", "created_at"]
-    list_filter = ["role", "organization"]
+    list_display = ["user", "organization", "project", "role", "source", "created_at"]
+    list_filter = ["role", "source", "organization"]
     search_fields = ["user__username", "organization__slug", "project__slug"]
     autocomplete_fields = ["user"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["user", "organization", "project"] if obj is not None else []
+        # A role saved here is the console's (membership_set); `source` says so, it is not chosen.
+        return ["user", "organization", "project", "source"] if obj is not None else ["source"]
 
     def save_model(self, request, obj, form, change):
         from console.services.memberships import membership_set
@@ -357,7 +373,10 @@ class MembershipAdmin(AuditedAdmin):
         project = data.get("project") if not change else obj.project
         organization = data.get("organization") if not change else obj.organization
         if project is not None and project.organization_id != organization.pk:
-            raise DomainError({"project": [f"{project} is not in {organization}"]})
+            raise DomainError({"project": [_("%(project)s is not in %(organization)s") % {
+                "project": project,
+                "organization": organization,
+            }]})
         _adopt(obj, membership_set(actor=admin_actor(request), username=user.get_username(), role=data["role"],
                                    project=project, organization=None if project is not None else organization))
 
@@ -460,3 +479,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.select_related("user").filter(revoked_at__isnull=True):
             api_token_revoke(actor=admin_actor(request), token=token)
             self.message_user(request, f"{token}: revoked")
+
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(admin.ModelAdmin):
+    """Read-only: identities come from sign-ins; `manage.py oidc_resync` re-applies their stored groups."""
+
+    list_display = ["user", "subject", "issuer", "staff_from_groups", "last_login_at"]
+    list_filter = ["issuer", "staff_from_groups"]
+    search_fields = ["user__username", "subject"]
+    readonly_fields = ["user", "issuer", "subject", "groups", "claims", "staff_from_groups", "first_seen_at",
+                       "last_login_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+from console import admin_deployments  # noqa: E402,F401 - read-back pages, registered on import
+from console import admin_releases  # noqa: E402, F401 - registers the release models (issue #12)

@@ -19,6 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from console.models import Organization, Project, Repository, Role
 from console.models.organizations import ROLE_RANK
 from console.permissions import ADMINISTER, MANAGE, SYNC, VIEW, has_organization_role, has_project_role
@@ -30,28 +33,39 @@ PROJECT, ORGANIZATION, PLATFORM = "project", "organization", "platform"
 @dataclass(frozen=True)
 class Rule:
     role: str | None  # the weakest role allowed (None with PLATFORM: staff only)
-    doing: str  # for the refusal: "<doing> needs the <role> role"
+    doing: Any  # for the refusal: "<doing> needs the <role> role" (a lazily translated phrase)
     level: str = PROJECT  # where the role is held
     ci_scope: str | None = None  # the scope a CI grant needs; None: no pipeline may
 
 
 ACTIONS: dict[str, Rule] = {
-    "organization.edit": Rule(ADMINISTER, "renaming an organization", ORGANIZATION),
-    "organization.members": Rule(ADMINISTER, "managing the organization's members", ORGANIZATION),
-    "project.create": Rule(MANAGE, "creating a project", ORGANIZATION),
-    "project.view": Rule(VIEW, "seeing the project"),
-    "project.edit": Rule(MANAGE, "editing a project"),
-    "project.provision": Rule(MANAGE, "re-provisioning"),
-    "project.archive": Rule(ADMINISTER, "archiving a project"),
-    "project.members": Rule(ADMINISTER, "managing members"),
-    "project.argocd_credentials": Rule(None, "reading Argo CD credentials", PLATFORM),
-    "repository.register": Rule(MANAGE, "registering a repository"),
-    "repository.view": Rule(VIEW, "seeing the repository"),
-    "repository.manage": Rule(MANAGE, "editing or removing a repository"),
-    "repository.ci_manage": Rule(MANAGE, "managing CI tokens, CI settings and the webhook secret"),
-    "repository.sync": Rule(SYNC, "requesting a sync", ci_scope="sync"),
-    "repository.bump": Rule(SYNC, "bumping an image tag", ci_scope="bump"),
-    "repository.report_build": Rule(SYNC, "reporting a built image", ci_scope="report_build"),
+    "organization.edit": Rule(ADMINISTER, gettext_lazy("renaming an organization"), ORGANIZATION),
+    "organization.members": Rule(ADMINISTER, gettext_lazy("managing the organization's members"), ORGANIZATION),
+    # Quota limits bound what every project of the organization may ask for: the platform's to set.
+    "organization.quota_limits": Rule(None, gettext_lazy("setting the organization's quota limits"), PLATFORM),
+    "project.create": Rule(MANAGE, gettext_lazy("creating a project"), ORGANIZATION),
+    "project.view": Rule(VIEW, gettext_lazy("seeing the project")),
+    "project.edit": Rule(MANAGE, gettext_lazy("editing a project")),
+    "project.provision": Rule(MANAGE, gettext_lazy("re-provisioning")),
+    "project.refresh": Rule(SYNC, gettext_lazy("refreshing what runs (read-back)")),
+    "project.archive": Rule(ADMINISTER, gettext_lazy("archiving a project")),
+    "project.members": Rule(ADMINISTER, gettext_lazy("managing members")),
+    "project.argocd_credentials": Rule(None, gettext_lazy("reading Argo CD credentials"), PLATFORM),
+    "platform.operations": Rule(None, gettext_lazy("seeing the operations view and acting on many projects"),
+                                PLATFORM),
+    "project.move_cluster": Rule(None, gettext_lazy("moving a project to another cluster"), PLATFORM),
+    "cluster.manage": Rule(None, gettext_lazy("registering, editing, testing or removing clusters"), PLATFORM),
+    "repository.register": Rule(MANAGE, gettext_lazy("registering a repository")),
+    "repository.view": Rule(VIEW, gettext_lazy("seeing the repository")),
+    "repository.manage": Rule(MANAGE, gettext_lazy("editing or removing a repository")),
+    "repository.ci_manage": Rule(MANAGE, gettext_lazy("managing CI tokens, CI settings and the webhook secret")),
+    "repository.sync": Rule(SYNC, gettext_lazy("requesting a sync"), ci_scope="sync"),
+    "repository.bump": Rule(SYNC, gettext_lazy("bumping an image tag"), ci_scope="bump"),
+    "repository.report_build": Rule(SYNC, gettext_lazy("reporting a built image"), ci_scope="report_build"),
+    # No CI scope: a pin holds against pipelines, so no pipeline may set or lift one.
+    "repository.pin": Rule(SYNC, gettext_lazy("pinning an image or rolling it back")),
+    "registry.manage": Rule(MANAGE, gettext_lazy("managing the project's container registries and tag policies")),
+    "platform.image_inventory": Rule(None, gettext_lazy("reading the platform-wide image inventory"), PLATFORM),
 }
 
 
@@ -82,8 +96,10 @@ def _organization_of(obj: Any) -> Organization | None:
 
 def _roles_from(needed: str) -> str:
     """"maintainer or owner": the role and every stronger one, as a person would say it."""
-    roles = [role for role in Role.values if ROLE_RANK[role] >= ROLE_RANK[needed]]
-    return roles[0] if len(roles) == 1 else f"{', '.join(roles[:-1])} or {roles[-1]}"
+    roles = [str(role.label).lower() for role in Role if ROLE_RANK[role] >= ROLE_RANK[needed]]
+    if len(roles) == 1:
+        return roles[0]
+    return _("%(roles)s or %(last)s") % {"roles": ", ".join(roles[:-1]), "last": roles[-1]}
 
 
 def authorize(actor, action: str, obj: Any, *, doing: str | None = None) -> None:
@@ -97,24 +113,26 @@ def authorize(actor, action: str, obj: Any, *, doing: str | None = None) -> None
         return
     if grant is not None:
         if rule.ci_scope is None or not isinstance(obj, Repository):
-            raise PermissionDenied(f"{rule.doing} is not open to {actor.interface} credentials",
-                                   code="ci_not_allowed")
+            raise PermissionDenied(_("%(doing)s is not open to %(interface)s credentials") % {
+                "doing": rule.doing, "interface": actor.interface}, code="ci_not_allowed")
         grant.authorize(scope=rule.ci_scope, repository=obj)  # raises its own, precise refusal
         return
     user = actor.user
     if user is not None and user.is_authenticated and user.is_staff:
         return
     if rule.level == PLATFORM:
-        raise PermissionDenied(f"only platform admins may do this: {rule.doing}")
+        raise PermissionDenied(_("only platform admins may do this: %(doing)s") % {"doing": rule.doing})
     if rule.level == ORGANIZATION:
         organization = _organization_of(obj)
         if organization is not None and has_organization_role(user, organization, rule.role):
             return
-        raise PermissionDenied(f"{rule.doing} needs the {_roles_from(rule.role)} role in the organization")
+        raise PermissionDenied(_("%(doing)s needs the %(roles)s role in the organization") % {
+            "doing": rule.doing, "roles": _roles_from(rule.role)})
     project = _project_of(obj)
     if project is not None and has_project_role(user, project, rule.role):
         return
-    raise PermissionDenied(f"{rule.doing} needs the {_roles_from(rule.role)} role on the project")
+    raise PermissionDenied(_("%(doing)s needs the %(roles)s role on the project") % {
+        "doing": rule.doing, "roles": _roles_from(rule.role)})
 
 
 def allows(actor, action: str, obj: Any) -> bool:

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
+from console.ops.logs import note_secret
+
 PREFIX = "fernet:"
 
 
@@ -42,11 +44,14 @@ def decrypt(stored: str) -> str:
     if not stored.startswith(PREFIX):
         raise ImproperlyConfigured("stored secret is not encrypted")
     try:
-        return fernet().decrypt(stored[len(PREFIX):].encode()).decode()
+        plaintext = fernet().decrypt(stored[len(PREFIX):].encode()).decode()
     except InvalidToken as exc:
         raise ImproperlyConfigured(
             "a stored secret cannot be decrypted with DSO_ENCRYPTION_KEYS: was a key removed too early?"
         ) from exc
+    # Whatever is logged later in this request or task has it replaced by *** (console.ops.logs).
+    note_secret(plaintext)
+    return plaintext
 
 
 def rotate(stored: str) -> str:

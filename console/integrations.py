@@ -1,17 +1,23 @@
 """The one place where Django settings become provisioning adapters.
 
-Services ask here for the forge, the mirror and the delivery; tests swap settings, not code.
+Services ask here for the forge, the mirror, the delivery and the clusters; tests swap settings, not code.
 """
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from provisioning.cluster import KubeCluster
 from provisioning.delivery import GitOpsDelivery
 from provisioning.forge.base import Forge
 from provisioning.mirror import Mirror
+
+if TYPE_CHECKING:
+    from console.models import Cluster
 
 
 def _forge_key() -> tuple:
@@ -66,7 +72,8 @@ def get_forge() -> Forge:
 
 
 def get_mirror() -> Mirror:
-    return Mirror(settings.MIRROR_CACHE_DIR, timeout_seconds=settings.MIRROR_TIMEOUT_SECONDS)
+    return Mirror(settings.MIRROR_CACHE_DIR, timeout_seconds=settings.MIRROR_TIMEOUT_SECONDS,
+                  verify_interval_seconds=settings.MIRROR_VERIFY_SECONDS)
 
 
 def platform_repository_path() -> str:
@@ -80,3 +87,22 @@ def get_delivery() -> GitOpsDelivery:
         settings.DELIVERY_WORK_DIR,
         branch=settings.PLATFORM_BRANCH,
     )
+
+
+_clusters: dict[int, tuple[tuple, KubeCluster]] = {}
+_clusters_lock = threading.Lock()
+
+
+def get_cluster(cluster: Cluster) -> KubeCluster:
+    """The adapter for a registered cluster, reused while the row (and the retry settings) stay the same:
+    its discovery cache then lasts across runs. An edited cluster (new token, URL) gets a new one."""
+    key = (cluster.updated_at, settings.CLUSTER_TIMEOUT_SECONDS, settings.CLUSTER_RETRIES,
+           settings.CLUSTER_BACKOFF_SECONDS)
+    with _clusters_lock:
+        cached = _clusters.get(cluster.pk)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        client = KubeCluster(cluster.config(), retries=settings.CLUSTER_RETRIES,
+                             backoff_seconds=settings.CLUSTER_BACKOFF_SECONDS)
+        _clusters[cluster.pk] = (key, client)
+    return client

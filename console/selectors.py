@@ -7,10 +7,17 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from console.models import Membership, Organization, Project, Repository, SyncRun
 
 
-def _member_of_project(user) -> Q:
-    org_wide = Membership.objects.filter(user=user, project__isnull=True, organization=OuterRef("organization"))
-    direct = Membership.objects.filter(user=user, project=OuterRef("pk"))
-    return Q(Exists(org_wide)) | Q(Exists(direct))
+def _visible_project_ids(user) -> QuerySet:
+    """The ids of the projects a member sees, as one ``IN (direct UNION org-wide)`` subquery.
+
+    An OR of two correlated EXISTS is estimated as matching most projects (75 % instead of 0.01 % at
+    10,000 projects), so PostgreSQL then scans and sorts whole run histories; a UNION of two small
+    membership lookups is estimated from the user's own rows and joins the histories by their indexes."""
+    direct = Membership.objects.filter(user=user, project__isnull=False).order_by().values("project_id")
+    org_wide = Project.objects.filter(
+        organization_id__in=Membership.objects.filter(user=user, project__isnull=True).values("organization_id")
+    ).order_by().values("pk")
+    return direct.union(org_wide)
 
 
 def organizations_visible_to(user) -> QuerySet[Organization]:
@@ -23,21 +30,38 @@ def projects_visible_to(user) -> QuerySet[Project]:
     projects = Project.objects.select_related("organization")
     if user.is_staff:
         return projects
-    return projects.filter(_member_of_project(user))
+    return projects.filter(pk__in=_visible_project_ids(user))
 
 
 def repositories_visible_to(user) -> QuerySet[Repository]:
-    return Repository.objects.select_related("project__organization").filter(
-        project__in=projects_visible_to(user).values("pk")
+    repositories = Repository.objects.select_related("project__organization")
+    if user.is_staff:
+        return repositories
+    return repositories.filter(project_id__in=_visible_project_ids(user))
+
+
+def _sync_runs() -> QuerySet[SyncRun]:
+    return SyncRun.objects.select_related("repository__project__organization", "actor").prefetch_related(
+        "ref_changes"
     )
+
+
+def sync_runs_of(*, repository: Repository | None = None, project: Project | None = None) -> QuerySet[SyncRun]:
+    """The runs of one repository or project the caller already may see (the views fetched it visibly)."""
+    runs = _sync_runs()
+    if repository is not None:
+        runs = runs.filter(repository=repository)
+    if project is not None:
+        runs = runs.filter(repository__project=project)
+    return runs
 
 
 def sync_runs_visible_to(user) -> QuerySet[SyncRun]:
-    return (
-        SyncRun.objects.select_related("repository__project__organization", "actor")
-        .prefetch_related("ref_changes")
-        .filter(repository__in=repositories_visible_to(user).values("pk"))
-    )
+    runs = _sync_runs()
+    if user.is_staff:
+        # No filter at all: a staff history is read straight off the (queued_at, id) index.
+        return runs
+    return runs.filter(repository__project_id__in=_visible_project_ids(user))
 
 
 def project_members(project: Project) -> QuerySet[Membership]:
@@ -56,3 +80,52 @@ def with_last_sync(repositories: QuerySet[Repository]) -> QuerySet[Repository]:
         last_sync_finished_at=Subquery(latest.values("finished_at")[:1]),
         last_sync_image_scan_status=Subquery(latest.values("image_scan_status")[:1]),
     )
+
+
+ACTIVITY_FEED_SIZE = 15
+
+
+def project_activity_feed(project: Project, *, limit: int = ACTIVITY_FEED_SIZE) -> list:
+    """The project's latest audit events, newest first, in one query: the project itself, its repositories,
+    its current memberships, and events whose snapshot names the project."""
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+
+    from console.models import AuditEvent
+
+    repository_ids = Repository.objects.filter(project=project).values_list(Cast("pk", CharField()), flat=True)
+    membership_ids = Membership.objects.filter(project=project).values_list(Cast("pk", CharField()), flat=True)
+    return list(
+        AuditEvent.objects.filter(
+            Q(target_type="console.project", target_id=str(project.pk))
+            | Q(target_type="console.repository", target_id__in=repository_ids)
+            | Q(target_type="console.membership", target_id__in=membership_ids)
+            | Q(after__project=project.pk)
+            | Q(before__project=project.pk)
+        ).select_related("actor")[:limit]
+    )
+
+
+def dashboard_projects(user, *, query: str = "") -> QuerySet[Project]:
+    """The user's projects for the dashboard, each with its last sync (status and time, across its
+    repositories), its repository count, its open image warnings and failed last syncs: one query."""
+    from django.db.models import Count, IntegerField, Value
+    from django.db.models.functions import Coalesce
+
+    from console.models.images import ImageRelease
+
+    latest = SyncRun.objects.filter(repository__project=OuterRef("pk")).order_by("-queued_at", "-id")
+    warnings = (ImageRelease.objects.filter(project=OuterRef("pk"), resolved_at__isnull=True)
+                .order_by().values("project").annotate(n=Count("pk")).values("n"))
+    projects = projects_visible_to(user).select_related("organization").annotate(
+        last_sync_status=Subquery(latest.values("status")[:1]),
+        last_sync_at=Subquery(latest.values("queued_at")[:1]),
+        last_sync_repository=Subquery(latest.values("repository_id")[:1]),
+        open_warnings=Coalesce(Subquery(warnings, output_field=IntegerField()), Value(0)),
+        repository_count=Count("repositories", distinct=True),
+    )
+    if query:
+        projects = projects.filter(Q(name__icontains=query) | Q(slug__icontains=query)
+                                   | Q(organization__slug__icontains=query)
+                                   | Q(organization__name__icontains=query))
+    return projects.order_by("organization__slug", "slug")

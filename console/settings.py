@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -123,6 +124,8 @@ MIDDLEWARE = [
     "console.middleware.ContentSecurityPolicyMiddleware",
     "console.middleware.CredentialThrottleMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switcher's cookie if set, else the browser's Accept-Language, else English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -168,6 +171,11 @@ def database_config(url: str) -> dict:
     if config["ENGINE"].endswith("sqlite3"):
         config["OPTIONS"] = {**config.get("OPTIONS", {}), **SQLITE_OPTIONS}
         config["CONN_MAX_AGE"] = 0
+    elif config["ENGINE"].endswith("postgresql"):
+        # JIT compiles the plan of any query whose estimated cost passes a threshold; the console's queries are
+        # short index reads for which compiling costs more (30-60 ms measured) than it ever saves.
+        options = config.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
     return config
 
 
@@ -179,9 +187,14 @@ AUTHENTICATION_BACKENDS = ["console.throttle.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+# The French catalogue lives in the package (console/locale/fr/LC_MESSAGES) and is committed compiled, so no
+# gettext tool is needed to run the console; tests/console/test_translations.py checks the .mo matches the .po.
+# Named here too so that makemessages writes the top-level templates/ strings into the same catalogue.
+LOCALE_PATHS = [BASE_DIR / "console" / "locale"]
 TIME_ZONE = "UTC"
-USE_I18N = False
+USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
@@ -275,6 +288,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "console.models.runs.RunStatus",
         "ProjectStatusEnum": "console.models.organizations.Project.Status",
+        "TagPolicyKindEnum": "console.models.registries.TagPolicyKind",
+        "NotificationTargetKindEnum": "console.models.notifications.NotificationTarget.Kind",
     },
 }
 
@@ -306,11 +321,55 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("DSO_TASKS_EAGER", False)
 # redone by another worker at the next sweep, so a dead worker costs seconds, not the stuck deadline.
 RUN_LEASE_SECONDS = int(env("DSO_RUN_LEASE_SECONDS", "30"))
 RUN_SWEEP_INTERVAL_SECONDS = float(env("DSO_RUN_SWEEP_INTERVAL_SECONDS", "10"))
+# Scheduled syncs (issue #12): off per repository until set; an interval below the minimum is refused, the
+# default is what "on" means without a number. A failing repository backs off up to the cap; jitter spreads
+# repositories that share an interval so they do not all fire in the same sweep.
+SYNC_SCHEDULE_MIN_SECONDS = env_int("DSO_SYNC_SCHEDULE_MIN_SECONDS", 300, minimum=1)
+SYNC_SCHEDULE_DEFAULT_SECONDS = env_int("DSO_SYNC_SCHEDULE_DEFAULT_SECONDS", 3600, minimum=1)
+SYNC_SCHEDULE_MAX_BACKOFF_SECONDS = env_int("DSO_SYNC_SCHEDULE_MAX_BACKOFF_SECONDS", 24 * 3600, minimum=1)
+SYNC_SCHEDULE_JITTER = env_float("DSO_SYNC_SCHEDULE_JITTER", 0.1)
+SYNC_SCHEDULE_BATCH_SIZE = env_int("DSO_SYNC_SCHEDULE_BATCH_SIZE", 500, minimum=1)
+SYNC_SCHEDULE_MAX_BATCHES = env_int("DSO_SYNC_SCHEDULE_MAX_BATCHES", 40, minimum=1)
+SYNC_SCHEDULE_SWEEP_SECONDS = env_float("DSO_SYNC_SCHEDULE_SWEEP_SECONDS", 60.0)
+if SYNC_SCHEDULE_DEFAULT_SECONDS < SYNC_SCHEDULE_MIN_SECONDS:
+    raise ImproperlyConfigured("DSO_SYNC_SCHEDULE_DEFAULT_SECONDS is below DSO_SYNC_SCHEDULE_MIN_SECONDS")
 CELERY_BEAT_SCHEDULE = {
     # A sweep nobody ran before the next one is due is dropped, so busy workers do not find a backlog of them.
     "fail-stuck-runs": {"task": "dso.runs.sweep_stuck", "schedule": RUN_SWEEP_INTERVAL_SECONDS,
                         "options": {"expires": RUN_SWEEP_INTERVAL_SECONDS}},
+    "scheduled-syncs": {"task": "dso.syncs.sweep_scheduled", "schedule": SYNC_SCHEDULE_SWEEP_SECONDS,
+                        "options": {"expires": SYNC_SCHEDULE_SWEEP_SECONDS}},
+    "registry-watch": {"task": "dso.registries.sweep", "schedule": 60.0, "options": {"expires": 60.0}},
+    "follow-merge-requests": {"task": "dso.bumps.follow_merge_requests", "schedule": 60.0,
+                              "options": {"expires": 60.0}},
 }
+# Read-back and drift (issue 9): how often every project's Argo CD Applications and objects are read back.
+READBACK_INTERVAL_SECONDS = env_float("DSO_READBACK_INTERVAL_SECONDS", 60.0)
+CELERY_BEAT_SCHEDULE["read-back"] = {"task": "dso.readback.pass", "schedule": READBACK_INTERVAL_SECONDS,
+                                     "options": {"expires": READBACK_INTERVAL_SECONDS}}
+# A pushed bump Argo CD has not synced after this long is reported stuck.
+ROLLOUT_STUCK_AFTER_SECONDS = env_int("DSO_ROLLOUT_STUCK_AFTER_SECONDS", 900, minimum=1)
+# Projects read per chunk of a pass (one query each; never all projects in memory).
+READBACK_CHUNK_SIZE = env_int("DSO_READBACK_CHUNK_SIZE", 500, minimum=1)
+# With self-heal on, drift still there this long after a correction was asked is corrected again.
+DRIFT_HEAL_RETRY_SECONDS = env_int("DSO_DRIFT_HEAL_RETRY_SECONDS", 600, minimum=1)
+# The Argo CD UI of the embedded default (no cluster registered), for deep links.
+ARGOCD_URL = (env("DSO_ARGOCD_URL", "") or "").rstrip("/")
+# The registry watch: each registry with watched images is checked this often (its run is coalesced).
+REGISTRY_WATCH_INTERVAL_SECONDS = env_int("DSO_REGISTRY_WATCH_INTERVAL_SECONDS", 300, minimum=10)
+REGISTRY_TIMEOUT_SECONDS = env_float("DSO_REGISTRY_TIMEOUT_SECONDS", 15.0)
+REGISTRY_WATCH_CONCURRENCY = env_int("DSO_REGISTRY_WATCH_CONCURRENCY", 8, minimum=1)  # manifest reads at once
+# The image tag ledger's deployment steps: dotted paths of callables provider(*, image, tag, repositories)
+# -> [step dicts]; the deployment read-back piece registers its own (none: the ledger ends at the infra sync).
+IMAGE_LEDGER_DEPLOYMENT_PROVIDERS = env_list("DSO_IMAGE_LEDGER_DEPLOYMENT_PROVIDERS")
+# Project notifications (webhooks and e-mail through Django's EMAIL_* settings).
+NOTIFICATION_TIMEOUT_SECONDS = env_float("DSO_NOTIFICATION_TIMEOUT_SECONDS", 10.0)
+DEFAULT_FROM_EMAIL = env("DSO_DEFAULT_FROM_EMAIL", "dso-console@localhost")
+EMAIL_HOST = env("DSO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DSO_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env("DSO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("DSO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DSO_EMAIL_USE_TLS", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Integrations ---------------------------------------------------------------------------------------
@@ -344,6 +403,9 @@ if FORGE_KIND == "gitlab" and not (GITLAB_URL and GITLAB_TOKEN):
 
 MIRROR_CACHE_DIR = Path(env("DSO_MIRROR_CACHE_DIR", str(DATA_DIR / "mirror-cache"))).resolve()
 MIRROR_TIMEOUT_SECONDS = env_float("DSO_MIRROR_TIMEOUT_SECONDS", 600.0)
+# A sync that finds nothing new upstream lists the internal repository only when its last check is older than
+# this: a push to the mirror behind the console's back is repaired within this delay (0: at every sync).
+MIRROR_VERIFY_SECONDS = env_float("DSO_MIRROR_VERIFY_SECONDS", 300.0)
 # Plain http:// external URLs are refused unless they point at loopback and this is on (the demo).
 ALLOW_HTTP_LOOPBACK = env_bool("DSO_ALLOW_HTTP_LOOPBACK", False)
 # External repository URLs reach only public addresses; these host names (may resolve to private addresses)
@@ -357,6 +419,69 @@ DESTINATION_SERVER = env("DSO_DESTINATION_SERVER", "https://kubernetes.default.s
 ARGOCD_NAMESPACE = env("DSO_ARGOCD_NAMESPACE", "argocd")
 # Namespaces no project may take, besides kube-*, default and the Argo CD namespace ("name" or "prefix-*").
 RESERVED_NAMESPACES = tuple(env_list("DSO_RESERVED_NAMESPACES"))
+# Registered clusters (console.models.Cluster): each call to an API server gives up after this long, and a
+# 5xx, 429 or timeout is retried this many times with exponential backoff before the run retries later.
+CLUSTER_TIMEOUT_SECONDS = env_float("DSO_CLUSTER_TIMEOUT_SECONDS", 10.0)
+CLUSTER_RETRIES = env_int("DSO_CLUSTER_RETRIES", 3)
+CLUSTER_BACKOFF_SECONDS = env_float("DSO_CLUSTER_BACKOFF_SECONDS", 0.5)
+
+
+# Tenant baseline (docs/tenant-baseline.md). Quotas: what a new project gets unless it asks for other
+# amounts, and the limits a new organization starts with (platform admins change an organization's limits
+# in the admin). CPU and memory cap requests and limits alike.
+def _quantity_setting(name: str, default: str, unit: str = "1") -> str:
+    from provisioning import quantities  # plain Python, no Django
+
+    value = env(name, default)
+    problem = quantities.problem(value, what=name, unit=unit)
+    if problem:
+        raise ImproperlyConfigured(problem)
+    return quantities.canonical(value)
+
+
+QUOTA_DEFAULTS = {
+    "cpu": _quantity_setting("DSO_QUOTA_DEFAULT_CPU", "8", unit="1m"),
+    "memory": _quantity_setting("DSO_QUOTA_DEFAULT_MEMORY", "16Gi"),
+    "storage": _quantity_setting("DSO_QUOTA_DEFAULT_STORAGE", "50Gi"),
+    "pods": env_int("DSO_QUOTA_DEFAULT_PODS", 50, minimum=1),
+    "services": env_int("DSO_QUOTA_DEFAULT_SERVICES", 20, minimum=1),
+}
+QUOTA_ORGANIZATION_LIMITS = {
+    "cpu": _quantity_setting("DSO_QUOTA_LIMIT_CPU", "32", unit="1m"),
+    "memory": _quantity_setting("DSO_QUOTA_LIMIT_MEMORY", "64Gi"),
+    "storage": _quantity_setting("DSO_QUOTA_LIMIT_STORAGE", "500Gi"),
+    "pods": env_int("DSO_QUOTA_LIMIT_PODS", 200, minimum=1),
+    "services": env_int("DSO_QUOTA_LIMIT_SERVICES", 100, minimum=1),
+}
+# Besides the namespace itself and DNS, the default-deny NetworkPolicy lets in traffic from these
+# namespaces (ingress controller, monitoring) and lets pods reach these namespaces and networks.
+NETWORK_INGRESS_NAMESPACES = tuple(env_list("DSO_NETWORK_INGRESS_NAMESPACES", "ingress-nginx,monitoring"))
+NETWORK_EGRESS_NAMESPACES = tuple(env_list("DSO_NETWORK_EGRESS_NAMESPACES"))
+NETWORK_EGRESS_CIDRS = tuple(env_list("DSO_NETWORK_EGRESS_CIDRS"))
+NETWORK_DNS_NAMESPACE = env("DSO_NETWORK_DNS_NAMESPACE", "kube-system")
+# Whether a project's own Applications may add NetworkPolicies (allow rules on top of the platform's).
+TENANT_NETWORK_POLICIES = env_bool("DSO_TENANT_NETWORK_POLICIES", True)
+# OIDC group names of the console roles (fields: organization, project, role): sign-in maps groups to roles
+# with them, and the generated AppProject roles are bound to the same group names.
+OIDC_PROJECT_GROUP_PATTERN = env("DSO_OIDC_PROJECT_GROUP_PATTERN", "dso/{organization}/{project}/{role}")
+OIDC_ORGANIZATION_GROUP_PATTERN = env("DSO_OIDC_ORGANIZATION_GROUP_PATTERN", "dso/{organization}/{role}")
+
+
+def _check_baseline_settings() -> None:
+    from provisioning import manifests  # plain Python, no Django
+
+    network = manifests.NetworkSpec(
+        ingress_namespaces=NETWORK_INGRESS_NAMESPACES, egress_namespaces=NETWORK_EGRESS_NAMESPACES,
+        egress_cidrs=NETWORK_EGRESS_CIDRS, dns_namespace=NETWORK_DNS_NAMESPACE,
+    )
+    groups = manifests.GroupsSpec(OIDC_PROJECT_GROUP_PATTERN, OIDC_ORGANIZATION_GROUP_PATTERN)
+    try:  # a sample project: a typo in a namespace, CIDR or pattern stops the console at start
+        manifests.validate(manifests.ProjectSpec("org", "Org", "project", "Project", network=network, groups=groups))
+    except manifests.InvalidInput as exc:
+        raise ImproperlyConfigured(f"tenant baseline settings (DSO_NETWORK_*, DSO_OIDC_*_GROUP_PATTERN): {exc}")
+
+
+_check_baseline_settings()
 
 SYNC_STUCK_AFTER_SECONDS = env_int("DSO_SYNC_STUCK_AFTER_SECONDS", 3600, minimum=60)
 # A queued run nobody has taken after this long is enqueued again (its message was lost).
@@ -386,12 +511,88 @@ WEBHOOK_MAX_BODY_BYTES = env_int("DSO_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, mini
 WEBHOOK_DELIVERY_RETENTION_SECONDS = env_int("DSO_WEBHOOK_DELIVERY_RETENTION_SECONDS", 7 * 24 * 3600, minimum=60)
 # User API tokens (`Authorization: Token ...`) expire this many days after they are issued.
 API_TOKEN_LIFETIME_DAYS = env_int("DSO_API_TOKEN_LIFETIME_DAYS", 30, minimum=1)
+# Personal tokens (portal, POST auth/tokens/) choose their own lifetime, up to this.
+API_TOKEN_MAX_LIFETIME_DAYS = env_int("DSO_API_TOKEN_MAX_LIFETIME_DAYS", max(365, API_TOKEN_LIFETIME_DAYS),
+                                      minimum=1)
+if API_TOKEN_MAX_LIFETIME_DAYS < API_TOKEN_LIFETIME_DAYS:
+    raise ImproperlyConfigured("DSO_API_TOKEN_MAX_LIFETIME_DAYS must be at least DSO_API_TOKEN_LIFETIME_DAYS")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("DSO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- OpenID Connect sign-in (issue #11) -------------------------------------------------------------
+# On when an issuer (or a discovery URL) is set: the login page leads with the provider, local accounts stay
+# for the embedded default and break-glass admins. Authorization code flow with PKCE (S256).
+OIDC_ISSUER = (env("DSO_OIDC_ISSUER", "") or "").rstrip("/")
+# Defaults to <issuer>/.well-known/openid-configuration.
+OIDC_DISCOVERY_URL = env("DSO_OIDC_DISCOVERY_URL", "")
+OIDC_CLIENT_ID = env("DSO_OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = env("DSO_OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = env("DSO_OIDC_SCOPES", "openid profile email")
+OIDC_GROUPS_CLAIM = env("DSO_OIDC_GROUPS_CLAIM", "groups")
+OIDC_USERNAME_CLAIM = env("DSO_OIDC_USERNAME_CLAIM", "preferred_username")
+# Groups map to roles through OIDC_ORGANIZATION_GROUP_PATTERN and OIDC_PROJECT_GROUP_PATTERN (above), the
+# same patterns that bind the generated Argo CD AppProject roles to groups.
+# Members of this group are platform admins (staff) while they are in it; empty: none through groups.
+OIDC_ADMIN_GROUP = env("DSO_OIDC_ADMIN_GROUP", "dso/admin")
+OIDC_PROVIDER_NAME = env("DSO_OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_TIMEOUT_SECONDS = env_float("DSO_OIDC_TIMEOUT_SECONDS", 10.0)
+OIDC_LEEWAY_SECONDS = env_int("DSO_OIDC_LEEWAY_SECONDS", 60)
+OIDC_METADATA_CACHE_SECONDS = env_int("DSO_OIDC_METADATA_CACHE_SECONDS", 3600)
+# A first OIDC sign-in whose username is already a local account takes it over only when this is on;
+# otherwise it is refused, so nobody at the provider can become the break-glass `admin`.
+OIDC_LINK_EXISTING_USERS = env_bool("DSO_OIDC_LINK_EXISTING_USERS", False)
+if OIDC_ISSUER or OIDC_DISCOVERY_URL:
+    if not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+        raise ImproperlyConfigured("DSO_OIDC_ISSUER needs DSO_OIDC_CLIENT_ID and DSO_OIDC_CLIENT_SECRET")
+    if "openid" not in OIDC_SCOPES.split():
+        raise ImproperlyConfigured(f"DSO_OIDC_SCOPES={OIDC_SCOPES!r} must include openid")
+
+
+def _check_group_patterns() -> None:
+    from provisioning.group_patterns import PatternError, compile_pattern
+
+    try:
+        compile_pattern(OIDC_ORGANIZATION_GROUP_PATTERN, project=False)
+        compile_pattern(OIDC_PROJECT_GROUP_PATTERN, project=True)
+    except PatternError as error:
+        raise ImproperlyConfigured(f"DSO_OIDC_*_GROUP_PATTERN: {error}") from None
+
+
+_check_group_patterns()
+
+# --- Operations: probes, metrics, logs, static files (issue 13; console/ops/) ---------------------------
+# Kept in one block so other work on this file merges around it.
+from console.ops.logs import log_format_from_env, logging_config  # noqa: E402
+
+# First: /healthz, /readyz and /metrics are answered before host checks and the HTTPS redirect (probes and
+# scrapes call the pod's IP over HTTP); every other request gets its id and is timed by view.
+MIDDLEWARE.insert(0, "console.ops.middleware.OpsMiddleware")
+# Built into the image by `collectstatic` (deploy/Containerfile); served by WhiteNoise in production.
+STATIC_ROOT = Path(env("DSO_STATIC_ROOT", str(DATA_DIR / "static"))).resolve()
+if PRODUCTION:
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                      "whitenoise.middleware.WhiteNoiseMiddleware")
+    # Hashed names, gzip/brotli copies and far-future caching; the manifest is written by collectstatic.
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+# Production: HSTS for subdomains too (manage.py check --deploy asks for both).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DSO_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+# The header only makes the site eligible for the browsers' preload list; submitting it is a separate step.
+SECURE_HSTS_PRELOAD = env_bool("DSO_HSTS_PRELOAD", PRODUCTION)
+
+READY_CHECKS = tuple(env_list("DSO_READY_CHECKS", "database,migrations,broker,forge"))
+_unknown_checks = set(READY_CHECKS) - {"database", "migrations", "broker", "forge"}
+if _unknown_checks:
+    raise ImproperlyConfigured(f"DSO_READY_CHECKS names unknown checks {sorted(_unknown_checks)}: use database, "
+                               "migrations, broker, forge")
+READY_TIMEOUT_SECONDS = env_float("DSO_READY_TIMEOUT_SECONDS", 2.0)
+# /metrics (web) and the worker's metrics port need `Authorization: Bearer <this>`; unset, both are off.
+METRICS_TOKEN = env("DSO_METRICS_TOKEN", "") or ""
+METRICS_PORT = env_int("DSO_METRICS_PORT", 0)
+METRICS_BIND = env("DSO_METRICS_BIND", "0.0.0.0")
+
+LOG_FORMAT = log_format_from_env()
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"DSO_LOG_FORMAT={LOG_FORMAT!r} is unknown: use json or plain")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env("DSO_LOG_LEVEL", "INFO"))
+# --- end of operations block ------------------------------------------------------------------------------

@@ -1,8 +1,15 @@
 """Mirror an external repository's branches and tags into the internal forge.
 
 Each mirrored repository keeps a bare cache on local disk, so a sync fetches only what is new upstream and
-pushes only the delta: cost follows the change, not the repository size. A sync compares the target's refs
-with the source's before pushing and does nothing when they already match.
+pushes only the delta: cost follows the change, not the repository size.
+
+A sync starts with one listing of the source (refs and HEAD in one ``ls-remote --symref``) and compares it
+with what the cache recorded after the last sync. Equal: nothing is fetched nor pushed, and the target is
+only listed when its last check is older than ``verify_interval_seconds`` (it could have drifted: someone
+pushed to the mirror). Different: fetch, then one ``push --porcelain`` whose per-ref status lines (with full
+SHAs) say what changed and how (fast-forward, forced, created, deleted), without listing the target nor
+asking ``merge-base`` first. A cache without a record (first sync, or one that crashed) lists the target as
+before, so what it reports never rests on a guess.
 
 Credentials reach git only through ``provisioning.git`` (askpass + environment). URLs given to git carry
 none, the cache's config never records a remote, and every git message is redacted before it is raised.
@@ -11,8 +18,11 @@ none, the cache's config never records a remote, and every git message is redact
 from __future__ import annotations
 
 import fcntl
+import json
+import os
 import re
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +35,10 @@ REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 # Large pushes are otherwise sent in many small chunked requests; one buffer keeps them in one POST.
 _POST_BUFFER = str(512 * 1024 * 1024)
 _CACHE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+# In the bare cache: the refs and HEAD the last sync left on the target, and when the target was last known
+# to equal them. Removed with the cache; rewritten atomically after each sync.
+_STATE_FILE = "dso-mirror-state.json"
+_PUSH_KINDS = {" ": "updated", "+": "forced", "*": "created", "-": "deleted"}
 
 
 @dataclass(frozen=True)
@@ -57,17 +71,22 @@ def ls_remote(remote: GitRemote, *, timeout_seconds: float = 60) -> dict[str, st
     return parse_refs(client.run("ls-remote", "--heads", "--tags", remote.url, remote=True).text)
 
 
-def _remote_head(remote: GitRemote, *, timeout: float) -> tuple[str | None, str | None]:
-    """(default branch name, sha HEAD points at) as advertised by ``remote``."""
+def _advertised(remote: GitRemote, *, timeout: float) -> tuple[str | None, str | None, dict[str, str]]:
+    """(default branch name, sha HEAD points at, {ref: sha} of branches and tags) of ``remote``, in one
+    ``ls-remote`` (one connection) instead of one for HEAD and one for the refs."""
     client = GitClient(remote=remote, timeout_seconds=timeout)
     branch = sha = None
-    for line in client.run("ls-remote", "--symref", remote.url, "HEAD", remote=True).text.splitlines():
+    refs: dict[str, str] = {}
+    for line in client.run("ls-remote", "--symref", remote.url, remote=True).text.splitlines():
         left, _, right = line.partition("\t")
-        if left.startswith("ref: refs/heads/") and right == "HEAD":
-            branch = left.removeprefix("ref: refs/heads/")
-        elif right == "HEAD":
-            sha = left.strip()
-    return branch, sha
+        if right == "HEAD":
+            if left.startswith("ref: refs/heads/"):
+                branch = left.removeprefix("ref: refs/heads/")
+            elif not left.startswith("ref: "):
+                sha = left.strip()
+        elif right.startswith(("refs/heads/", "refs/tags/")) and not right.endswith("^{}"):
+            refs[right] = left.strip()
+    return branch, sha, refs
 
 
 class _CacheLock:
@@ -93,9 +112,12 @@ class _CacheLock:
 class Mirror:
     """Source → target mirroring through a persistent per-repository bare cache under ``cache_root``."""
 
-    def __init__(self, cache_root: Path, *, timeout_seconds: float = 600):
+    def __init__(self, cache_root: Path, *, timeout_seconds: float = 600, verify_interval_seconds: float = 0):
         self.cache_root = Path(cache_root)
         self.timeout_seconds = timeout_seconds
+        # How long a sync that finds nothing new upstream trusts that the target still holds what was pushed
+        # (0: it lists the target every time).
+        self.verify_interval_seconds = verify_interval_seconds
 
     def cache_path(self, cache_key: str) -> Path:
         if not _CACHE_KEY.match(cache_key):
@@ -123,38 +145,70 @@ class Mirror:
         cache = self.cache_path(cache_key)
         with self._lock(cache_key):
             self._ensure_cache(cache)
-            default_branch, head_sha = _remote_head(source, timeout=self.timeout_seconds)
-            old = ls_remote(target, timeout_seconds=self.timeout_seconds)
-            fetch = ["fetch", "--prune", "--prune-tags", "--no-write-fetch-head", "--quiet"]
-            self._client(cache, source).run(*fetch, source.url, *REFSPECS, remote=True)
-            new = self._local_refs(cache)
-            to_push = self._diff(cache, old, new)
-            changes = to_push if recorded_refs is None else self._diff(cache, recorded_refs, new)
+            state = self._read_state(cache)
+            default_branch, head_sha, advertised = _advertised(source, timeout=self.timeout_seconds)
+            if state is not None and advertised == state["refs"]:
+                new, pushed, verified = state["refs"], (), state["verified_at"]
+                if time.time() - verified >= self.verify_interval_seconds:
+                    # Nothing new upstream: a listing of the target (read access only) tells whether it drifted.
+                    old = ls_remote(target, timeout_seconds=self.timeout_seconds)
+                    if old != new:
+                        pushed = self._push(cache, target, old, new, default_branch, state, set_default_branch)
+                    verified = time.time()
+            else:
+                # Without a record the target is listed first: what it held is the base of the reported changes.
+                old = ls_remote(target, timeout_seconds=self.timeout_seconds) if state is None else None
+                fetch = ["fetch", "--prune", "--prune-tags", "--no-write-fetch-head", "--quiet"]
+                self._client(cache, source).run(*fetch, source.url, *REFSPECS, remote=True)
+                new = self._local_refs(cache)
+                pushed = ()
+                if old is None or old != new:
+                    pushed = self._push(cache, target, old, new, default_branch, state, set_default_branch)
+                verified = time.time()
+            if recorded_refs is None:
+                changes = pushed
+            else:
+                changes = self._diff(cache, recorded_refs, new, known=pushed)
             known_branch = default_branch if f"refs/heads/{default_branch}" in new else None
             if known_branch:
                 head_sha = new[f"refs/heads/{known_branch}"]
-                # Keeps the cache browsable and lets a later clone from it pick the same default.
-                self._local(cache, "symbolic-ref", "HEAD", f"refs/heads/{known_branch}")
-            if to_push:
-                self._push(cache, target, to_push, known_branch, set_default_branch)
+                if state is None or state.get("head") != known_branch:
+                    # Keeps the cache browsable and lets a later clone from it pick the same default.
+                    self._local(cache, "symbolic-ref", "HEAD", f"refs/heads/{known_branch}")
+            target_head = known_branch if pushed and known_branch else (state or {}).get("target_head")
+            self._write_state(cache, {"refs": new, "head": known_branch or (state or {}).get("head"),
+                                      "target_head": target_head, "verified_at": verified})
         return MirrorResult(changes=changes, default_branch=default_branch, head_sha=head_sha, refs=new,
-                            pushed=bool(to_push))
+                            pushed=bool(pushed))
 
-    def _push(self, cache: Path, target: GitRemote, changes: tuple[RefChange, ...], default_branch: str | None,
-              set_default_branch: Callable[[str], None] | None) -> None:
-        def push(*options: str) -> None:
-            self._client(cache, target).run("push", *options, "--quiet", target.url, *REFSPECS, remote=True,
-                                            config={"http.postBuffer": _POST_BUFFER})
+    def _push(self, cache: Path, target: GitRemote, old: dict[str, str] | None, new: dict[str, str],
+              default_branch: str | None, state: dict | None,
+              set_default_branch: Callable[[str], None] | None) -> tuple[RefChange, ...]:
+        """Push the cache's branches and tags to ``target``; the changes the push made, per ref.
 
-        if set_default_branch is None or not default_branch:
-            push("--prune")
-            return
-        deletions = any(change.kind == "deleted" for change in changes)
-        if not deletions or any(change.kind != "deleted" for change in changes):
-            push()  # creations and updates first, so the new default branch exists on the target
+        ``old`` is the target's refs when listed, else None (then the record stands for them: only the old
+        SHA of a deleted ref comes from it, since a push reports none)."""
+        before = old if old is not None else state["refs"]
+
+        def push(*options: str) -> list[RefChange]:
+            # core.abbrev=no: the porcelain status lines carry full SHAs, not abbreviations.
+            result = self._client(cache, target).run(
+                "push", "--porcelain", *options, target.url, *REFSPECS, remote=True,
+                config={"http.postBuffer": _POST_BUFFER, "core.abbrev": "no"})
+            return _push_changes(result.text, before, new)
+
+        default_branch = default_branch if default_branch and f"refs/heads/{default_branch}" in new else None
+        known_head = (state or {}).get("target_head")
+        if set_default_branch is None or not default_branch or (known_head == default_branch and old is None):
+            return tuple(sorted(push("--prune"), key=lambda c: c.ref))
+        # The default branch may move: creations and updates first, so that it exists on the target, then
+        # the forge's HEAD, then deletions (a forge refuses to delete its current default branch).
+        deletions = old is not None and any(ref not in new for ref in old)
+        changes = push() if not deletions or any(old.get(r) != sha for r, sha in new.items()) else []
         set_default_branch(default_branch)
-        if deletions:
-            push("--prune")
+        if deletions or old is None:
+            changes += push("--prune")
+        return tuple(sorted(changes, key=lambda c: c.ref))
 
     def remove_cache(self, cache_key: str) -> None:
         cache = self.cache_path(cache_key)
@@ -180,12 +234,31 @@ class Mirror:
         # Reflogs would only grow: the run history is the record of what changed.
         self._local(cache, "config", "core.logAllRefUpdates", "false")
 
+    def _read_state(self, cache: Path) -> dict | None:
+        try:
+            state = json.loads((cache / _STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(state, dict) or not isinstance(state.get("refs"), dict):
+            return None
+        state.setdefault("verified_at", 0.0)
+        return state
+
+    def _write_state(self, cache: Path, state: dict) -> None:
+        partial = cache / f"{_STATE_FILE}.tmp"
+        partial.write_text(json.dumps(state, sort_keys=True))
+        os.replace(partial, cache / _STATE_FILE)
+
     def _local_refs(self, cache: Path) -> dict[str, str]:
         proc = self._local(cache, "for-each-ref", "--format=%(objectname) %(refname)",
                            "refs/heads", "refs/tags")
         return parse_refs(proc.text)
 
-    def _diff(self, cache: Path, old: dict[str, str], new: dict[str, str]) -> tuple[RefChange, ...]:
+    def _diff(self, cache: Path, old: dict[str, str], new: dict[str, str],
+              known: tuple[RefChange, ...] = ()) -> tuple[RefChange, ...]:
+        """Changes from ``old`` to ``new``; a ref ``known`` changed the same way (by this sync's push) keeps the
+        kind the push reported, so ``merge-base`` runs only for what an earlier attempt pushed."""
+        pushed = {(c.ref, c.old_sha, c.new_sha): c.kind for c in known}
         changes = []
         for ref in sorted(old.keys() | new.keys()):
             before, after = old.get(ref), new.get(ref)
@@ -195,6 +268,8 @@ class Mirror:
                 kind = "created"
             elif after is None:
                 kind = "deleted"
+            elif (ref, before, after) in pushed:
+                kind = pushed[(ref, before, after)]
             else:
                 kind = "updated" if self._is_ancestor(cache, before, after) else "forced"
             changes.append(RefChange(ref=ref, old_sha=before, new_sha=after, kind=kind))
@@ -205,3 +280,24 @@ class Mirror:
         # cache never saw): both count as a forced update.
         proc = self._client(cache).run("merge-base", "--is-ancestor", old_sha, new_sha, check=False)
         return proc.returncode == 0
+
+
+def _push_changes(output: str, before: dict[str, str], new: dict[str, str]) -> list[RefChange]:
+    """The refs a ``push --porcelain`` changed: ``<flag>\t<src>:<dst>\t<summary>`` lines, where the summary
+    of an update is ``old..new`` (fast-forward) or ``old...new`` (forced)."""
+    changes = []
+    for line in output.splitlines():
+        flag, _, rest = line.partition("\t")
+        kind = _PUSH_KINDS.get(flag)
+        if kind is None:
+            continue  # "=" up to date, "To <url>", "Done"
+        spec, _, summary = rest.partition("\t")
+        ref = spec.rpartition(":")[2]
+        if kind == "created":
+            old_sha, new_sha = None, new.get(ref)
+        elif kind == "deleted":
+            old_sha, new_sha = before.get(ref), None
+        else:
+            old_sha, _, new_sha = summary.split(" ", 1)[0].replace("...", "..").partition("..")
+        changes.append(RefChange(ref=ref, old_sha=old_sha, new_sha=new_sha, kind=kind))
+    return changes

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles.kube.fixtures import kube_double  # noqa: F401 - the Kubernetes API double, for every test
+from tests.doubles.oidc.fixtures import (  # noqa: F401 - shared fixtures
+    oidc_live_provider,
+    oidc_provider,
+    oidc_provider_process,
+)
+from tests.support import loopback_only
 from tests.support.gitrepos import WorkRepo, init_bare, serve
+
+loopback_only.install()
 
 
 @pytest.fixture(autouse=True)
@@ -81,3 +90,28 @@ def private_external_forge(tmp_path: Path) -> Iterator[ExternalForge]:
     root.mkdir()
     with serve(root, write_token=token, public=False) as server:
         yield ExternalForge(root, server, token)
+
+
+def _loopback_registry(tmp_path: Path, *, token_auth: bool):
+    from tests.doubles.registry import REGISTRY_BINARY, LoopbackRegistry
+
+    if not Path(REGISTRY_BINARY).exists():
+        pytest.skip("docker-registry is not installed (apt-get install -y docker-registry; .ci/run does it)")
+    return LoopbackRegistry(tmp_path / ("registry-token" if token_auth else "registry"), token_auth=token_auth).start()
+
+
+@pytest.fixture
+def oci_registry(tmp_path: Path) -> Iterator:
+    """A real OCI registry (distribution 2.8) on loopback, no authentication."""
+    registry = _loopback_registry(tmp_path, token_auth=False)
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def oci_registry_token(tmp_path: Path) -> Iterator:
+    """The same registry behind token auth: 401 with a Bearer challenge, tokens from a loopback token server
+    for the users in ``registry.issuer.users``."""
+    registry = _loopback_registry(tmp_path, token_auth=True)
+    yield registry
+    registry.stop()

@@ -10,6 +10,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -21,8 +22,11 @@ from console.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-SERVER_ERROR = {"detail": "internal server error: it was logged; try again or tell the platform team",
-                "code": "server_error"}
+
+
+def server_error_body() -> dict:
+    return {"detail": _("internal server error: it was logged; try again or tell the platform team"),
+            "code": "server_error"}
 
 
 def exception_handler(exc, context):
@@ -47,7 +51,7 @@ def _handle(exc, context):
         view = context.get("view")
         log.error("unexpected error in %s", type(view).__name__ if view else "an API view", exc_info=exc)
         set_rollback()
-        return Response(dict(SERVER_ERROR), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        return Response(server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"detail": response.data, "code": "invalid"}
     elif isinstance(response.data, dict) and "detail" in response.data:
@@ -67,12 +71,12 @@ def _is_api(request) -> bool:
 def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
     """handler500: JSON under /api/, the usual page elsewhere."""
     if _is_api(request):
-        return JsonResponse(SERVER_ERROR, status=500)
+        return JsonResponse(server_error_body(), status=500)
     return defaults.server_error(request, template_name)
 
 
 def page_not_found(request, exception, template_name=defaults.ERROR_404_TEMPLATE_NAME):
     """handler404: JSON under /api/ (an unknown API path), the usual page elsewhere."""
     if _is_api(request):
-        return JsonResponse({"detail": "not found", "code": "not_found"}, status=404)
+        return JsonResponse({"detail": _("not found"), "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception, template_name)

@@ -51,15 +51,24 @@ class ImageBumpRequestSerializer(serializers.Serializer):
 
 class ImageBumpSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    merge_request = serializers.SerializerMethodField(
+        help_text="bumps by merge request: its URL and state (opened, merged, closed), else null")
 
     class Meta:
         model = ImageBump
         fields = [
             "id", "repository", "image", "tag", "file", "location", "reason", "trigger", "actor", "trigger_detail",
             "status", "queued_at", "started_at", "finished_at", "old_tag", "commit_sha", "sync_run", "error_code",
-            "error_message",
+            "error_message", "merge_request",
         ]
         read_only_fields = fields
+
+    def get_merge_request(self, bump) -> dict | None:
+        request = getattr(bump, "merge_request", None)
+        if request is None:
+            return None
+        return {"url": request.url, "iid": request.iid, "state": request.state,
+                "merge_commit_sha": request.merge_commit_sha, "completed_at": request.completed_at}
 
 
 class BuiltImageSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.response import Response
@@ -66,10 +67,12 @@ class RepositoryImageTagsView(generics.ListAPIView):
     def get_queryset(self):
         along = self.request.query_params.get("along") or ALONG_DEPLOY
         if along not in ALONG_CHOICES:
-            raise DomainError(f"along must be one of {', '.join(ALONG_CHOICES)}", code="invalid_along")
+            raise DomainError(_("along must be one of %(value)s") % {
+                "value": ', '.join(ALONG_CHOICES),
+            }, code="invalid_along")
         rewritten = self.request.query_params.get("rewritten", "true")
         if rewritten not in ("true", "false"):
-            raise DomainError("rewritten must be true or false", code="invalid_rewritten")
+            raise DomainError(_("rewritten must be true or false"), code="invalid_rewritten")
         return image_tag_history(repository=visible_repository(self.request, self.kwargs["pk"]), along=along,
                                  image=self.request.query_params.get("image") or None,
                                  rewritten=rewritten == "true")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from django.http import JsonResponse
 
 
@@ -23,7 +24,8 @@ class ApiBodyLimitMiddleware:
                 length = 0
             if length > limit:
                 return JsonResponse(
-                    {"detail": f"request bodies are limited to {limit} bytes", "code": "payload_too_large"},
+                    {"detail": _("request bodies are limited to %(limit)s bytes") % {"limit": limit},
+                     "code": "payload_too_large"},
                     status=413,
                 )
         return self.get_response(request)

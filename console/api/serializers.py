@@ -8,10 +8,24 @@ from console.models import Membership, Organization, Project, ProvisioningRun, R
 from console.models.validators import DESCRIPTION_MAX_LENGTH, validate_display_name
 
 
+class QuotaSerializer(serializers.Serializer):
+    """A project's quota (or an organization's limits). Quantities are checked by the model, which answers
+    with the resource and the limit; on input every resource is optional (the platform default stays)."""
+
+    cpu = serializers.CharField(required=False, max_length=40, help_text="Kubernetes quantity, e.g. 4 or 1500m")
+    memory = serializers.CharField(required=False, max_length=40, help_text="Kubernetes quantity, e.g. 8Gi")
+    storage = serializers.CharField(required=False, max_length=40, help_text="Kubernetes quantity, e.g. 50Gi")
+    pods = serializers.IntegerField(required=False)
+    services = serializers.IntegerField(required=False)
+
+
 class OrganizationSerializer(serializers.ModelSerializer):
+    # Set by platform admins (admin site); what any one project of the organization may ask for at most.
+    quota_limits = QuotaSerializer(read_only=True)
+
     class Meta:
         model = Organization
-        fields = ["id", "slug", "name", "created_at"]
+        fields = ["id", "slug", "name", "quota_limits", "created_at"]
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {"slug": {"validators": []}, "name": {"required": False}}
 
@@ -44,11 +58,12 @@ class ProvisioningRunSerializer(serializers.ModelSerializer):
 
 class ProjectSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="slug", queryset=Organization.objects.all())
+    quota = QuotaSerializer(required=False)
 
     class Meta:
         model = Project
-        fields = ["id", "organization", "slug", "name", "description", "status", "namespace", "created_at",
-                  "updated_at"]
+        fields = ["id", "organization", "slug", "name", "description", "status", "namespace", "quota",
+                  "created_at", "updated_at"]
         read_only_fields = ["id", "status", "namespace", "created_at", "updated_at"]
         # Uniqueness is checked by the service, which answers with one clear message.
         validators = []
@@ -58,6 +73,7 @@ class ProjectSerializer(serializers.ModelSerializer):
 class ProjectUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, validators=[validate_display_name])
     description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    quota = QuotaSerializer(required=False, help_text="Changing it re-provisions the project")
 
 
 class ProjectCreatedSerializer(ProjectSerializer):
@@ -153,8 +169,8 @@ class MembershipSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Membership
-        fields = ["id", "username", "role", "scope", "created_at"]
-        read_only_fields = ["id", "scope", "created_at"]
+        fields = ["id", "username", "role", "scope", "source", "created_at"]
+        read_only_fields = ["id", "scope", "source", "created_at"]
 
     def get_scope(self, membership) -> str:
         return "project" if membership.project_id else "organization"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
@@ -45,7 +46,7 @@ class AuthTokenView(APIView):
         user = authenticate(request, username=form.validated_data["username"],
                             password=form.validated_data["password"])
         if user is None or not user.is_active:
-            return error_response("unable to sign in with these credentials", "invalid_credentials",
+            return error_response(_("unable to sign in with these credentials"), "invalid_credentials",
                                   status.HTTP_400_BAD_REQUEST)
         token, secret = api_token_issue(actor=Actor.for_user(user, AuditEvent.Interface.API),
                                         name=form.validated_data.get("name", ""))
@@ -53,12 +54,29 @@ class AuthTokenView(APIView):
                         headers={"Cache-Control": "no-store"})
 
 
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    lifetime_days = serializers.IntegerField(required=False, min_value=1,
+                                             help_text="1 to DSO_API_TOKEN_MAX_LIFETIME_DAYS; default "
+                                                       "DSO_API_TOKEN_LIFETIME_DAYS")
+
+
 class ApiTokenListView(APIView):
-    """The caller's own API tokens (the secrets are never shown again)."""
+    """The caller's own API tokens (the secrets are never shown again); `POST` makes a personal token for
+    whoever is signed in (a session or another token), which is how people who sign in through the identity
+    provider, and have no console password, get API access outside the portal."""
 
     @extend_schema(responses=ApiTokenSerializer(many=True))
     def get(self, request):
         return Response(ApiTokenSerializer(api_tokens_of(actor=_actor(request)), many=True).data)
+
+    @extend_schema(request=ApiTokenCreateSerializer, responses={201: s.TokenSerializer})
+    def post(self, request):
+        form = ApiTokenCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        token, secret = api_token_issue(actor=_actor(request), **form.validated_data)
+        return Response({"token": secret, "id": token.pk, "expires_at": token.expires_at},
+                        status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
 class ApiTokenRevokeView(APIView):

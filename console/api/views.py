@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
@@ -10,10 +11,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from console import selectors
+from console.api import cluster_serializers as cs
 from console.api import serializers as s
+from console.api.cluster_views import project_move_cluster_response
 from console.api.ci_auth import HasCiGrant
 from console.api.ci_serializers import CiSyncRequestSerializer
 from console.api.ci_views import ci_sync_response
+from console.api.pagination import RunHistoryPagination
 from console.api.renderers import YAMLTextRenderer
 from console.api.responses import accepted_run
 from console.authorization import authorize
@@ -100,7 +104,9 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             rendered = project_render_yaml(project)
         except ProvisioningError as exc:
             # Registration refuses such values: this is data stored before it did, or a setting changed since.
-            raise Unprocessable(f"the project's manifests cannot be rendered: {exc.message}",
+            raise Unprocessable(_("the project's manifests cannot be rendered: %(message)s") % {
+                "message": exc.message,
+            },
                                 code="invalid_manifest") from exc
         return Response(rendered, content_type="application/yaml")
 
@@ -118,14 +124,27 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         queued = project_provision_request(actor=api_actor(request), project=self.get_object(), trigger=Trigger.API)
         return Response(s.ProvisioningRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={202: s.ProvisioningRunSerializer})
+    @extend_schema(request=cs.ArchiveSerializer, responses={202: s.ProvisioningRunSerializer})
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
-        queued = project_archive(actor=api_actor(request), project=self.get_object())
+        project = self.get_object()
+        authorize(api_actor(request), "project.archive", project)  # before the body: 403, never a 400
+        form = cs.ArchiveSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        queued = project_archive(actor=api_actor(request), project=project,
+                                 delete_namespace=form.validated_data["delete_namespace"])
         return Response(s.ProvisioningRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=cs.ProjectClusterSerializer,
+                   responses={202: s.ProvisioningRunSerializer, 200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="cluster", url_name="move-cluster")
+    def move_cluster(self, request, pk=None):
+        """Platform admins: place the project on another cluster (null: the platform default); the run applies
+        its objects there and removes them from the cluster it leaves."""
+        return project_move_cluster_response(request, self.get_object())
+
     @extend_schema(responses=s.ProvisioningRunSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="provisioning-runs")
+    @action(detail=True, methods=["get"], url_path="provisioning-runs", pagination_class=RunHistoryPagination)
     def provisioning_runs(self, request, pk=None):
         runs = self.get_object().provisioning_runs.select_related("actor").order_by("-queued_at", "-id")
         page = self.paginate_queryset(runs)
@@ -208,9 +227,10 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return accepted_run(body)
 
     @extend_schema(responses=s.SyncRunSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=RunHistoryPagination)
     def syncs(self, request, pk=None):
-        runs = selectors.sync_runs_visible_to(request.user).filter(repository=self.get_object())
+        # The repository is visible (get_object), so are its runs: no second visibility filter to plan around.
+        runs = selectors.sync_runs_of(repository=self.get_object())
         page = self.paginate_queryset(runs.order_by("-queued_at", "-id"))
         return self.get_paginated_response(s.SyncRunSerializer(page, many=True, context={"request": request}).data)
 
@@ -218,6 +238,7 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.SyncRunSerializer
     queryset = SyncRun.objects.none()
+    pagination_class = RunHistoryPagination
 
     def get_serializer_class(self):
         return s.SyncRunDetailSerializer if self.action == "retrieve" else s.SyncRunSerializer

@@ -2,18 +2,19 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
     """One change made through any interface: who, through what, what, and before/after where it matters."""
 
     class Interface(models.TextChoices):
-        PORTAL = "portal", "Portal"
-        API = "api", "API"
-        ADMIN = "admin", "Admin"
-        CI = "ci", "GitLab CI"
-        WEBHOOK = "webhook", "Webhook"
-        SYSTEM = "system", "DSO Console"
+        PORTAL = "portal", _("Portal")
+        API = "api", _("API")
+        ADMIN = "admin", _("Admin")
+        CI = "ci", _("GitLab CI")
+        WEBHOOK = "webhook", _("Webhook")
+        SYSTEM = "system", _("DSO Console")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

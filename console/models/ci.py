@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.db.models import Q
 from django.utils import timezone
 
@@ -16,9 +18,9 @@ from console.models.validators import validate_external_url
 class CiScope(models.TextChoices):
     """What a CI credential may do on its repository. A token holds only the scopes it was created with."""
 
-    SYNC = "sync", "sync: sync the mirror"
-    REPORT_BUILD = "report_build", "report_build: report a built image of this repository"
-    BUMP = "bump", "bump: commit a new image tag to this infra repository"
+    SYNC = "sync", _("sync: sync the mirror")
+    REPORT_BUILD = "report_build", _("report_build: report a built image of this repository")
+    BUMP = "bump", _("bump: commit a new image tag to this infra repository")
 
 
 def default_ci_token_scopes() -> list[str]:
@@ -32,14 +34,18 @@ NO_SCOPE = f"give at least one scope among: {KNOWN_SCOPES}"
 def validate_ci_token_scopes(value) -> None:
     known = KNOWN_SCOPES
     if not isinstance(value, list) or not all(isinstance(scope, str) for scope in value):
-        raise ValidationError(f"must be a list of scopes among: {known}", code="invalid_scopes")
+        raise ValidationError(_("must be a list of scopes among: %(known)s") % {
+            "known": known,
+        }, code="invalid_scopes")
     if not value:
         raise ValidationError(NO_SCOPE, code="invalid_scopes")
     unknown = sorted({scope for scope in value if scope not in CiScope.values})
     if unknown:
         raise ValidationError(
-            f"unknown scope{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"the scopes are: {known}", code="invalid_scopes",
+            ngettext("unknown scope %(unknown)s; the scopes are: %(known)s",
+                     "unknown scopes %(unknown)s; the scopes are: %(known)s", len(unknown)) % {
+                "unknown": ", ".join(map(repr, unknown)), "known": known},
+            code="invalid_scopes",
         )
 
 

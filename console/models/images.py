@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 
 from console.models.organizations import Project
@@ -24,13 +25,13 @@ class ImageTagChange(models.Model):
     """
 
     class Kind(models.TextChoices):
-        ADDED = "added"
-        CHANGED = "changed"
-        REMOVED = "removed"
+        ADDED = "added", _("Added")
+        CHANGED = "changed", _("Changed")
+        REMOVED = "removed", _("Removed")
 
     class Cause(models.TextChoices):
-        COMMIT = "commit", "a commit"
-        FORCE_PUSH = "force_push", "a force-push removed the commits that set the value"
+        COMMIT = "commit", _("a commit")
+        FORCE_PUSH = "force_push", _("a force-push removed the commits that set the value")
 
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="image_tag_changes")
     sync_run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="image_tag_changes")
@@ -113,8 +114,9 @@ class ImageRelease(models.Model):
     """
 
     class Source(models.TextChoices):
-        APP_SYNC = "app_sync", "new commits in the application repository"
-        CI_REPORT = "ci_report", "reported by CI after a build"
+        APP_SYNC = "app_sync", _("new commits in the application repository")
+        CI_REPORT = "ci_report", _("reported by CI after a build")
+        REGISTRY = "registry", _("a new tag the registry watch selected")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="image_releases")
     repository = models.ForeignKey(Repository, on_delete=models.SET_NULL, null=True, blank=True,

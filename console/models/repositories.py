@@ -4,6 +4,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from console.crypto import EncryptedTextField
 from console.models.organizations import Project
@@ -16,9 +17,9 @@ from console.models.validators import (
 
 
 class DeployKind(models.TextChoices):
-    NONE = "", "not an infra repository"
-    HELM = "helm"
-    KUSTOMIZE = "kustomize"
+    NONE = "", _("not an infra repository")
+    HELM = "helm", _("Helm")
+    KUSTOMIZE = "kustomize", _("Kustomize")
 
 
 def default_value_files() -> list[str]:
@@ -43,8 +44,8 @@ def _is_ci_project_entry(entry) -> bool:
 def validate_ci_project_paths(value) -> None:
     if not isinstance(value, list) or not all(_is_ci_project_entry(entry) for entry in value):
         raise ValidationError(
-            "must be a list of GitLab project paths such as 'acme/shop-backend', or 'gitlab:acme/shop-backend' "
-            "to name the trusted GitLab instance", code="invalid_project_paths"
+            _("must be a list of GitLab project paths such as 'acme/shop-backend', or "
+                  "'gitlab:acme/shop-backend' to name the trusted GitLab instance"), code="invalid_project_paths"
         )
 
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from console.models.organizations import Project
 from console.models.repositories import Repository
 
 
 class RunStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    NO_CHANGE = "no_change"
-    FAILED = "failed"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    NO_CHANGE = "no_change", _("No Change")
+    FAILED = "failed", _("Failed")
 
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -24,35 +25,38 @@ FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.NO_CHANGE, RunStatus.FAILED)
 
 class Trigger(models.TextChoices):
     # Explicit labels: the derived ones read "Ci" and "Api".
-    PORTAL = "portal", "Portal"
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    CI = "ci", "GitLab CI"
-    WEBHOOK = "webhook", "Webhook"
-    SCHEDULE = "schedule", "Schedule"
-    INITIAL = "initial", "Initial"
+    PORTAL = "portal", _("Portal")
+    API = "api", _("API")
+    ADMIN = "admin", _("Admin")
+    CI = "ci", _("GitLab CI")
+    WEBHOOK = "webhook", _("Webhook")
+    SCHEDULE = "schedule", _("Schedule")
+    INITIAL = "initial", _("Initial")
 
 
 class ProvisioningCause(models.TextChoices):
     """Why a provisioning run was asked for; the trigger only says through which interface."""
 
-    PROJECT_CREATED = "project_created", "project created"
-    REPOSITORY_ADDED = "repository_added", "repository added"
-    REPOSITORY_UPDATED = "repository_updated", "repository updated"
-    REPOSITORY_REMOVED = "repository_removed", "repository removed"
-    MANUAL = "manual", "manual re-provision"
-    ADMIN = "admin", "admin action"
-    PROJECT_ARCHIVED = "project_archived", "project archived"
+    PROJECT_CREATED = "project_created", _("project created")
+    REPOSITORY_ADDED = "repository_added", _("repository added")
+    REPOSITORY_UPDATED = "repository_updated", _("repository updated")
+    REPOSITORY_REMOVED = "repository_removed", _("repository removed")
+    QUOTA_CHANGED = "quota_changed", _("quota changed")
+    MANUAL = "manual", _("manual re-provision")
+    ADMIN = "admin", _("admin action")
+    PROJECT_ARCHIVED = "project_archived", _("project archived")
+    CLUSTER_MOVED = "cluster_moved", _("moved to another cluster")
+    DRIFT_CORRECTION = "drift_correction", _("drift correction")
 
 
 class ImageScanStatus(models.TextChoices):
     """The image scan step of a sync. It never changes the run's status (the mirror is what that reports), so
     a failed scan is its own visible outcome beside it, and the next sync scans again from the last success."""
 
-    NONE = "", "no scan"
-    SUCCEEDED = "succeeded", "scanned"
-    UNCHANGED = "unchanged", "nothing new to scan"
-    FAILED = "failed", "image scan failed"
+    NONE = "", _("no scan")
+    SUCCEEDED = "succeeded", _("scanned")
+    UNCHANGED = "unchanged", _("nothing new to scan")
+    FAILED = "failed", _("image scan failed")
 
 
 class RunBase(models.Model):
@@ -114,7 +118,13 @@ class SyncRun(RunBase):
                 fields=["repository"], condition=Q(status="running"), name="one_running_sync_per_repository"
             ),
         ]
-        indexes = [models.Index(fields=["repository", "-queued_at"])]
+        # Each matches a history's ORDER BY (newest first, id breaking ties) so that a page, and a keyset
+        # page deep in the history, reads a few index entries instead of sorting every run.
+        indexes = [
+            models.Index(F("repository"), F("queued_at").desc(), F("id").desc(), name="syncrun_repo_history"),
+            models.Index(F("queued_at").desc(), F("id").desc(), name="syncrun_history"),
+            models.Index(F("status"), F("queued_at").desc(), F("id").desc(), name="syncrun_status_history"),
+        ]
 
     def __str__(self) -> str:
         return f"sync #{self.pk} of {self.repository} ({self.status})"
@@ -125,10 +135,10 @@ class SyncRun(RunBase):
 
 
 class RefChangeKind(models.TextChoices):
-    CREATED = "created"
-    UPDATED = "updated"
-    DELETED = "deleted"
-    FORCED = "forced"
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    DELETED = "deleted", _("Deleted")
+    FORCED = "forced", _("Forced")
 
 
 class RefChange(models.Model):
@@ -147,8 +157,8 @@ class RefChange(models.Model):
 
 class ProvisioningRun(RunBase):
     class Action(models.TextChoices):
-        PROVISION = "provision"
-        ARCHIVE = "archive"
+        PROVISION = "provision", _("Provision")
+        ARCHIVE = "archive", _("Archive")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="provisioning_runs")
     action = models.CharField(max_length=20, choices=Action.choices, default=Action.PROVISION)
@@ -168,6 +178,9 @@ class ProvisioningRun(RunBase):
                 fields=["project"], condition=Q(status="running"), name="one_running_provisioning_per_project"
             ),
         ]
+        indexes = [
+            models.Index(F("project"), F("queued_at").desc(), F("id").desc(), name="provisioningrun_history"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} #{self.pk} of {self.project} ({self.status})"
@@ -178,7 +191,7 @@ class ProvisioningRun(RunBase):
         labels = dict(ProvisioningCause.choices)
         seen: list[str] = []
         for entry in self.causes or [{"cause": self.cause}]:
-            label = labels.get(entry.get("cause"), entry.get("cause") or "")
+            label = str(labels.get(entry.get("cause"), entry.get("cause") or ""))
             if entry.get("subject"):
                 label = f"{label} ({entry['subject']})"
             if label and label not in seen:

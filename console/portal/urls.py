@@ -2,21 +2,42 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.portal.views import ci, live, organizations, projects, repositories, syncs
+from console.portal.views import (
+    ci,
+    dashboard,
+    deployments,
+    live,
+    members,
+    operations,
+    organizations,
+    projects,
+    quotas,
+    releases,
+    repositories,
+    syncs,
+    tokens,
+)
 
 app_name = "portal"
 
 urlpatterns = [
     path("", organizations.home, name="home"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("operations/", operations.operations, name="operations"),
     path("organizations/new/", organizations.organization_new, name="organization_new"),
     path("organizations/<slug:slug>/", organizations.organization_detail, name="organization"),
+    path("organizations/<slug:slug>/members/", members.organization_member_add, name="organization_member_add"),
+    path("organizations/<slug:slug>/members/<int:membership_id>/remove/", members.organization_member_remove,
+         name="organization_member_remove"),
     path("organizations/<slug:slug>/projects/new/", organizations.project_new,
          name="organization_project_new"),
     path("projects/new/", organizations.project_new, name="project_new"),
     path("projects/<int:pk>/", projects.project_detail, name="project"),
     path("projects/<int:pk>/provision/", projects.project_provision, name="project_provision"),
+    path("projects/<int:pk>/quota/", quotas.project_quota, name="project_quota"),
     path("projects/<int:pk>/archive/", projects.project_archive_view, name="project_archive"),
     path("projects/<int:pk>/live/", live.project_live, name="project_live"),
+    path("projects/<int:pk>/refresh/", deployments.project_refresh, name="project_refresh"),
     path("projects/<int:pk>/manifests/", projects.project_manifests, name="project_manifests"),
     path("projects/<int:pk>/manifests.yaml", projects.project_manifests_download,
          name="project_manifests_yaml"),
@@ -30,10 +51,17 @@ urlpatterns = [
     path("repositories/<int:pk>/remove/", repositories.repository_remove_view, name="repository_remove"),
     path("repositories/<int:pk>/images/bump/", repositories.image_bump, name="image_bump"),
     path("repositories/<int:pk>/sync/", syncs.sync_new, name="sync_new"),
+    path("repositories/<int:pk>/images/rollback/", releases.image_rollback_view, name="image_rollback"),
+    path("repositories/<int:pk>/images/unpin/", releases.image_unpin_view, name="image_unpin"),
+    path("repositories/<int:pk>/sync-schedule/", releases.sync_schedule_update, name="repository_sync_schedule"),
     path("repositories/<int:pk>/ci-tokens/", ci.ci_token_new, name="repository_ci_token_new"),
     path("repositories/<int:pk>/ci-tokens/<int:token_id>/revoke/", ci.ci_token_revoke_view,
          name="repository_ci_token_revoke"),
     path("repositories/<int:pk>/ci-settings/", ci.ci_settings_update, name="repository_ci_settings"),
     path("repositories/<int:pk>/webhook-secret/", ci.webhook_secret_rotate, name="repository_webhook_secret"),
+    path("images/inventory/", releases.image_inventory_view, name="image_inventory"),
+    path("images/<path:image>/tags/<str:tag>/", releases.image_tag_ledger_view, name="image_tag_ledger"),
     path("syncs/<int:pk>/partial/", syncs.sync_partial, name="sync_partial"),
+    path("tokens/", tokens.api_tokens, name="api_tokens"),
+    path("tokens/<int:token_id>/revoke/", tokens.api_token_revoke_view, name="api_token_revoke"),
 ]

@@ -15,11 +15,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from console.models import ApiToken
 from console.services.actors import Actor
 from console.services.audit import audit_record
-from console.services.errors import Conflict, PermissionDenied
+from console.services.errors import Conflict, DomainError, PermissionDenied
 
 SECRET_PREFIX = "dsoapi_"
 SHOWN_PREFIX_LENGTH = 12
@@ -36,17 +37,29 @@ def _public_state(token: ApiToken) -> dict:
             "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None}
 
 
-def api_token_issue(*, actor: Actor, name: str = "") -> tuple[ApiToken, str]:
-    """A new token for the actor's own user; the secret is returned once and never stored."""
+def api_token_issue(
+    *, actor: Actor, name: str = "", lifetime_days: int | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token for the actor's own user, valid `lifetime_days` (DSO_API_TOKEN_LIFETIME_DAYS when not
+    given, at most DSO_API_TOKEN_MAX_LIFETIME_DAYS); the secret is returned once and never stored.
+
+    The same call serves `POST auth/token/` (local accounts, with their password) and personal tokens made
+    in the portal or through `POST auth/tokens/` (anyone signed in, e.g. through the identity provider)."""
     user = actor.user
     if user is None or not user.is_authenticated or not user.is_active:
-        raise PermissionDenied("only an active user can hold an API token")
+        raise PermissionDenied(_("only an active user can hold an API token"))
+    if lifetime_days is None:
+        lifetime_days = settings.API_TOKEN_LIFETIME_DAYS
+    if not isinstance(lifetime_days, int) or not 1 <= lifetime_days <= settings.API_TOKEN_MAX_LIFETIME_DAYS:
+        raise DomainError({"lifetime_days": [
+            _("a token lives from 1 to %(days)s days") % {"days": settings.API_TOKEN_MAX_LIFETIME_DAYS}]},
+            code="invalid_lifetime")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user, name=(name or "")[:100], prefix=secret[:SHOWN_PREFIX_LENGTH],
             secret_hash=api_token_hash(secret),
-            expires_at=timezone.now() + timedelta(days=settings.API_TOKEN_LIFETIME_DAYS),
+            expires_at=timezone.now() + timedelta(days=lifetime_days),
         )
         audit_record(actor=actor, action="api_token.issue", target=token, after=_public_state(token))
     return token, secret
@@ -58,9 +71,9 @@ def api_tokens_of(*, actor: Actor):
 
 def api_token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
     if token.user_id != getattr(actor.user, "pk", None) and not actor.is_staff:
-        raise PermissionDenied("only the token's owner or a platform admin can revoke it")
+        raise PermissionDenied(_("only the token's owner or a platform admin can revoke it"))
     if token.revoked_at is not None:
-        raise Conflict("this API token is already revoked")
+        raise Conflict(_("this API token is already revoked"))
     before = _public_state(token)
     with transaction.atomic():
         token.revoked_at = timezone.now()

@@ -7,6 +7,7 @@ Until an infra repository of the project deploys the reported tag, the project s
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from console.authorization import authorize
 from console.models import Repository
 from console.models.images import ImageInventoryEntry, ImageRelease
@@ -22,7 +23,7 @@ def built_image_report(
     authorize(actor, "repository.report_build", repository)
     image = (image or "").strip() or repository.image_name
     if not image:
-        raise DomainError({"image": ["give the image, or set the repository's image name"]})
+        raise DomainError({"image": [_("give the image, or set the repository's image name")]})
     return image_release_record(repository=repository, image=image, tag=tag, commit_sha=commit_sha,
                                 source=ImageRelease.Source.CI_REPORT)
 

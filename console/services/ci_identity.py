@@ -17,6 +17,7 @@ from typing import Any
 import jwt
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from console.models import Repository, TrustedGitLabInstance
 from console.services.errors import DomainError, PermissionDenied
@@ -108,7 +109,9 @@ def _fetch_keys(instance: TrustedGitLabInstance) -> dict[str, Any]:
 
 
 def _unknown_key(kid: str) -> CiAuthenticationFailed:
-    return CiAuthenticationFailed(f"the id_token was signed with a key ({kid}) the GitLab instance does not publish")
+    return CiAuthenticationFailed(_("the id_token was signed with a key (%(kid)s) the GitLab instance does not publish") % {
+        "kid": kid,
+    })
 
 
 def _cached_key(url: str, kid: str):
@@ -164,12 +167,15 @@ def ci_identity_verify(token: str) -> CiIdentity:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
-        raise CiAuthenticationFailed("the bearer token is not a well-formed JWT") from exc
+        raise CiAuthenticationFailed(_("the bearer token is not a well-formed JWT")) from exc
     if header.get("alg") != ALGORITHM:
-        raise CiAuthenticationFailed(f"id_tokens must be signed with {ALGORITHM}, not {header.get('alg')!r}")
+        raise CiAuthenticationFailed(_("id_tokens must be signed with %(ALGORITHM)s, not %(value)s") % {
+            "ALGORITHM": ALGORITHM,
+            "value": repr(header.get('alg')),
+        })
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise CiAuthenticationFailed("the id_token does not name its signing key (kid)")
+        raise CiAuthenticationFailed(_("the id_token does not name its signing key (kid)"))
     issuer = unverified.get("iss")
     # Exactly the registered URL (stored without a trailing slash): "https://gitlab.example.com/" is another
     # issuer as far as OIDC is concerned, and GitLab never writes one.
@@ -179,7 +185,10 @@ def ci_identity_verify(token: str) -> CiIdentity:
     )
     if instance is None:
         raise CiAuthenticationFailed(
-            f"id_tokens from {issuer!r} are not trusted: no enabled GitLab instance has this issuer"
+            _("id_tokens from %(issuer)s are not trusted: no enabled GitLab instance has this "
+                  "issuer") % {
+                "issuer": repr(issuer),
+            }
         )
     try:
         claims = jwt.decode(
@@ -187,19 +196,24 @@ def ci_identity_verify(token: str) -> CiIdentity:
             issuer=issuer, leeway=settings.CI_JWT_LEEWAY_SECONDS, options={"require": REQUIRED_CLAIMS},
         )
     except jwt.InvalidAudienceError as exc:
-        raise CiAuthenticationFailed(f"the id_token's audience must be {instance.audience!r}") from exc
+        raise CiAuthenticationFailed(_("the id_token's audience must be %(audience)s") % {
+            "audience": repr(instance.audience),
+        }) from exc
     except jwt.ExpiredSignatureError as exc:
-        raise CiAuthenticationFailed("the id_token has expired") from exc
+        raise CiAuthenticationFailed(_("the id_token has expired")) from exc
     except jwt.ImmatureSignatureError as exc:
-        raise CiAuthenticationFailed("the id_token is not valid yet (nbf/iat in the future)") from exc
+        raise CiAuthenticationFailed(_("the id_token is not valid yet (nbf/iat in the future)")) from exc
     except jwt.PyJWTError as exc:
-        raise CiAuthenticationFailed(f"the id_token was refused: {exc}") from exc
+        raise CiAuthenticationFailed(_("the id_token was refused: %(exc)s") % {"exc": exc}) from exc
     lifetime = claims["exp"] - claims["iat"]
     if lifetime > settings.CI_JWT_MAX_LIFETIME_SECONDS:
         # GitLab's id_tokens live as long as the job (minutes); a long-lived one is a leak waiting to happen.
         raise CiAuthenticationFailed(
-            f"the id_token is valid for {int(lifetime)} seconds; at most {settings.CI_JWT_MAX_LIFETIME_SECONDS} "
-            "are accepted (exp - iat)"
+            _("the id_token is valid for %(value)s seconds; at most "
+                  "%(CI_JWT_MAX_LIFETIME_SECONDS)s are accepted (exp - iat)") % {
+                "value": int(lifetime),
+                "CI_JWT_MAX_LIFETIME_SECONDS": settings.CI_JWT_MAX_LIFETIME_SECONDS,
+            }
         )
     return _identity(instance, claims)
 
@@ -235,9 +249,16 @@ def ci_identity_refusal(identity: CiIdentity, repository_id: int, doing: str = "
     """The one answer for a repository that does not exist and one that does not allow the project: it names
     the id the caller sent, never the repository, so ids cannot be probed."""
     return PermissionDenied(
-        f"GitLab project {identity.project_path!r} (instance {identity.instance!r}) may not {doing} repository "
-        f"#{repository_id}: a maintainer must add '{identity.instance}:{identity.project_path}' to the "
-        "repository's allowed CI project paths",
+        _("GitLab project %(quoted_path)s (instance %(quoted_instance)s) may not %(doing)s "
+              "repository #%(repository_id)s: a maintainer must add '%(instance)s:%(project_path)s' to "
+              "the repository's allowed CI project paths") % {
+            "quoted_path": repr(identity.project_path),
+            "quoted_instance": repr(identity.instance),
+            "doing": doing,
+            "repository_id": repository_id,
+            "instance": identity.instance,
+            "project_path": identity.project_path,
+        },
         code="ci_project_not_allowed",
     )
 
@@ -262,14 +283,25 @@ def ci_identity_authorize(identity: CiIdentity, repository: Repository, doing: s
         if enabled != 1:
             # Fail closed: with two instances, 'acme/app' could be anyone's project of that name.
             raise PermissionDenied(
-                f"repository #{repository.pk} allows GitLab project {identity.project_path!r} without naming its "
-                f"instance, and {enabled} GitLab instances are trusted: a maintainer must write the entry as "
-                f"'{identity.instance}:{identity.project_path}'",
+                _("repository #%(repository_id)s allows GitLab project %(quoted_path)s without "
+                      "naming its instance, and %(enabled)s GitLab instances are trusted: a maintainer "
+                      "must write the entry as '%(instance)s:%(project_path)s'") % {
+                    "repository_id": repository.pk,
+                    "quoted_path": repr(identity.project_path),
+                    "enabled": enabled,
+                    "instance": identity.instance,
+                    "project_path": identity.project_path,
+                },
                 code="ci_project_instance_ambiguous",
             )
     if repository.ci_protected_refs_only and not identity.ref_protected:
         raise PermissionDenied(
-            f"only pipelines of protected branches or tags may {doing} repository #{repository.pk} "
-            f"({identity.ref_type or 'ref'} {identity.ref!r} is not protected)",
+            _("only pipelines of protected branches or tags may %(doing)s repository "
+                  "#%(repository_id)s (%(value)s %(ref)s is not protected)") % {
+                "doing": doing,
+                "repository_id": repository.pk,
+                "value": identity.ref_type or 'ref',
+                "ref": repr(identity.ref),
+            },
             code="ci_ref_not_protected",
         )

@@ -19,6 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from console.authorization import authorize
 from console.models import AuditEvent, CiToken, Repository, Trigger, TrustedGitLabInstance
@@ -36,7 +38,8 @@ LAST_USED_PRECISION = timedelta(minutes=1)  # fewer writes on a hot token; preci
 # A GitLab id_token proves a pipeline of an allowed project; bumping (a commit to the repository) also needs
 # the pipeline to run on a protected ref, whatever the repository's ci_protected_refs_only says.
 ID_TOKEN_SCOPES = frozenset({CiScope.SYNC, CiScope.REPORT_BUILD, CiScope.BUMP})
-DOING = {CiScope.SYNC: "sync", CiScope.REPORT_BUILD: "report builds for", CiScope.BUMP: "bump image tags in"}
+DOING = {CiScope.SYNC: gettext_lazy("sync"), CiScope.REPORT_BUILD: gettext_lazy("report builds for"),
+         CiScope.BUMP: gettext_lazy("bump image tags in")}
 
 
 def _hash(secret: str) -> str:
@@ -59,11 +62,11 @@ def _refuse_if_archived(repository: Repository) -> None:
     from console.models import Project
 
     if repository.project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived: its repositories take no new CI credentials or settings")
+        raise Conflict(_("the project is archived: its repositories take no new CI credentials or settings"))
 
 
 def ci_tokens_for(*, actor: Actor, repository: Repository):
-    _require_manage(actor, repository, "seeing CI tokens")
+    _require_manage(actor, repository, _("seeing CI tokens"))
     return repository.ci_tokens.select_related("created_by").order_by("-created_at", "-id")
 
 
@@ -73,10 +76,10 @@ def ci_token_create(
 ) -> tuple[CiToken, str]:
     """Create a token (scopes default to sync only); the returned secret is never stored and cannot be shown
     again."""
-    _require_manage(actor, repository, "creating a CI token")
+    _require_manage(actor, repository, _("creating a CI token"))
     _refuse_if_archived(repository)
     if expires_at is not None and expires_at <= timezone.now():
-        raise DomainError({"expires_at": ["must be in the future"]})
+        raise DomainError({"expires_at": [_("must be in the future")]})
     if scopes is None:
         scopes = [CiScope.SYNC.value]
     elif isinstance(scopes, list | tuple) and all(isinstance(scope, str) for scope in scopes):
@@ -95,15 +98,17 @@ def ci_token_create(
             token.save()
             audit_record(actor=actor, action="ci_token.create", target=token, after=_public_state(token))
     except IntegrityError as exc:
-        raise DomainError({"name": [f"an active CI token named {token.name!r} already exists"]},
+        raise DomainError({"name": [_("an active CI token named %(name)s already exists") % {
+            "name": repr(token.name),
+        }]},
                           code="duplicate") from exc
     return token, secret
 
 
 def ci_token_revoke(*, actor: Actor, token: CiToken) -> CiToken:
-    _require_manage(actor, token.repository, "revoking a CI token")
+    _require_manage(actor, token.repository, _("revoking a CI token"))
     if token.revoked_at is not None:
-        raise Conflict("this CI token is already revoked")
+        raise Conflict(_("this CI token is already revoked"))
     before = _public_state(token)
     with transaction.atomic():
         token.revoked_at = timezone.now()
@@ -180,11 +185,17 @@ class CiGrant:
         repository_id = repository.pk if repository is not None else repository_id
         if self.token is not None:
             if repository is None or self.token.repository_id != repository.pk:
-                raise PermissionDenied(f"this CI token may not {doing} repository #{repository_id}",
+                raise PermissionDenied(_("this CI token may not %(doing)s repository #%(repository_id)s") % {
+                    "doing": doing,
+                    "repository_id": repository_id,
+                },
                                        code="ci_token_wrong_repository")
             return
         if self.identity is None:
-            raise PermissionDenied(f"this CI credential may not {doing} repository #{repository_id}")
+            raise PermissionDenied(_("this CI credential may not %(doing)s repository #%(repository_id)s") % {
+                "doing": doing,
+                "repository_id": repository_id,
+            })
         if repository is None:
             raise ci_identity_refusal(self.identity, repository_id, doing)
         ci_identity_authorize(self.identity, repository, doing)
@@ -193,16 +204,24 @@ class CiGrant:
 def _scope_refusal(grant: CiGrant, scope: str) -> PermissionDenied:
     if grant.token is not None:
         return PermissionDenied(
-            f"this CI token lacks the {scope!r} scope (it has: {', '.join(grant.token.scopes or []) or 'none'}); "
-            f"a maintainer can create a token with the {scope!r} scope", code="ci_scope_missing",
+            _("this CI token lacks the %(scope)s scope (it has: %(value)s); a maintainer can "
+                  "create a token with the %(scope)s scope") % {
+                "scope": repr(scope),
+                "value": ', '.join(grant.token.scopes or []) or 'none',
+            }, code="ci_scope_missing",
         )
     if grant.identity is not None and scope == CiScope.BUMP:
         identity = grant.identity
         return PermissionDenied(
-            f"a GitLab id_token has the 'bump' scope only in pipelines of protected branches or tags "
-            f"({identity.ref_type or 'ref'} {identity.ref!r} is not protected)", code="ci_scope_missing",
+            _("a GitLab id_token has the 'bump' scope only in pipelines of protected branches or "
+                  "tags (%(value)s %(ref)s is not protected)") % {
+                "value": identity.ref_type or 'ref',
+                "ref": repr(identity.ref),
+            }, code="ci_scope_missing",
         )
-    return PermissionDenied(f"this CI credential lacks the {scope!r} scope", code="ci_scope_missing")
+    return PermissionDenied(_("this CI credential lacks the %(scope)s scope") % {
+        "scope": repr(scope),
+    }, code="ci_scope_missing")
 
 
 def ci_grant_repository(*, grant: CiGrant, repository_id: int, scope: str) -> Repository:
@@ -229,7 +248,7 @@ def repository_ci_settings_update(
     ci_protected_refs_only: bool | None = None,
 ) -> Repository:
     """Which GitLab projects' pipelines may sync the repository with an id_token, and from which refs."""
-    _require_manage(actor, repository, "changing CI settings")
+    _require_manage(actor, repository, _("changing CI settings"))
     _refuse_if_archived(repository)
     before = {"ci_allowed_project_paths": repository.ci_allowed_project_paths,
               "ci_protected_refs_only": repository.ci_protected_refs_only}

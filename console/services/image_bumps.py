@@ -6,6 +6,7 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from console.authorization import authorize
 from console.models import Project, Repository, RunStatus, Trigger
@@ -28,12 +29,13 @@ def image_tag_bump_request(
 ) -> ImageBump:
     authorize(actor, "repository.bump", repository)
     if not repository.is_infra:
-        raise DomainError({"repository": ["image tags are bumped in infra repositories only"]}, code="not_infra")
+        raise DomainError({"repository": [_("image tags are bumped in infra repositories only")]},
+                          code="not_infra")
     if repository.project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived")
+        raise Conflict(_("the project is archived"))
     if not repository.token:
         raise DomainError(
-            {"token": ["the console needs the repository's write token to push a bump to its source"]},
+            {"token": [_("the console needs the repository's write token to push a bump to its source")]},
             code="no_write_credentials",
         )
     bump = ImageBump(
@@ -51,6 +53,10 @@ def image_tag_bump_request(
         errors["tag"] = exc.messages
     if errors:
         raise DomainError(errors)
+    from console.services.pins import pin_check
+
+    # A rollback's pin holds against every bump to another tag: CI, the registry watch and people alike.
+    pin_check(repository=repository, image=bump.image, tag=bump.tag)
     with transaction.atomic():
         bump.save()
         audit_record(actor=actor, action="image.bump_request", target=repository,
@@ -81,6 +87,12 @@ def image_bump_execute(*, run_id: int, task_id: str) -> None:
         if isinstance(error, DomainError):
             error = ProvisioningError(str(error.message), code=error.code)
         handle_failure(bump, error, secrets=(repository.token,))
+        if bump.status == RunStatus.FAILED:
+            from console.services.notifications import notify_safely
+
+            notify_safely(project=repository.project_id, event="bump_failed",
+                          payload={"repository": repository.name, "bump": bump.pk, "image": bump.image,
+                                   "tag": bump.tag, "code": bump.error_code, "message": bump.error_message})
     run_kinds.enqueue_next("image_bump", repository)
 
 
@@ -92,15 +104,32 @@ def _bump(bump: ImageBump, repository: Repository) -> None:
     if repository.project.status == Project.Status.ARCHIVED:
         raise ProvisioningError("the project was archived before this bump started; nothing was pushed",
                                 code="project_archived")
+    from console.services.pins import active_pin
+
+    pin = active_pin(repository=repository, image=bump.image)
+    if pin is not None and pin.tag != bump.tag:
+        # Pinned after this bump was queued: the pin wins, nothing is pushed.
+        raise ProvisioningError(f"{pin.refusal}; nothing was pushed", code="image_pinned")
+    from console.services.merge_requests import bump_branch_name, merge_request_settings_of, open_for_bump
+
+    by_merge_request = merge_request_settings_of(repository)
     result = image_tags.bump_image_tag(
         source=external_remote(repository), branch=bump_branch(repository), config=deploy_config(repository),
         image=bump.image, tag=bump.tag, work_dir=get_mirror().cache_path(mirror_cache_key(repository)),
         file=bump.file or None, location=bump.location or None,
         requested_by=bump.trigger_detail.get("by", "dso-console"), reason=bump.reason,
+        push_branch=bump_branch_name(bump) if by_merge_request else None,
     )
     fields = {"old_tag": result.old_tag or "", "file": result.file, "location": result.location}
     if not result.changed:
         finish_run(bump, status=RunStatus.NO_CHANGE, **fields)
+        return
+    if by_merge_request:
+        # The deploy branch is protected at the source: the pushed branch waits in a merge request, followed by
+        # console.services.merge_requests until merged (then synced) or closed.
+        open_for_bump(bump=bump, repository=repository, mr_settings=by_merge_request,
+                      target_branch=bump_branch(repository), old_tag=result.old_tag or "")
+        finish_run(bump, status=RunStatus.SUCCEEDED, commit_sha=result.commit_sha or "", **fields)
         return
     with transaction.atomic():
         finish_run(bump, status=RunStatus.SUCCEEDED, commit_sha=result.commit_sha or "", **fields)

@@ -232,6 +232,9 @@ def redeploy_warnings(project) -> list[dict]:
     open_releases = ImageRelease.objects.filter(project=project, resolved_at__isnull=True).select_related("repository")
     # Read only when a warning would otherwise say no infra repository sets the image.
     in_doubt = functools.cache(lambda: image_scans_in_doubt(project))
+    from console.services.pins import active_pins_of_project
+
+    pins = active_pins_of_project(project)
     for release in open_releases:
         places = list(
             ImageInventoryEntry.objects.filter(repository__project=project, image=release.image)
@@ -254,10 +257,26 @@ def redeploy_warnings(project) -> list[dict]:
             "repository": release.repository.name if release.repository else None,
             "bump_candidates": [
                 {"repository_id": p.repository_id, "repository": p.repository.name, "file": p.file,
-                 "location": p.location, "current_tag": p.tag}
+                 "location": p.location, "current_tag": p.tag,
+                 "pinned": _pin_summary(pins.get((p.repository_id, release.image)))}
                 for p in places
             ],
             "image_scans": in_doubt() if not places else [],
-            "message": message,
+            "message": message + _pinned_note(release.image, places, pins),
         })
     return warnings
+
+
+def _pin_summary(pin) -> dict | None:
+    if pin is None:
+        return None
+    return {"id": pin.pk, "tag": pin.tag, "by": pin.pinned_by_label, "reason": pin.reason, "message": pin.refusal}
+
+
+def _pinned_note(image: str, places, pins) -> str:
+    """A pinned place cannot be bumped: the warning says so, or the one-click bump would only meet a 409."""
+    pinned = sorted({(p.repository.name, pins[(p.repository_id, image)].refusal) for p in places
+                     if (p.repository_id, image) in pins})
+    if not pinned:
+        return ""
+    return "; " + "; ".join(f"in {name}: {refusal} (unpin it to bump)" for name, refusal in pinned)

@@ -3,9 +3,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from console.authorization import authorize
 from console.models import Membership, Organization, Role
+from console.models.quotas import QUOTA_RESOURCES
 from console.models.validators import validate_organization_slug_not_reserved
 from console.services.actors import Actor
 from console.services.audit import audit_record
@@ -18,17 +20,19 @@ RESERVED_SLUGS = {"platform", "admin", "api", "git", "static"}
 
 def organization_create(*, actor: Actor, slug: str, name: str = "") -> Organization:
     if actor.user is None:
-        raise PermissionDenied("only a signed-in user can create an organization")
+        raise PermissionDenied(_("only a signed-in user can create an organization"))
     if not settings.ORGANIZATION_SELF_SERVICE and not actor.is_staff:
-        raise PermissionDenied("organizations are created by platform admins here")
+        raise PermissionDenied(_("organizations are created by platform admins here"))
     if slug in RESERVED_SLUGS:
-        raise DomainError({"slug": [f"{slug!r} is reserved"]}, code="invalid")
+        raise DomainError({"slug": [_("%(slug)s is reserved") % {"slug": repr(slug)}]}, code="invalid")
     try:
         validate_organization_slug_not_reserved(slug)
     except ValidationError as exc:
         raise DomainError({"slug": exc.messages}, code="reserved_namespace") from exc
     if Organization.objects.filter(slug=slug).exists():
-        raise DomainError({"slug": [f"organization {slug!r} already exists"]}, code="duplicate")
+        raise DomainError({"slug": [_("organization %(slug)s already exists") % {
+            "slug": repr(slug),
+        }]}, code="duplicate")
     organization = Organization(slug=slug, name=name or slug)
     full_clean_or_raise(organization)
     try:
@@ -38,7 +42,9 @@ def organization_create(*, actor: Actor, slug: str, name: str = "") -> Organizat
             audit_record(actor=actor, action="organization.create", target=organization,
                          after={"slug": slug, "name": organization.name})
     except IntegrityError as exc:
-        raise DomainError({"slug": [f"organization {slug!r} already exists"]}, code="duplicate") from exc
+        raise DomainError({"slug": [_("organization %(slug)s already exists") % {
+            "slug": repr(slug),
+        }]}, code="duplicate") from exc
     return organization
 
 
@@ -51,4 +57,25 @@ def organization_update(*, actor: Actor, organization: Organization, name: str) 
         organization.save(update_fields=["name"])
         audit_record(actor=actor, action="organization.update", target=organization, before=before,
                      after={"name": name})
+    return organization
+
+
+def organization_quota_limits_set(*, actor: Actor, organization: Organization, limits: dict) -> Organization:
+    """Platform admins: the most any one project of ``organization`` may ask for (resource -> amount).
+
+    Refused while a project already has more than a new limit: lower that project's quota first.
+    """
+    authorize(actor, "organization.quota_limits", organization)
+    before = organization.quota_limits
+    for resource, value in limits.items():
+        if resource not in QUOTA_RESOURCES:
+            raise DomainError({"quota_limits": [f"unknown quota resource {resource!r}"]}, code="invalid")
+        if value not in (None, ""):
+            setattr(organization, f"quota_limit_{resource}", value)
+    full_clean_or_raise(organization)
+    if organization.quota_limits != before:
+        with transaction.atomic():
+            organization.save(update_fields=[f"quota_limit_{resource}" for resource in QUOTA_RESOURCES])
+            audit_record(actor=actor, action="organization.quota_limits", target=organization, before=before,
+                         after=organization.quota_limits)
     return organization

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from console.authorization import authorize
 from console.models import ImageBump, ImageRelease, Project, ProvisioningCause, Repository, SyncRun, Trigger
@@ -40,7 +41,11 @@ def _check_application_name(repository: Repository) -> None:
     for other in others:
         if application_name_for(other.project.organization.slug, other.project.slug, other.name) == name:
             raise DomainError(
-                {"name": [f"the Argo CD application {name!r} already belongs to {other}: choose another name"]},
+                {"name": [_("the Argo CD application %(name)s already belongs to %(other)s: choose another "
+                      "name") % {
+                    "name": repr(name),
+                    "other": other,
+                }]},
                 code="duplicate",
             )
 
@@ -49,15 +54,18 @@ def repository_register(*, actor: Actor, project: Project, name: str, external_u
     """Register an external repository; a worker creates its internal copy and runs the initial sync."""
     authorize(actor, "repository.register", project)
     if project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived")
+        raise Conflict(_("the project is archived"))
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
-        raise DomainError(f"unknown fields: {', '.join(sorted(unknown))}")
+        raise DomainError(_("unknown fields: %(value)s") % {"value": ', '.join(sorted(unknown))})
     fields.setdefault("helm_value_files", [])
     if fields.get("deploy_kind") is None:
         fields["deploy_kind"] = ""
     if Repository.objects.filter(project=project, name=name).exists():
-        raise DomainError({"name": [f"repository {name!r} already exists in {project}"]}, code="duplicate")
+        raise DomainError({"name": [_("repository %(name)s already exists in %(project)s") % {
+            "name": repr(name),
+            "project": project,
+        }]}, code="duplicate")
     repository = Repository(project=project, name=name, external_url=external_url, **fields)
     if repository.deploy_kind == "helm" and not repository.helm_value_files:
         repository.helm_value_files = ["values.yaml"]
@@ -78,7 +86,10 @@ def repository_register(*, actor: Actor, project: Project, name: str, external_u
             project_provision_request(actor=actor, project=project, cause=ProvisioningCause.REPOSITORY_ADDED,
                                       subject=repository.name)
     except IntegrityError as exc:
-        raise DomainError({"name": [f"repository {name!r} already exists in {project}"]}, code="duplicate") from exc
+        raise DomainError({"name": [_("repository %(name)s already exists in %(project)s") % {
+            "name": repr(name),
+            "project": project,
+        }]}, code="duplicate") from exc
     return repository
 
 
@@ -94,12 +105,14 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
     A new URL or credentials queue a sync, so a repository registered with a wrong token recovers without
     anything else; new deployment settings queue a provisioning run, which rewrites the manifests.
     """
-    authorize(actor, "repository.manage", repository, doing="editing a repository")
+    authorize(actor, "repository.manage", repository, doing=_("editing a repository"))
     if repository.project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived")
+        raise Conflict(_("the project is archived"))
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
-        raise DomainError(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
+        raise DomainError(_("these fields cannot be changed: %(value)s") % {
+            "value": ', '.join(sorted(unknown)),
+        })
     before = _public_state(repository)
     old_token = repository.token
     if "external_url" in changes:
@@ -114,8 +127,8 @@ def repository_update(*, actor: Actor, repository: Repository, **changes) -> Rep
         # it at another repository the token can read (same host or not) and mirror it into this project, or
         # at their own server and collect the token through git's credential prompt, without ever seeing it.
         raise DomainError(
-            {"token": ["changing the repository URL needs its token again (or an empty one to drop it): the "
-                       "stored token is only ever used for the URL it was given with"]},
+            {"token": [_("changing the repository URL needs its token again (or an empty one to drop it): the "
+                  "stored token is only ever used for the URL it was given with")]},
             code="token_required_for_new_url",
         )
     for field, value in changes.items():
@@ -156,9 +169,9 @@ def repository_remove(*, actor: Actor, repository: Repository):
     what it was.
     """
     project = repository.project
-    authorize(actor, "repository.manage", repository, doing="removing a repository")
+    authorize(actor, "repository.manage", repository, doing=_("removing a repository"))
     if project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived: its repositories are kept as they were")
+        raise Conflict(_("the project is archived: its repositories are kept as they were"))
     from console.services.projects import project_provision_request
 
     with transaction.atomic():
@@ -168,7 +181,9 @@ def repository_remove(*, actor: Actor, repository: Repository):
                 or ImageBump.objects.filter(repository=repository, status="running").first())
         if busy is not None:
             # Its push could land after the mirror is archived and recreate it; let it finish first.
-            raise Conflict(f"{busy} is in progress: remove the repository when it has finished",
+            raise Conflict(_("%(busy)s is in progress: remove the repository when it has finished") % {
+                "busy": busy,
+            },
                            code="repository_busy")
         ImageRelease.objects.filter(repository=repository, resolved_at__isnull=True).update(
             resolved_at=timezone.now())

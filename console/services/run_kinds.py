@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import models
 
-from console.models import ImageBump, ProvisioningRun, SyncRun
+from console.models import ImageBump, ProvisioningRun, RegistryWatchRun, SyncRun
 from console.services.runs import RunRequest, enqueue_next_queued, request_run
 
 
@@ -38,6 +38,8 @@ KINDS: dict[str, RunKind] = {
                 "dso.provisioning.execute", "provisioning"),
         RunKind("image_bump", ImageBump, "repository", "console.services.image_bumps.image_bump_execute",
                 "dso.images.bump", "image_bumps"),
+        RunKind("registry_watch", RegistryWatchRun, "registry",
+                "console.services.registry_watch.registry_watch_execute", "dso.registries.watch", "registry_watches"),
     )
 }
 

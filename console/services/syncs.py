@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from console.authorization import authorize
 from console.integrations import get_forge, get_mirror
@@ -25,7 +26,7 @@ def sync_request(*, actor: Actor, repository: Repository, trigger: str) -> RunRe
     """Ask for a sync. Joins a queued one; queues exactly one follow-up behind a running one."""
     authorize(actor, "repository.sync", repository)
     if repository.project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived: its repositories are no longer synced")
+        raise Conflict(_("the project is archived: its repositories are no longer synced"))
     return run_kinds.run_request("sync", resource=repository, actor=actor, trigger=trigger)
 
 
@@ -60,6 +61,13 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
     except Exception as error:  # noqa: BLE001 - every failure ends the run with its reason
         log.warning("sync run %s of %s failed: %s", run.pk, repository, getattr(error, "code", type(error)))
         handle_failure(run, error, secrets=(repository.token,))
+        if run.status == RunStatus.FAILED:
+            _after_run(repository, failed=True)
+            from console.services.notifications import notify_safely
+
+            notify_safely(project=repository.project_id, event="sync_failed",
+                          payload={"repository": repository.name, "run": run.pk, "trigger": run.trigger,
+                                   "code": run.error_code, "message": run.error_message})
         run_kinds.enqueue_next("sync", repository)
         return
     if not _record_ref_changes(run, result.changes):
@@ -78,7 +86,15 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
         head_sha=result.head_sha or "",
         **keep,
     )
+    _after_run(repository, failed=False)
     run_kinds.enqueue_next("sync", repository)
+
+
+def _after_run(repository: Repository, *, failed: bool) -> None:
+    """The schedule counts from the end of every sync (a manual one too) and backs off while they fail."""
+    from console.services.schedules import sync_schedule_after_run
+
+    sync_schedule_after_run(repository_id=repository.pk, failed=failed)
 
 
 def _recorded_snapshot(repository: Repository) -> dict[str, str] | None:

@@ -11,7 +11,18 @@ def full_clean_or_raise(instance: models.Model, *, exclude: list[str] | None = N
     try:
         instance.full_clean(exclude=exclude)
     except ValidationError as exc:
-        raise DomainError(_flatten(exc), code="invalid") from exc
+        raise DomainError(_flatten(exc), code=_code(exc)) from exc
+
+
+# Codes specific enough for a client to branch on when every error of a refusal has it.
+_SPECIFIC_CODES = {"quota_exceeded"}
+
+
+def _code(exc: ValidationError) -> str:
+    codes = {error.code for error in exc.error_list} if not hasattr(exc, "error_dict") else {
+        error.code for errors in exc.error_dict.values() for error in errors
+    }
+    return codes.pop() if len(codes) == 1 and codes <= _SPECIFIC_CODES else "invalid"
 
 
 def _flatten(exc: ValidationError) -> dict | str:

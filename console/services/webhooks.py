@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from console import jsonsafe
 from console.authorization import authorize
@@ -54,9 +55,9 @@ class WebhookOutcome:
 
 def repository_webhook_secret_rotate(*, actor: Actor, repository: Repository) -> str:
     """A new webhook secret, shown once; the previous one stops working at once."""
-    authorize(actor, "repository.ci_manage", repository, doing="setting the webhook secret")
+    authorize(actor, "repository.ci_manage", repository, doing=_("setting the webhook secret"))
     if repository.project.status == Project.Status.ARCHIVED:
-        raise Conflict("the project is archived: its repositories take no new webhook secrets")
+        raise Conflict(_("the project is archived: its repositories take no new webhook secrets"))
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     before = {"webhook_secret_is_set": bool(repository.webhook_secret)}
     with transaction.atomic():
@@ -210,9 +211,11 @@ class WebhookGrant:
 
     def authorize(self, *, scope: str, repository: Repository | None, repository_id: int | None = None) -> None:
         if str(scope) != "sync":
-            raise PermissionDenied(f"a webhook may request a sync, not {scope!r}", code="webhook_scope")
+            raise PermissionDenied(_("a webhook may request a sync, not %(scope)s") % {
+                "scope": repr(scope),
+            }, code="webhook_scope")
         if repository is None or repository.pk != self.repository_id:
-            raise PermissionDenied("this webhook delivery was signed for another repository")
+            raise PermissionDenied(_("this webhook delivery was signed for another repository"))
 
 
 def _sync(repository: Repository, label: str, detail: dict, *, provider: str, keys: list[str]) -> WebhookOutcome:

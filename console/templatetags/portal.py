@@ -1,8 +1,14 @@
-"""Small display helpers the portal's run tables share."""
+"""Small display helpers the portal's pages share: who asked for a run, and dates people read at a glance."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -19,10 +25,55 @@ def run_by(run) -> str:
     detail = run.trigger_detail or {}
     by = run.actor.get_username() if getattr(run, "actor_id", None) and run.actor else detail.get("by", "")
     if detail.get("image_bump"):
-        behind = "" if by.lower() in _CONSOLE_LABELS else f", asked by {by}"
-        return f"{CONSOLE} after bump #{detail['image_bump']}{behind}"
+        if by.lower() in _CONSOLE_LABELS:
+            return _("%(console)s after bump #%(bump)s") % {"console": CONSOLE, "bump": detail["image_bump"]}
+        return _("%(console)s after bump #%(bump)s, asked by %(by)s") % {
+            "console": CONSOLE, "bump": detail["image_bump"], "by": by}
     if detail.get("interface") == "system" and (not by or by.lower() in _CONSOLE_LABELS):
         return CONSOLE
-    if by.lower() == run.get_trigger_display().lower():
+    if by.lower() == str(run.get_trigger_display()).lower():
         return ""
     return by
+
+
+def exact_time(value: datetime) -> str:
+    """The exact local time with its zone, in the active language's format ("2 déc. 2026 07:05:12 UTC")."""
+    local = timezone.localtime(value)
+    return f"{formats.date_format(local, 'DATE_FORMAT')} {local:%H:%M:%S} {local.tzname()}"
+
+
+@register.simple_tag
+def when(value, empty="—"):
+    """A date as people read it ("3 minutes ago", "il y a 3 minutes") with the exact local time and zone on
+    hover; the machine-readable instant stays in `datetime` (portal.js rewrites the title in the browser's
+    own zone)."""
+    if not value:
+        return empty
+    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact_time(value),
+                       naturaltime(value))
+
+
+@register.simple_tag
+def field_widget(field):
+    """The field's input, tied to what the page says about it: aria-describedby names the ids of its help
+    text and of its errors (both rendered by portal/partials/field.html), aria-invalid marks it invalid."""
+    described = []
+    if field.help_text:
+        described.append(f"{field.auto_id}_helptext")
+    if field.errors:
+        described.append(f"{field.auto_id}-error")
+    attrs = {"aria-describedby": " ".join(described)} if described else {}
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return field.as_widget(attrs=attrs)
+
+
+@register.filter
+def run_status_label(status: str) -> str:
+    """A run status value ("no_change") as people read it, in the page's language."""
+    from console.models import RunStatus
+
+    try:
+        return str(RunStatus(status).label)
+    except ValueError:
+        return status

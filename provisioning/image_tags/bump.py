@@ -55,8 +55,12 @@ def bump_image_tag(
     author_name: str = "DSO Console",
     author_email: str = "dso-console@localhost",
     limits: Limits = Limits(),
+    push_branch: str | None = None,
 ) -> BumpResult:
-    """Set ``image``'s tag to ``tag`` on ``branch`` of ``source``; a no-op when it already is."""
+    """Set ``image``'s tag to ``tag`` on ``branch`` of ``source``; a no-op when it already is.
+
+    ``push_branch``: commit on top of ``branch`` but push to this branch instead (a merge request's source
+    branch, owned by the console: a retry replaces what an earlier attempt pushed there)."""
     if image_tag_problem(tag):
         raise InvalidInput(image_tag_problem(tag))
     if git_branch_name_problem(branch):
@@ -70,6 +74,11 @@ def bump_image_tag(
         edited = _edit(git, head, target, tag, limits)
         message = _message(target, tag, requested_by, reason)
         commit = _commit(git, head, target.file, edited, message, author_name, author_email)
+        if push_branch is not None:
+            if git_branch_name_problem(push_branch):
+                raise InvalidInput(f"{push_branch!r} is not a valid branch name")
+            _push(git, commit, push_branch, force=True)
+            return BumpResult(True, commit, target.file, target.location, target.tag, tag)
         if _push(git, commit, branch):
             return BumpResult(True, commit, target.file, target.location, target.tag, tag)
     raise Conflict(f"{branch} moved twice while pushing the bump of {image}; try again")
@@ -180,10 +189,10 @@ def _commit(git: GitClient, head: str, file: str, data: bytes, message: str, nam
     return git.out("commit-tree", tree, "-p", head, "-F", "-", input=message, env=identity)
 
 
-def _push(git: GitClient, commit: str, branch: str) -> bool:
+def _push(git: GitClient, commit: str, branch: str, *, force: bool = False) -> bool:
     """True when pushed, False when the branch moved (non-fast-forward) and the bump must be redone."""
-    result = git.run("push", "--porcelain", git.remote.url, f"{commit}:refs/heads/{branch}", remote=True,
-                     check=False)
+    result = git.run("push", "--porcelain", git.remote.url, f"{'+' if force else ''}{commit}:refs/heads/{branch}",
+                     remote=True, check=False)
     if result.returncode == 0:
         return True
     error = git.error(result, operation="push")

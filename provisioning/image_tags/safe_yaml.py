@@ -1,6 +1,8 @@
 """Bounded YAML reading: a node graph, never constructed Python objects.
 
-We only *compose* documents. Composition keeps an alias as a second reference to the anchored node, so a
+We only *compose* documents, from libyaml's event stream (PyYAML's C parser: the pure-Python parsers
+spend 90 % of a history scan tokenizing) with a composer of our own that keeps no Python recursion, so
+deep nesting is a problem reported, never a crash. Composition keeps an alias as a second reference to the anchored node, so a
 billion-laughs file stays a few dozen nodes in memory; the walkers then count every node they visit
 (aliases included) against ``Limits.max_nodes`` and stop with a problem instead of expanding. Working on
 nodes also keeps every scalar as the text the author wrote ("1.20" stays "1.20", not 1.2) and gives the
@@ -11,9 +13,21 @@ from __future__ import annotations
 
 import re
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+import yaml
+from yaml.error import MarkedYAMLError, YAMLError
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+)
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from provisioning.image_tags.model import Limits
 
@@ -57,20 +71,96 @@ def decode(data: bytes, limits: Limits) -> str:
         raise YamlProblem(f"not valid UTF-8 (byte {exc.start})") from None
 
 
+# libyaml is required: without it a scan would fall back to a pure-Python parser ten times slower.
+_Parser = yaml.CSafeLoader
+# Far deeper than any walker goes (Limits.max_depth), far shallower than what a 1 MiB file could nest.
+_MAX_PARSE_DEPTH = 10_000
+_NO_KEY = object()
+
+
 def compose(text: str) -> list[Node]:
     """All documents of ``text`` as node graphs (empty documents dropped)."""
-    yaml = YAML(typ="safe", pure=True)
+    parser = _Parser(text)
     try:
-        return [doc for doc in yaml.compose_all(text) if doc is not None]
+        return [doc for doc in _compose_all(parser) if doc is not None]
     except MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):  # libyaml's own bound (1,000 levels)
+            raise YamlProblem("YAML nested too deeply to parse") from None
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise YamlProblem(f"invalid YAML{where}: {exc.problem or exc.context}") from None
     except YAMLError as exc:
         raise YamlProblem(f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    except RecursionError:
-        # The composer recurses per nesting level; thousands of "[[[[" must not take the worker down.
-        raise YamlProblem("YAML nested too deeply to parse") from None
+    finally:
+        parser.dispose()
+
+
+def _compose_all(parser) -> list[Node | None]:
+    get = parser.get_event
+    event = get()
+    assert isinstance(event, StreamStartEvent)
+    documents = []
+    while True:
+        event = get()
+        if isinstance(event, StreamEndEvent):
+            return documents
+        assert isinstance(event, DocumentStartEvent)
+        documents.append(_compose_document(parser, get))
+        event = get()
+        assert isinstance(event, DocumentEndEvent)
+
+
+def _compose_document(parser, get) -> Node | None:
+    """One document's node graph, built with an explicit stack. An alias is the anchored node itself (a
+    second reference, not a copy), as in PyYAML's and ruamel's composers; a redefined anchor replaces the
+    earlier one for what follows (YAML 1.2)."""
+    resolve = parser.resolve
+    anchors: dict[str, Node] = {}
+    stack: list[list] = []  # [container node, pending key node of a mapping]
+    while True:
+        event = get()
+        kind = type(event)
+        if kind is ScalarEvent:
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = resolve(ScalarNode, event.value, event.implicit)
+            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+        elif kind is AliasEvent:
+            if event.anchor not in anchors:
+                raise YamlProblem(f"invalid YAML at line {event.start_mark.line + 1}, column "
+                                  f"{event.start_mark.column + 1}: found undefined alias {event.anchor!r}")
+            node = anchors[event.anchor]
+        elif kind is SequenceStartEvent or kind is MappingStartEvent:
+            is_sequence = kind is SequenceStartEvent
+            node_class = SequenceNode if is_sequence else MappingNode
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = resolve(node_class, None, event.implicit)
+            node = node_class(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+            stack.append([node, _NO_KEY])
+            if len(stack) > _MAX_PARSE_DEPTH:
+                raise YamlProblem("YAML nested too deeply to parse")
+            continue
+        elif kind is SequenceEndEvent or kind is MappingEndEvent:
+            node = stack.pop()[0]
+            node.end_mark = event.end_mark
+        else:  # a document that ends before its node starts: empty
+            return None
+        if kind is ScalarEvent and event.anchor is not None:
+            anchors[event.anchor] = node
+        if not stack:
+            return node
+        frame = stack[-1]
+        container = frame[0]
+        if type(container) is SequenceNode:
+            container.value.append(node)
+        elif frame[1] is _NO_KEY:
+            frame[1] = node
+        else:
+            container.value.append((frame[1], node))
+            frame[1] = _NO_KEY
 
 
 def scalar(node: Node | None) -> str | None:

@@ -165,12 +165,51 @@ def repository_form_data(repository, **changes) -> dict:
     return data
 
 
+# What the admin's project form shows pre-filled (the platform defaults), as a browser submits it.
+QUOTA_FORM = {"quota_cpu": "8", "quota_memory": "16Gi", "quota_storage": "50Gi", "quota_pods": "50",
+              "quota_services": "20"}  # fmt: skip
+LIMITS_FORM = {"quota_limit_cpu": "32", "quota_limit_memory": "64Gi", "quota_limit_storage": "500Gi",
+               "quota_limit_pods": "200", "quota_limit_services": "100", "memberships-TOTAL_FORMS": "0",
+               "memberships-INITIAL_FORMS": "0"}  # fmt: skip
+
+
+def test_platform_admins_set_organization_limits_and_projects_stay_within_them(admin_client):
+    from console.models import Organization
+
+    project = make_project(status="ready")
+    organization = project.organization
+    url = f"/admin/console/organization/{organization.pk}/change/"
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    prefix = page.context["inline_admin_formsets"][0].formset.prefix
+    limits = {**LIMITS_FORM, f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
+    lowered = admin_client.post(url, {"name": "Org", **limits, "quota_limit_cpu": "4"})
+    assert lowered.status_code == 200  # the form again, with the reason next to the field
+    assert f"project {project.slug} already has more" in html.unescape(lowered.content.decode())
+    assert Organization.objects.get(pk=organization.pk).quota_limit_cpu == "32"  # the project has 8
+
+    raised = admin_client.post(url, {"name": "Org", **limits, "quota_limit_cpu": "64000m"})
+    assert raised.status_code == 302, raised.content.decode()[:3000]
+    assert Organization.objects.get(pk=organization.pk).quota_limit_cpu == "64"
+    assert AuditEvent.objects.filter(action="organization.quota_limits", interface="admin").count() == 1
+
+    over = admin_client.post(f"/admin/console/project/{project.pk}/change/", {
+        "name": project.name, "description": "", **QUOTA_FORM, "quota_cpu": "65",
+    })
+    assert "exceeds the organization&#x27;s limit of 64" in over.content.decode()
+    changed = admin_client.post(f"/admin/console/project/{project.pk}/change/", {
+        "name": project.name, "description": "", **QUOTA_FORM, "quota_cpu": "64",
+    })
+    assert changed.status_code == 302
+    assert ProvisioningRun.objects.get(project=project).cause == "quota_changed"
+
+
 def test_adding_a_project_in_the_admin_provisions_it_like_the_portal(admin_client):
     from console.models import Organization, Project
 
     organization = Organization.objects.create(slug="acme", name="ACME")
     response = admin_client.post("/admin/console/project/add/", {
-        "organization": organization.pk, "slug": "shop", "name": "Shop", "description": "",
+        "organization": organization.pk, "slug": "shop", "name": "Shop", "description": "", **QUOTA_FORM,
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     project = Project.objects.get(slug="shop")
@@ -186,6 +225,7 @@ def test_a_project_slug_cannot_be_changed_in_the_admin(admin_client):
     assert "slug" not in page.context["adminform"].form.fields
     response = admin_client.post(f"/admin/console/project/{project.pk}/change/", {
         "organization": project.organization_id, "slug": "renamed", "name": "New name", "description": "",
+        **QUOTA_FORM,
     })
     assert response.status_code == 302
     project.refresh_from_db()

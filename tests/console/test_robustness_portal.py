@@ -22,9 +22,14 @@ SERVES = {
     "project_manifests_yaml": PAGE, "repository": PAGE, "sync_partial": {"GET"},
     "project_live": {"GET"}, "repository_live": {"GET"}, "repository_edit": FORM, "repository_remove": FORM,
     "organization_new": FORM, "organization_project_new": FORM, "project_new": FORM,
-    "project_provision": ACTION, "project_archive": ACTION, "member_add": ACTION, "member_remove": ACTION,
+    "project_provision": ACTION, "project_quota": ACTION, "project_archive": ACTION, "member_add": ACTION,
+    "member_remove": ACTION,
     "repository_new": ACTION, "image_bump": ACTION, "sync_new": ACTION, "repository_ci_token_new": ACTION,
     "repository_ci_token_revoke": ACTION, "repository_ci_settings": ACTION, "repository_webhook_secret": ACTION,
+    "api_tokens": FORM, "api_token_revoke": ACTION,
+    "dashboard": PAGE, "operations": FORM, "organization_member_add": ACTION, "organization_member_remove": ACTION,
+    "project_refresh": ACTION, "image_rollback": ACTION, "image_unpin": ACTION, "repository_sync_schedule": ACTION,
+    "image_inventory": PAGE, "image_tag_ledger": PAGE,
 }
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 

@@ -13,6 +13,7 @@ from tests.factories import make_project, make_repository
 def test_every_kind_has_its_task_under_its_stable_name():
     assert {name: kind.task_name for name, kind in run_kinds.KINDS.items()} == {
         "sync": "dso.sync.execute", "provisioning": "dso.provisioning.execute", "image_bump": "dso.images.bump",
+        "registry_watch": "dso.registries.watch",
     }
     for kind in run_kinds.KINDS.values():
         task = app.tasks[kind.task_name]  # registered when the app loaded (console.apps)

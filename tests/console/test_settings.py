@@ -100,3 +100,22 @@ def test_trusted_proxies_also_configure_drf(tmp_path):
     show = "REST_FRAMEWORK['NUM_PROXIES']"
     assert load_settings(base, show=show).stdout.strip() == "0"
     assert load_settings({**base, "DSO_TRUSTED_PROXIES": "2"}, show=show).stdout.strip() == "2"
+
+
+def test_tenant_baseline_settings_are_read_and_checked_at_start(tmp_path):
+    loaded = load_settings({"DSO_DATA_DIR": str(tmp_path), "DSO_QUOTA_DEFAULT_MEMORY": "1.5Gi",
+                            "DSO_NETWORK_EGRESS_CIDRS": "10.20.0.0/16, 2001:db8::/32"},
+                           show="QUOTA_DEFAULTS['memory'] + ' ' + ','.join(settings.NETWORK_EGRESS_CIDRS)")  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "'1536Mi 10.20.0.0/16,2001:db8::/32'"
+    for name, value, words in (
+        ("DSO_QUOTA_DEFAULT_CPU", "lots", "not a Kubernetes quantity"),
+        ("DSO_QUOTA_LIMIT_MEMORY", "0", "greater than zero"),
+        ("DSO_NETWORK_EGRESS_CIDRS", "10.0.0.1/8", "host bits set"),
+        ("DSO_NETWORK_INGRESS_NAMESPACES", "Ingress_Nginx", "DNS-1123"),
+        ("DSO_OIDC_PROJECT_GROUP_PATTERN", "dso/{org}/{role}", "may only use"),
+        ("DSO_OIDC_ORGANIZATION_GROUP_PATTERN", "dso,{organization}", "commas"),
+    ):
+        result = load_settings({"DSO_DATA_DIR": str(tmp_path), name: value})
+        assert result.returncode != 0, name
+        assert words in result.stderr, (name, result.stderr[-500:])

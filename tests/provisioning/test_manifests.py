@@ -5,20 +5,18 @@ Regenerate the goldens after an intended change with ``UPDATE_GOLDEN=1`` and rev
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import shutil
 from pathlib import Path
 
 import jsonschema
 import pytest
-from ruamel.yaml import YAML
 
 from provisioning.errors import InvalidInput
 from provisioning.manifests import (
     InfraAppSpec,
     ProjectSpec,
+    NetworkSpec,
     QuotaSpec,
     app_project_name,
     namespace_name,
@@ -26,65 +24,23 @@ from provisioning.manifests import (
     render_objects,
     render_yaml,
 )
+from tests.provisioning._manifest_support import (
+    ACCEPTED,
+    CHARTS,
+    KUBERNETES_VERSION,
+    SHOP_INFRA,
+    by_kind,
+    crd_validator,
+    load_all,
+    long_spec,
+    longest_spec,
+    simple_spec,
+    text_of,
+    validate_against_every_schema,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
-CRDS = Path(__file__).parent.parent / "data" / "argocd"
 LABELS = ("app.kubernetes.io/managed-by", "dso.console/organization", "dso.console/project")
-
-SHOP_INFRA = "https://git.example.test/dso/acme/shop/infra.git"
-CHARTS = "https://git.example.test/dso/acme/shop/charts.git"
-
-
-def simple_spec(**overrides) -> ProjectSpec:
-    values = dict(
-        organization_slug="acme",
-        organization_name="ACME Corp",
-        project_slug="shop",
-        project_name="Web Shop",
-        description="Customer-facing shop",
-        source_repos=(SHOP_INFRA, CHARTS),
-        infra_apps=(
-            InfraAppSpec("web", CHARTS, "helm", path="charts/web",
-                         value_files=("values.yaml", "values-prod.yaml")),  # fmt: skip
-            InfraAppSpec("database", SHOP_INFRA, "kustomize", path="db/overlays/prod", revision="main"),
-        ),
-    )
-    values.update(overrides)
-    return ProjectSpec(**values)
-
-
-def long_spec() -> ProjectSpec:
-    return ProjectSpec(
-        organization_slug="the-international-organization-of-very-long-names",
-        organization_name="The International Organization of Very Long Names",
-        project_slug="an-equally-long-project-slug-for-testing-truncation",
-        project_name="An equally long project",
-        source_repos=(SHOP_INFRA,),
-        infra_apps=(InfraAppSpec("monitoring-stack-with-a-long-name", SHOP_INFRA, "kustomize"),),
-        quota=QuotaSpec(pods="10", max_memory="1Gi"),
-    )
-
-
-def load_all(text: str) -> list:
-    return list(YAML(typ="safe", pure=True).load_all(text))
-
-
-@functools.cache  # the Application CRD is 400 kB: parse and check it once per session
-def _crd_schema(file_name: str) -> dict:
-    crd = YAML(typ="safe").load((CRDS / file_name).read_text())
-    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-
-
-@functools.cache
-def crd_validator(file_name: str) -> jsonschema.protocols.Validator:
-    schema = _crd_schema(file_name)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    cls.check_schema(schema)
-    return cls(schema)
-
-
-def by_kind(objects: list[dict], kind: str) -> list[dict]:
-    return [o for o in objects if o["kind"] == kind]
 
 
 # ------------------------------------------------------------------------------------------ goldens
@@ -194,10 +150,16 @@ def test_app_project_allows_only_its_repos_and_namespace():
     assert project["clusterResourceWhitelist"] == []
     assert "sourceNamespaces" not in project and "namespaceResourceWhitelist" not in project
     assert project["description"]
-    assert {(r["group"], r["kind"]) for r in project["namespaceResourceBlacklist"]} == {
+    # Tenants may add NetworkPolicies (allow rules on top of the platform's); the quota and limits stay ours.
+    assert project["namespaceResourceBlacklist"] == [
+        {"group": "", "kind": "LimitRange"}, {"group": "", "kind": "ResourceQuota"},
+    ]  # fmt: skip
+    assert project["orphanedResources"] == {"warn": True}
+    closed = by_kind(render_objects(simple_spec(network=NetworkSpec(tenant_policies=False))), "AppProject")[0]
+    assert {(r["group"], r["kind"]) for r in closed["spec"]["namespaceResourceBlacklist"]} == {
         ("", "ResourceQuota"), ("", "LimitRange"), ("networking.k8s.io", "NetworkPolicy"),
     }  # fmt: skip
-    assert all(r["group"] != "v1" for r in project["namespaceResourceBlacklist"])
+    assert all(r["group"] != "v1" for r in closed["spec"]["namespaceResourceBlacklist"])
 
 
 def test_applications_target_the_project_and_namespace():
@@ -209,7 +171,8 @@ def test_applications_target_the_project_and_namespace():
             "server": "https://kubernetes.default.svc", "namespace": "acme-shop",
         }  # fmt: skip
         assert app["spec"]["syncPolicy"] == {
-            "automated": {"prune": True, "selfHeal": True}, "syncOptions": ["CreateNamespace=false"],
+            "automated": {"prune": True, "selfHeal": True},
+            "syncOptions": ["CreateNamespace=false", "FailOnSharedResource=true"],
         }  # fmt: skip
         assert app["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
     assert apps["web"]["spec"]["source"] == {
@@ -221,17 +184,25 @@ def test_applications_target_the_project_and_namespace():
     }  # fmt: skip
 
 
-def test_network_policy_denies_all_but_same_namespace_and_dns():
+def test_network_policy_denies_all_but_same_namespace_dns_and_the_platform():
     policy = by_kind(render_objects(simple_spec()), "NetworkPolicy")[0]
     assert policy["metadata"]["name"] == "default-deny"
     spec = policy["spec"]
     assert spec["podSelector"] == {} and spec["policyTypes"] == ["Ingress", "Egress"]
-    assert spec["ingress"] == [{"from": [{"podSelector": {}}]}]
-    same_ns, dns = spec["egress"]
+    named = lambda name: {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}  # noqa: E731
+    assert spec["ingress"] == [{"from": [{"podSelector": {}}]}, {"from": [named("ingress-nginx"), named("monitoring")]}]
+    same_ns, dns, platform = spec["egress"]
+    assert platform == {"to": [named("vault"), {"ipBlock": {"cidr": "10.20.0.0/16"}}]}  # every port
     assert same_ns == {"to": [{"podSelector": {}}]}
     kube_system = {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
     assert dns["to"] == [{"namespaceSelector": kube_system}]
     assert sorted((p["protocol"], p["port"]) for p in dns["ports"]) == [("TCP", 53), ("UDP", 53)]
+
+
+def test_network_policy_without_platform_allowances_keeps_same_namespace_and_dns_only():
+    spec = by_kind(render_objects(simple_spec(network=NetworkSpec())), "NetworkPolicy")[0]["spec"]
+    assert spec["ingress"] == [{"from": [{"podSelector": {}}]}]
+    assert len(spec["egress"]) == 2
 
 
 def test_quota_and_limits_come_from_quota_spec():
@@ -249,6 +220,13 @@ def test_long_names_fit_label_limits_everywhere():
 
 
 # ------------------------------------------------------------------------------------- CRD schemas
+
+
+@pytest.mark.parametrize("spec_factory", [simple_spec, long_spec])
+def test_every_object_validates_against_kubernetes_and_the_crds(spec_factory):
+    assert validate_against_every_schema(render_objects(spec_factory()))[:5] == [
+        "Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "AppProject",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("spec_factory", [simple_spec, long_spec])
@@ -308,57 +286,7 @@ def test_minimal_project_without_apps_renders():
 
 # ----------------------------------------------------------------------- longest accepted inputs
 
-# What the console accepts at most (console.models: slugs 40, names 200, descriptions 255, revisions 200).
-ACCEPTED = {"slug": 40, "name": 200, "description": 255, "revision": 200}
-ODD_TEXT = "Ωmega Ünïcødé 🚀👩‍👩‍👧 עברית‮ שלום ‭ e\u0301 \u200b 中文字 'quoted' \"dq\" : # & * ! | > % @ `"
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-KUBERNETES_VERSION = "1.30.0"
-
-
-def _text(length: int, seed: str = ODD_TEXT) -> str:
-    return (seed * (length // len(seed) + 1))[:length]
-
-
-def longest_spec(apps: int = 30) -> ProjectSpec:
-    base = "https://git.platform.example.test/dso/" + "o" * 40 + "/" + "p" * 40 + "/"
-    infra = tuple(
-        InfraAppSpec(
-            f"{i:02d}-" + "r" * (ACCEPTED["slug"] - 3), base + f"{i:02d}-" + "r" * 37 + ".git",
-            "helm" if i % 2 else "kustomize", path="charts/wëb app/" + "d" * 100,
-            revision=("refs/heads/release/2024.01-ünï/" + "x" * 200)[: ACCEPTED["revision"]] if i % 3 else "a" * 40,
-            value_files=("values production.yaml", "env/prod/värden.yaml") if i % 2 else (),
-        )
-        for i in range(apps)
-    )
-    return ProjectSpec(
-        organization_slug="o" * ACCEPTED["slug"],
-        organization_name=_text(ACCEPTED["name"]),
-        project_slug="p" * ACCEPTED["slug"],
-        project_name=_text(ACCEPTED["name"], ODD_TEXT[::-1]),
-        description=_text(ACCEPTED["description"], "Line one\nline two\ttabbed \u2028 " + ODD_TEXT),
-        source_repos=tuple(app.repo_url for app in infra),
-        infra_apps=infra,
-    )
-
-
-def _check_metadata(obj: dict) -> None:
-    meta = obj["metadata"]
-    assert len(meta["name"]) <= 63 and DNS_SUBDOMAIN.match(meta["name"]), meta["name"]
-    if "namespace" in meta:
-        assert len(meta["namespace"]) <= 63 and DNS_SUBDOMAIN.match(meta["namespace"])
-    for key, value in meta.get("labels", {}).items():
-        prefix, _, name = key.rpartition("/")
-        assert len(name) <= 63 and LABEL_NAME.match(name), key
-        assert not prefix or (len(prefix) <= 253 and DNS_SUBDOMAIN.match(prefix)), key
-        assert isinstance(value, str) and len(value) <= 63 and LABEL_VALUE.match(value), (key, value)
-    annotations = meta.get("annotations", {})
-    assert sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items()) <= 256 * 1024
-
-
 def test_longest_accepted_inputs_render_objects_every_schema_accepts():
-    import kubernetes_validate
     import yaml as pyyaml  # a YAML 1.1 reader, as kubectl's is
 
     spec = longest_spec()
@@ -366,15 +294,7 @@ def test_longest_accepted_inputs_render_objects_every_schema_accepts():
     objects = load_all(text)
     assert objects == render_objects(spec)
     assert list(pyyaml.safe_load_all(text)) == objects  # nothing reads differently under YAML 1.1
-    crds = {"AppProject": crd_validator("appproject-crd.yaml"), "Application": crd_validator("application-crd.yaml")}
-    kinds = []
-    for obj in objects:
-        kinds.append(obj["kind"])
-        _check_metadata(obj)
-        if obj["kind"] in crds:
-            crds[obj["kind"]].validate(obj)
-        else:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    kinds = validate_against_every_schema(objects)
     assert kinds[:5] == ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "AppProject"]
     assert kinds.count("Application") == 30
     assert len({o["metadata"]["name"] for o in objects if o["kind"] == "Application"}) == 30
@@ -384,7 +304,7 @@ def test_app_project_description_is_bounded_by_the_crd():
     project = by_kind(render_objects(longest_spec(apps=1)), "AppProject")[0]
     description = project["spec"]["description"]
     assert 250 <= len(description) <= 255 and description.endswith("\u2026")
-    assert description.startswith("DSO Console: " + _text(ACCEPTED["name"])[:50])
+    assert description.startswith("DSO Console: " + text_of(ACCEPTED["name"])[:50])
     crd_validator("appproject-crd.yaml").validate(project)
     short = by_kind(render_objects(simple_spec()), "AppProject")[0]["spec"]["description"]
     assert short == "DSO Console: ACME Corp / Web Shop - Customer-facing shop"

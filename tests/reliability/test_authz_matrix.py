@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from console.authorization import ACTIONS, ORGANIZATION, PLATFORM
-from console.models import Membership, Organization, Project, Repository, Role, SyncRun, Trigger
+from console.models import Cluster, Membership, Organization, Project, Repository, Role, SyncRun, Trigger
 from console.models.images import ImageBump
 from console.models.organizations import ROLE_RANK
 from console.services.actors import Actor
@@ -41,9 +41,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RULES: dict[tuple[str, str], str] = {
     ("api:auth-token", "POST"): "anyone",
     ("api:api-tokens", "GET"): "signed_in",
+    ("api:api-tokens", "POST"): "signed_in",
+    # OpenID Connect sign-in: the provider's signed answer is the credential (tests/console/oidc).
+    ("oidc_login", "GET"): "anyone",
+    ("oidc_callback", "GET"): "anyone",
+    ("portal:api_tokens", "GET"): "signed_in",
+    ("portal:api_tokens", "POST"): "signed_in",
+    ("portal:api_token_revoke", "POST"): "own:signed_in",
     ("api:api-token-revoke", "POST"): "own:signed_in",
     ("api:hook-gitlab", "POST"): "anyone",
     ("api:hook-github", "POST"): "anyone",
+    ("set_language", "POST"): "anyone",  # the language switcher: a cookie, nothing else
     ("schema", "GET"): "anyone",
     ("api-docs", "GET"): "anyone",
     ("api:api-root", "GET"): "signed_in",
@@ -66,6 +74,9 @@ RULES: dict[tuple[str, str], str] = {
     ("api:project-repositories", "GET"): "project.view",
     ("api:project-repositories", "POST"): "repository.register",
     ("api:project-warnings", "GET"): "project.view",
+    ("api:project-deployments", "GET"): "project.view",
+    ("api:project-drift", "GET"): "project.view",
+    ("api:project-refresh", "POST"): "project.refresh",
     ("api:repository-detail", "GET"): "repository.view",
     ("api:repository-detail", "PATCH"): "repository.manage",
     ("api:repository-detail", "DELETE"): "repository.manage",
@@ -83,9 +94,38 @@ RULES: dict[tuple[str, str], str] = {
     ("api:repository-ci-settings", "PATCH"): "repository.ci_manage",
     ("api:repository-webhook-secret", "POST"): "repository.ci_manage",
     ("api:image-bump", "GET"): "repository.view",
+    ("api:project-move-cluster", "POST"): "project.move_cluster",
+    ("api:cluster-list", "GET"): "cluster.manage",
+    ("api:cluster-list", "POST"): "cluster.manage",
+    ("api:cluster-detail", "GET"): "cluster.manage",
+    ("api:cluster-detail", "PATCH"): "cluster.manage",
+    ("api:cluster-detail", "DELETE"): "cluster.manage",
+    ("api:cluster-test", "POST"): "cluster.manage",
+    ("api:repository-sync-schedule", "GET"): "repository.view",
+    ("api:repository-sync-schedule", "PUT"): "repository.manage",
+    ("api:repository-pins", "GET"): "repository.view",
+    ("api:repository-pins", "POST"): "repository.pin",
+    ("api:repository-unpin", "POST"): "repository.pin",
+    ("api:repository-rollback", "POST"): "repository.pin",
+    ("api:project-registries", "GET"): "project.view",
+    ("api:project-registries", "POST"): "registry.manage",
+    ("api:registry-images", "POST"): "registry.manage",
+    ("api:registry-image-policy", "PUT"): "registry.manage",
+    ("api:registry-watch", "POST"): "registry.manage",
+    ("api:image-tag-ledger", "GET"): "signed_in",
+    ("api:repository-merge-request-settings", "PUT"): "repository.manage",
+    ("api:project-notification-targets", "GET"): "project.edit",
+    ("api:project-notification-targets", "POST"): "project.edit",
+    ("api:project-notification-deliveries", "GET"): "project.edit",
+    ("api:image-inventory", "GET"): "platform.image_inventory",
     ("api:syncrun-list", "GET"): "signed_in",
     ("api:syncrun-detail", "GET"): "repository.view",
     ("portal:home", "GET"): "signed_in",
+    ("portal:dashboard", "GET"): "signed_in",
+    ("portal:operations", "GET"): "platform.operations",
+    ("portal:operations", "POST"): "platform.operations",
+    ("portal:organization_member_add", "POST"): "organization.members",
+    ("portal:organization_member_remove", "POST"): "organization.members",
     ("portal:organization_new", "GET"): "signed_in",
     ("portal:organization_new", "POST"): "signed_in",
     ("portal:organization", "GET"): "org:visible",
@@ -95,6 +135,7 @@ RULES: dict[tuple[str, str], str] = {
     ("portal:project_new", "POST"): "signed_in",
     ("portal:project", "GET"): "project.view",
     ("portal:project_provision", "POST"): "project.provision",
+    ("portal:project_quota", "POST"): "project.edit",
     ("portal:project_archive", "POST"): "project.archive",
     ("portal:project_manifests", "GET"): "project.view",
     ("portal:project_manifests_yaml", "GET"): "project.view",
@@ -104,12 +145,18 @@ RULES: dict[tuple[str, str], str] = {
     ("portal:repository", "GET"): "repository.view",
     ("portal:image_bump", "POST"): "repository.bump",
     ("portal:sync_new", "POST"): "repository.sync",
+    ("portal:repository_sync_schedule", "POST"): "repository.manage",
+    ("portal:image_rollback", "POST"): "repository.pin",
+    ("portal:image_unpin", "POST"): "repository.pin",
+    ("portal:image_tag_ledger", "GET"): "signed_in",
+    ("portal:image_inventory", "GET"): "platform.image_inventory",
     ("portal:repository_ci_token_new", "POST"): "repository.ci_manage",
     ("portal:repository_ci_token_revoke", "POST"): "repository.ci_manage",
     ("portal:repository_ci_settings", "POST"): "repository.ci_manage",
     ("portal:repository_webhook_secret", "POST"): "repository.ci_manage",
     ("portal:sync_partial", "GET"): "repository.view",
     ("portal:project_live", "GET"): "project.view",
+    ("portal:project_refresh", "POST"): "project.refresh",
     ("portal:repository_live", "GET"): "repository.view",
     ("portal:repository_edit", "GET"): "repository.manage",
     ("portal:repository_edit", "POST"): "repository.manage",
@@ -133,10 +180,14 @@ class World:
     membership: Membership  # a victim membership the owner may remove
     ci_token_id: int
     ci_secrets: dict[str, str]
+    cluster: Cluster
+    registry: object = None
+    watched_image_id: int = 0
 
     def values(self) -> dict[str, object]:
         return {"pk": "?", "slug": self.organization.slug, "membership_id": self.membership.pk,
-                "token_id": self.ci_token_id, "format": "json"}
+                "token_id": self.ci_token_id, "image_id": self.watched_image_id, "format": "json",
+                "image": "registry.example.com/shop/web", "tag": "1.2.3"}
 
 
 def build_world(users: dict) -> World:
@@ -178,12 +229,20 @@ def build_world(users: dict) -> World:
     # A JWT-shaped credential signed by nobody the console trusts.
     ci["ci_forged"] = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2V2aWwifQ." + "x" * 40
     victim_token, _ = ci_token_create(actor=maker, repository=repository, name="victim", scopes=["sync"])
-    return World(organization, project, repository, run, bump, victim, victim_token.pk, ci)
+    cluster = Cluster.objects.create(name=f"cluster-{tag}", api_url="http://127.0.0.1:9", token="matrix-token")
+    from console.models import ContainerRegistry, WatchedImage
+
+    registry = ContainerRegistry.objects.create(project=project, name="main", url="https://registry.example.com")
+    watched = WatchedImage.objects.create(registry=registry, repository="shop/web")
+    return World(organization, project, repository, run, bump, victim, victim_token.pk, ci, cluster, registry,
+                 watched.pk)
 
 
 def pk_for(route_name: str, world: World) -> object:
     resource = route_name.rpartition(":")[2]
-    if resource.startswith(("project", "member")):
+    # portal:repository_new is /projects/<pk>/repositories/: its pk is the project's. Given a repository's
+    # id it passed or failed by whether that id happened to be some world's project with the same roles.
+    if resource.startswith(("project", "member")) or resource == "repository_new":
         return world.project.pk
     if resource.startswith("organization"):
         return world.organization.pk
@@ -191,11 +250,15 @@ def pk_for(route_name: str, world: World) -> object:
         return world.sync_run.pk
     if resource.startswith("image-bump"):
         return world.bump.pk
+    if resource.startswith("cluster"):
+        return world.cluster.pk
+    if resource.startswith("registry-"):
+        return world.registry.pk
     return world.repository.pk
 
 
 # Actions no HTTP route guards (the admin and the services' own tests cover them).
-ACTIONS_WITHOUT_ROUTE = {"organization.members"}
+ACTIONS_WITHOUT_ROUTE = {"organization.quota_limits"}  # admin site only
 
 
 def expectation(rule: str) -> tuple[str, str]:

@@ -9,6 +9,8 @@ in a cookie, and the secret must not leave the server except onto the user's scr
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect
@@ -38,22 +40,24 @@ SYNC_RUNS_PER_PAGE = 20
 
 
 class CiTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="what will use it, e.g. gitlab-ci")
+    name = forms.CharField(max_length=100, label=_("Name"), help_text=_("what will use it, e.g. gitlab-ci"))
     scopes = forms.MultipleChoiceField(
-        choices=CiScope.choices, initial=[CiScope.SYNC], widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "choose at least one scope"},
-        help_text="give a pipeline only what it needs: bump commits image tags to this repository",
+        choices=CiScope.choices, initial=[CiScope.SYNC], widget=forms.CheckboxSelectMultiple, label=_("Scopes"),
+        error_messages={"required": _("choose at least one scope")},
+        help_text=_("give a pipeline only what it needs: bump commits image tags to this repository"),
     )
-    expires_at = forms.DateTimeField(required=False, help_text="optional, e.g. 2027-01-31 00:00")
+    expires_at = forms.DateTimeField(required=False, label=_("Expires at"),
+                                     help_text=_("optional, e.g. 2027-01-31 00:00"))
 
 
 class CiSettingsForm(forms.Form):
     ci_allowed_project_paths = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="GitLab projects whose id_tokens may act on this repository, one per line: "
-                  "<instance name>:<group/project>, or a bare group/project while a single instance is trusted",
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label=_("Allowed GitLab projects"),
+        help_text=_("GitLab projects whose id_tokens may act on this repository, one per line: "
+                    "<instance name>:<group/project>, or a bare group/project while a single instance is trusted"),
     )
-    ci_protected_refs_only = forms.BooleanField(required=False, help_text="only pipelines of protected refs")
+    ci_protected_refs_only = forms.BooleanField(required=False, label=_("Protected refs only"),
+                                                help_text=_("only pipelines of protected refs"))
 
     def service_fields(self) -> dict:
         paths = [line.strip() for line in self.cleaned_data["ci_allowed_project_paths"].splitlines()]
@@ -140,7 +144,8 @@ def ci_token_revoke_view(request, pk: int, token_id: int):
     except DomainError as error:
         messages.error(request, str(error.message))
     else:
-        messages.success(request, f"CI token {token.name} revoked; pipelines using it are now refused.")
+        messages.success(request, gettext("CI token %(name)s revoked; pipelines using it are now refused.") % {
+            "name": token.name})
     return redirect("portal:repository", pk=repository.pk)
 
 
@@ -158,7 +163,7 @@ def ci_settings_update(request, pk: int):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, "CI settings saved.")
+            messages.success(request, gettext("CI settings saved."))
             return redirect("portal:repository", pk=repository.pk)
     repository.refresh_from_db()
     return _render_repository(request, repository, status=400, ci_settings_form=form)

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from console.authorization import ACTIONS, authorize
-from console.models import Project
+from console.models import Project, Role
 from console.models.organizations import ROLE_RANK
 from console.permissions import project_role
 from console.services.actors import Actor
@@ -74,6 +74,11 @@ class ProjectAbilities:
 
     def _at_least(self, needed: str) -> bool:
         return self.is_staff or (self.role is not None and ROLE_RANK[self.role] >= ROLE_RANK[needed])
+
+    @property
+    def role_label(self) -> str:
+        """The role as people read it, in the page's language."""
+        return Role(self.role).label if self.role else ""
 
     @property
     def view(self) -> bool:

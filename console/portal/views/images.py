@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 
 from console.models.images import ImageRelease
 from console.portal.forms import ImageBumpForm
+from console.portal.views.deployments import with_rollouts
 from console.services.image_history import ALONG_CHOICES, ALONG_DEPLOY, image_tag_history
 from console.services.images import redeploy_warnings
 
@@ -19,7 +20,7 @@ def project_redeploy_warnings(project) -> list[dict]:
     labels = dict(ImageRelease.Source.choices)
     warnings = redeploy_warnings(project)
     for warning in warnings:
-        warning["source_label"] = labels.get(warning["source"], warning["source"])
+        warning["source_label"] = str(labels.get(warning["source"], warning["source"]))
     return warnings
 
 
@@ -35,6 +36,6 @@ def images_context(request, repository, *, bump_form: ImageBumpForm | None = Non
         "image_inventory": inventory,
         "tag_changes": Paginator(history, TAG_CHANGES_PER_PAGE).get_page(request.GET.get("changes_page")),
         "tag_changes_along": along,
-        "image_bumps": list(repository.image_bumps.select_related("actor")[:RECENT_BUMPS]),
+        "image_bumps": with_rollouts(list(repository.image_bumps.select_related("actor")[:RECENT_BUMPS])),
         "bump_form": bump_form or ImageBumpForm(prefix="bump", inventory=inventory),
     }

@@ -8,6 +8,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from console.models import Project, SyncRun
@@ -20,7 +21,7 @@ from console.portal.views.common import (
     refusal,
 )
 from console.portal.views.images import project_redeploy_warnings
-from console.selectors import project_members, projects_visible_to, sync_runs_visible_to
+from console.selectors import project_activity_feed, project_members, projects_visible_to, sync_runs_of
 from console.services.errors import DomainError, PermissionDenied
 from console.services.memberships import membership_remove, membership_set
 from console.services.projects import project_archive, project_provision_request
@@ -39,16 +40,17 @@ def provisioning_summary(run) -> str:
     result = run.result or {}
     parts = []
     if result.get("commit"):
-        parts.append(f"commit {result['commit'][:8]}")
-    for key in ("added", "modified", "removed"):
+        parts.append(_("commit %(sha)s") % {"sha": result["commit"][:8]})
+    counted = {"added": _("%(count)d added"), "modified": _("%(count)d modified"), "removed": _("%(count)d removed")}
+    for key, phrase in counted.items():
         if result.get(key):
-            parts.append(f"{len(result[key])} {key}")
+            parts.append(phrase % {"count": len(result[key])})
     if result.get("created"):
-        parts.append("created " + ", ".join(result["created"]))
+        parts.append(_("created %(names)s") % {"names": ", ".join(result["created"])})
     if result.get("archived_repositories"):
-        parts.append(f"{len(result['archived_repositories'])} repositories archived")
+        parts.append(_("%(count)d repositories archived") % {"count": len(result["archived_repositories"])})
     if not parts and run.status == "no_change":
-        parts.append("everything already in place")
+        parts.append(_("everything already in place"))
     return "; ".join(parts)
 
 
@@ -65,14 +67,18 @@ def project_repositories(project: Project) -> list:
 RECENT_SYNC_RUNS = 10
 
 
-def project_context(request, project: Project, *, repository_form=None, member_form=None) -> dict:
+def project_context(request, project: Project, *, repository_form=None, member_form=None, quota_form=None,
+                    quota_usage: dict | None = None) -> dict:
     """Everything the project page shows; its live sections are re-rendered from the same context."""
+    from console.portal.views.deployments import observed_quota_usage, project_runtime
     from console.portal.views.live import mark_pending_bumps, project_activity
+    from console.portal.views.quotas import quota_form_for, quota_rows
 
     runs = list(project.provisioning_runs.select_related("actor")[:RECENT_PROVISIONING_RUNS])
     for run in runs:
         run.summary = provisioning_summary(run)
     activity = project_activity(project)
+    runtime = project_runtime(project)
     return {
         "project": project,
         "can": ProjectAbilities(request.user, project),
@@ -82,15 +88,21 @@ def project_context(request, project: Project, *, repository_form=None, member_f
         "redeploy_warnings": mark_pending_bumps(project_redeploy_warnings(project), activity["bumps"]),
         "repositories": project_repositories(project),
         "members": project_members(project),
-        "recent_syncs": sync_runs_visible_to(request.user).filter(repository__project=project)
-        .order_by("-queued_at", "-id")[:RECENT_SYNC_RUNS],
+        "recent_syncs": sync_runs_of(project=project).order_by("-queued_at", "-id")[:RECENT_SYNC_RUNS],
         "repository_form": repository_form or RepositoryForm(prefix="repo"),
         "member_form": member_form or MemberForm(prefix="member"),
+        **runtime,
+        # quota_usage: the ResourceQuota's status.used by resource once read back from a cluster.
+        "quota_rows": quota_rows(project, observed_quota_usage(runtime) if quota_usage is None else quota_usage),
+        "quota_form": quota_form or quota_form_for(project),
+        "activity_feed": project_activity_feed(project),
     }
 
 
-def render_project(request, project: Project, *, repository_form=None, member_form=None, status: int = 200):
-    context = project_context(request, project, repository_form=repository_form, member_form=member_form)
+def render_project(request, project: Project, *, repository_form=None, member_form=None, quota_form=None,
+                   status: int = 200):
+    context = project_context(request, project, repository_form=repository_form, member_form=member_form,
+                              quota_form=quota_form)
     return render(request, "portal/project_detail.html", context, status=status)
 
 
@@ -112,9 +124,9 @@ def project_provision(request, pk: int):
         messages.error(request, str(error.message))
     else:
         if outcome.created:
-            messages.success(request, f"Provisioning #{outcome.run.pk} queued.")
+            messages.success(request, _("Provisioning #%(run)s queued.") % {"run": outcome.run.pk})
         else:
-            messages.info(request, f"Joined the queued provisioning #{outcome.run.pk}.")
+            messages.info(request, _("Joined the queued provisioning #%(run)s.") % {"run": outcome.run.pk})
     return redirect("portal:project", pk=project.pk)
 
 
@@ -123,13 +135,15 @@ def project_provision(request, pk: int):
 def project_archive_view(request, pk: int):
     project = visible_project(request, pk)
     try:
-        outcome = project_archive(actor=portal_actor(request), project=project)
+        # The confirmation a cluster with direct delivery needs before deleting the namespace and its workloads.
+        outcome = project_archive(actor=portal_actor(request), project=project,
+                                  delete_namespace=request.POST.get("delete_namespace") == "on")
     except PermissionDenied as error:
         return forbidden(request, error)
     except DomainError as error:
         messages.error(request, str(error.message))
     else:
-        messages.success(request, f"Archiving queued as run #{outcome.run.pk}.")
+        messages.success(request, _("Archiving queued as run #%(run)s.") % {"run": outcome.run.pk})
     return redirect("portal:project", pk=project.pk)
 
 
@@ -175,7 +189,8 @@ def member_add(request, pk: int):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, f"{membership.user.username} is now {membership.role} of {project}.")
+            messages.success(request, _("%(user)s is now %(role)s of %(project)s.") % {
+                "user": membership.user.username, "role": membership.get_role_display(), "project": project})
             return redirect("portal:project", pk=project.pk)
     return render_project(request, project, member_form=form)
 
@@ -192,5 +207,6 @@ def member_remove(request, pk: int, membership_id: int):
     except DomainError as error:
         messages.error(request, str(error.message))
     else:
-        messages.success(request, f"Removed {membership.user.username} ({membership.role}).")
+        messages.success(request, _("Removed %(user)s (%(role)s).") % {
+            "user": membership.user.username, "role": membership.get_role_display()})
     return redirect("portal:project", pk=project.pk)

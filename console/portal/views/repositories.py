@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.utils.translation import gettext as _
 
 from console.models import Trigger
 from console.portal.forms import ImageBumpForm, RepositoryEditForm, RepositoryForm, bump_target
+from console.portal.keyset import keyset_page
 from console.portal.views.common import (
     ProjectAbilities,
     apply_domain_error,
@@ -22,7 +23,7 @@ from console.portal.views.common import (
 )
 from console.portal.views.images import images_context
 from console.portal.views.projects import render_project, visible_project
-from console.selectors import repositories_visible_to, sync_runs_visible_to
+from console.selectors import repositories_visible_to, sync_runs_of
 from console.services.errors import DomainError, PermissionDenied
 from console.services.image_bumps import image_tag_bump_request
 from console.services.repositories import repository_register, repository_remove, repository_update
@@ -47,8 +48,12 @@ def repository_new(request, pk: int):
             apply_domain_error(form, error)
         else:
             initial = repository.sync_runs.first()
-            suffix = f"; initial sync #{initial.pk} is queued" if initial else ""
-            messages.success(request, f"Repository {repository.name} registered{suffix}.")
+            if initial:
+                message = _("Repository %(name)s registered; initial sync #%(run)s is queued.") % {
+                    "name": repository.name, "run": initial.pk}
+            else:
+                message = _("Repository %(name)s registered.") % {"name": repository.name}
+            messages.success(request, message)
             return redirect("portal:repository", pk=repository.pk)
     form.redact_secrets()
     return render_project(request, project, repository_form=form)
@@ -74,7 +79,7 @@ def repository_edit(request, pk: int):
                 apply_domain_error(form, error)
                 repository.refresh_from_db()
             else:
-                messages.success(request, f"Repository {repository.name} saved.")
+                messages.success(request, _("Repository %(name)s saved.") % {"name": repository.name})
                 return redirect("portal:repository", pk=repository.pk)
         form.redact_secrets()
     else:
@@ -95,7 +100,7 @@ def repository_remove_view(request, pk: int):
     error = None
     if request.method == "POST":
         if request.POST.get("confirm_name", "").strip() != repository.name:
-            error = f"type {repository.name} to confirm"
+            error = _("type %(name)s to confirm") % {"name": repository.name}
         else:
             name = repository.name
             try:
@@ -105,8 +110,9 @@ def repository_remove_view(request, pk: int):
             except DomainError as refused:
                 error = str(refused.message)
             else:
-                messages.success(request, f"Repository {name} removed; provisioning #{queued.run.pk} updates the "
-                                          f"manifests and archives its internal mirror.")
+                messages.success(request, _("Repository %(name)s removed; provisioning #%(run)s updates the "
+                                            "manifests and archives its internal mirror.") % {
+                    "name": name, "run": queued.run.pk})
                 return redirect("portal:project", pk=project.pk)
     return render(request, "portal/repository_remove.html", {
         "repository": repository, "project": project, "error": error,
@@ -121,10 +127,11 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
     """Everything the repository page shows; ``ci_extra`` carries the CI section's forms and a just-created
     secret. Its live sections are re-rendered from the same context."""
     from console.portal.views.ci import ci_context
+    from console.portal.views.deployments import repository_runtime
     from console.portal.views.live import project_activity
+    from console.services.schedules import schedule_state
 
-    runs = sync_runs_visible_to(request.user).filter(repository=repository)
-    page = Paginator(runs, SYNC_RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    page = keyset_page(sync_runs_of(repository=repository), request.GET, SYNC_RUNS_PER_PAGE)
     return {
         "repository": repository,
         "project": repository.project,
@@ -134,8 +141,11 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
         "live_url": reverse("portal:repository_live", args=[repository.pk]),
         "live_history": page.number == 1,
         "page": page,
+        "sync_schedule": schedule_state(repository),
+        "image_pins": list(repository.image_pins.filter(unpinned_at__isnull=True).order_by("image")),
         **images_context(request, repository, bump_form=bump_form),
         **ci_context(request, repository, **ci_extra),
+        **repository_runtime(repository),
     }
 
 
@@ -180,7 +190,8 @@ def image_bump(request, pk: int):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, f"Bump #{bump.pk} queued: {bump.image} → {bump.tag} in {repository.name}.")
+            messages.success(request, _("Bump #%(bump)s queued: %(image)s → %(tag)s in %(name)s.") % {
+                "bump": bump.pk, "image": bump.image, "tag": bump.tag, "name": repository.name})
             default = reverse("portal:repository", args=[repository.pk]) + "#image-bumps"
             return redirect(safe_next(request, default))
     return render_repository(request, repository, bump_form=form)

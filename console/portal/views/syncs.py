@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext as _
 
 from console.models import Trigger
 from console.portal.views.common import forbidden, portal_actor, wants_json
@@ -36,7 +37,10 @@ def sync_new(request, pk: int):
         messages.error(request, str(error.message))
         return redirect(_back(request, repository))
     run = outcome.run
-    message = f"Sync #{run.pk} queued" if outcome.created else f"Joined the queued sync #{run.pk}"
+    if outcome.created:
+        message = _("Sync #%(run)s queued") % {"run": run.pk}
+    else:
+        message = _("Joined the queued sync #%(run)s") % {"run": run.pk}
     if wants_json(request):
         return JsonResponse({
             "run_id": run.pk,

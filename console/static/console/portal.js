@@ -3,6 +3,11 @@
 (function () {
   "use strict";
 
+  // Words the script shows come from the page (translated by the server): <body data-text-copied="...">.
+  function text(name, fallback) {
+    return (document.body && document.body.getAttribute("data-text-" + name)) || fallback;
+  }
+
   var ACTIVE = ["queued", "running"];
   var POLL_MS = 1000;
   var LIVE_MS = 2000;
@@ -26,6 +31,7 @@
 
   // Swap the element with the fragment's id in place, or add it on top of `insertInto` (a new run row).
   function place(element, insertInto) {
+    localTimes(element);
     var existing = document.getElementById(element.id);
     if (existing) {
       existing.replaceWith(element);
@@ -99,6 +105,7 @@
       // Never pull a form from under someone typing in it; the next answer brings it.
       if (shown.contains(document.activeElement) && document.activeElement !== document.body) return;
       shown.replaceWith(fresh);
+      localTimes(fresh);
       fresh.querySelectorAll("[data-poll-url]").forEach(watch);
     });
   }
@@ -144,7 +151,7 @@
       })
       .then(function (result) {
         if (!result.ok) {
-          say(result.data.detail || "The sync could not be requested.", "error");
+          say(result.data.detail || text("sync-refused", "The sync could not be requested."), "error");
           return;
         }
         say(result.data.message + ".", "success");
@@ -155,7 +162,7 @@
         });
       })
       .catch(function () {
-        say("The sync could not be requested; reload the page and try again.", "error");
+        say(text("sync-failed", "The sync could not be requested; reload the page and try again."), "error");
       })
       .finally(function () {
         if (button) button.disabled = false;
@@ -189,18 +196,55 @@
     if (!source || !navigator.clipboard) return;
     navigator.clipboard.writeText(source.textContent.trim()).then(
       function () {
-        button.textContent = "Copied";
+        button.textContent = text("copied", "Copied");
         button.setAttribute("data-copied", "");
       },
       function () {
-        button.textContent = "Copy failed: select the text";
+        button.textContent = text("copy-failed", "Copy failed: select the text");
       }
     );
   });
 
+  // Dates: the server titles each <time> with the exact time in the console's zone; the browser knows the
+  // reader's own zone, so the title says the time there, in the page's language.
+  function localTimes(root) {
+    if (!window.Intl) return;
+    var format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+      dateStyle: "medium", timeStyle: "long"
+    });
+    root.querySelectorAll("time[datetime][title]").forEach(function (node) {
+      var instant = new Date(node.getAttribute("datetime"));
+      if (!isNaN(instant)) node.title = format.format(instant);
+    });
+  }
+
+  // After a failed submit the server re-renders the form: the focus goes to the first invalid field (or the
+  // form's error summary), so keyboard and screen reader users land where the problem is.
+  function focusFirstError() {
+    var invalid = document.querySelector("[aria-invalid=true], .form-errors[tabindex]");
+    if (!invalid) return;
+    var details = invalid.closest("details");
+    if (details) details.open = true;
+    invalid.focus();
+  }
+
+  // A link to a section inside a collapsed <details> (the CI section) opens it.
+  function openTarget() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    var details = target && (target.closest("details") || target.querySelector("details"));
+    if (details) details.open = true;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-poll-url]").forEach(watch);
     enableCopyButtons(document);
+    localTimes(document);
+    openTarget();
+    focusFirstError();
     liveSchedule(false);
   });
+  window.addEventListener("hashchange", openTarget);
+  // Again once loaded: a URL fragment naming a focusable element (the skip link's #content) takes the
+  // focus when the page loads, after DOMContentLoaded.
+  window.addEventListener("load", focusFirstError);
 })();

@@ -229,25 +229,29 @@ def test_a_description_longer_than_the_bound_is_refused(maintainer_api):
         assert refused.status_code == 400 and "name" in refused.json()["detail"], name
 
 
-def test_the_longest_accepted_project_renders_objects_every_schema_accepts(queued_only):
-    import kubernetes_validate
+def test_the_longest_accepted_project_renders_objects_every_schema_accepts(queued_only, settings):
+    from console.services.actors import Actor
+    from console.services.organizations import organization_quota_limits_set
+    from tests.provisioning._manifest_support import ODD_TEXT, text_of, validate_against_every_schema
 
-    from tests.provisioning.test_manifests import (
-        KUBERNETES_VERSION,
-        ODD_TEXT,
-        _check_metadata,
-        _text,
-        crd_validator,
-    )
-
+    # The platform's settings at their most unusual: many allowances, IPv6, a group pattern with spaces.
+    settings.NETWORK_INGRESS_NAMESPACES = tuple(f"{i:02d}-" + "i" * 60 for i in range(10))
+    settings.NETWORK_EGRESS_NAMESPACES = ("vault", "e" * 63)
+    settings.NETWORK_EGRESS_CIDRS = ("10.0.0.0/8", "2001:db8::/32")
+    settings.OIDC_PROJECT_GROUP_PATTERN = "Plätform Ω:{organization}/{project}/{role}"
     user = make_user()
     api = client_for(user)
     org_slug, project_slug = "o" * 40, "p" * 40
-    assert api.post("/api/v1/organizations/", {"slug": org_slug, "name": _text(200)},
+    assert api.post("/api/v1/organizations/", {"slug": org_slug, "name": text_of(200)},
                     format="json").status_code == 201
+    # The largest limits Kubernetes and the database hold, and a project asking for all of it.
+    extreme = {"cpu": "9223372036854775807m", "memory": "7Ei", "storage": "8191Pi", "pods": 2**31 - 1,
+               "services": 2**31 - 1}  # fmt: skip
+    organization_quota_limits_set(actor=Actor.system(), organization=Organization.objects.get(slug=org_slug),
+                                  limits=extreme)
     created = api.post("/api/v1/projects/", {
-        "organization": org_slug, "slug": project_slug, "name": _text(200, ODD_TEXT[::-1]),
-        "description": _text(255, "Line one\nline two " + ODD_TEXT),
+        "organization": org_slug, "slug": project_slug, "name": text_of(200, ODD_TEXT[::-1]),
+        "description": text_of(255, "Line one\nline two " + ODD_TEXT), "quota": extreme,
     }, format="json")
     assert created.status_code == 202, created.content
     project_id = created.json()["id"]
@@ -260,16 +264,14 @@ def test_the_longest_accepted_project_renders_objects_every_schema_accepts(queue
         assert response.status_code == 201, response.content
     manifests = api.get(f"/api/v1/projects/{project_id}/manifests/")
     assert manifests.status_code == 200, manifests.content
-    crds = {"AppProject": crd_validator("appproject-crd.yaml"), "Application": crd_validator("application-crd.yaml")}
     objects = list(YAML(typ="safe").load_all(manifests.content.decode()))
-    for obj in objects:
-        _check_metadata(obj)
-        if obj["kind"] in crds:
-            crds[obj["kind"]].validate(obj)
-        else:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-    assert [o["kind"] for o in objects].count("Application") == 12
+    kinds = validate_against_every_schema(objects)
+    assert kinds.count("Application") == 12
     assert Organization.objects.get(slug=org_slug).projects.get().namespace == objects[0]["metadata"]["name"]
+    hard = next(o for o in objects if o["kind"] == "ResourceQuota")["spec"]["hard"]
+    assert hard["limits.cpu"] == "9223372036854775807m" and hard["pods"] == str(2**31 - 1)
+    project = next(o for o in objects if o["kind"] == "AppProject")
+    assert project["spec"]["roles"][0]["groups"][0] == f"Plätform Ω:{org_slug}/{project_slug}/reader"
 
 
 # ------------------------------------------------------------------------------- portal ⊆ REST API
@@ -285,6 +287,7 @@ def _portal_forms_and_their_api_serializers():
         # (portal form, serializers the same operation takes in the API, portal-only fields and why)
         (forms.OrganizationForm, [s.OrganizationSerializer], {}),
         (forms.ProjectForm, [s.ProjectSerializer], {}),
+        (forms.QuotaForm, [s.ProjectUpdateSerializer], {}),
         (forms.RepositoryForm, [s.RepositorySerializer], {}),
         (forms.RepositoryForm, [s.RepositoryUpdateSerializer], {"name": "fixed once registered"}),
         (forms.MemberForm, [s.MembershipWriteSerializer], {}),
@@ -296,7 +299,16 @@ def _portal_forms_and_their_api_serializers():
 
 
 def _writable(serializer_class) -> set[str]:
-    return {name for name, field in serializer_class().fields.items() if not field.read_only}
+    """Writable field names; a nested object's fields as ``<object>_<field>`` (the portal's quota_cpu is the
+    API's quota.cpu)."""
+    names = set()
+    for name, field in serializer_class().fields.items():
+        if field.read_only:
+            continue
+        names.add(name)
+        if hasattr(field, "fields"):
+            names |= {f"{name}_{child}" for child, sub in field.fields.items() if not sub.read_only}
+    return names
 
 
 def _request_schemas(components: dict, serializer_class) -> list[dict]:
@@ -319,7 +331,8 @@ def test_every_field_the_portal_edits_is_writable_through_the_api_and_in_its_sch
             schemas = _request_schemas(components, serializer_class)
             assert schemas, serializer_class
             for name in form_fields - absent:
-                if not any(name in schema.get("properties", {}) for schema in schemas):
+                top = name if any(name in sch.get("properties", {}) for sch in schemas) else name.split("_")[0]
+                if not any(top in schema.get("properties", {}) for schema in schemas):
                     missing.append(f"{form_class.__name__}.{name} not in the OpenAPI schema of "
                                    f"{serializer_class.__name__}")
     assert missing == []

@@ -100,3 +100,24 @@ def test_project_page_query_count_does_not_grow_with_repositories(client_for, us
     make_member(make_user(), owner_project)
 
     assert count() == with_one
+
+
+def test_staff_home_is_paginated_and_searchable(client_for, db):
+    from console.portal.views.organizations import HOME_PROJECTS_PER_PAGE
+
+    staff = make_user("root", staff=True)
+    organization = make_organization("bulk", owner=make_user())
+    for index in range(HOME_PROJECTS_PER_PAGE + 5):
+        make_project(organization, f"svc-{index:03d}")
+    make_organization("empty-one")
+    client = client_for(staff)
+
+    first, second = client.get("/"), client.get("/?page=2")
+    found = client.get("/?q=svc-054").content.decode()
+
+    assert first.context["page"].paginator.count == HOME_PROJECTS_PER_PAGE + 5
+    assert "svc-000" in first.content.decode() and "svc-054" not in first.content.decode()
+    assert "svc-054" in second.content.decode()
+    assert "empty-one" in second.content.decode() and "empty-one" not in first.content.decode()
+    assert "svc-054" in found and "svc-000" not in found
+    assert "empty-one" in client.get("/?q=empty").content.decode()

@@ -119,6 +119,7 @@ def test_the_new_ci_token_is_copied_by_its_button_and_not_shown_on_reload(waitin
             page = context.new_page()
             page.set_default_timeout(10_000)
             sign_in(page, live_server.url, path)
+            page.locator("#ci-triggers summary").click()  # the CI section starts collapsed
             page.locator("#id_ci-name").fill("gitlab-ci")
             page.get_by_role("button", name="Create CI token").click()
             page.wait_for_url(f"{live_server.url}{path}#ci-triggers")

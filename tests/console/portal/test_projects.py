@@ -34,6 +34,14 @@ def test_archive_needs_owner(client_for, user, owner_project):
     assert ProvisioningRun.objects.get().action == "archive"
 
 
+def test_archive_carries_the_namespace_confirmation(client_for, user, owner_project):
+    page = client_for(user).get(f"/projects/{owner_project.pk}/").content.decode()
+    client_for(user).post(f"/projects/{owner_project.pk}/archive/", {"delete_namespace": "on"})
+
+    assert 'name="delete_namespace"' in page
+    assert {"cause": "project_archived", "delete_namespace": True} in ProvisioningRun.objects.get().causes
+
+
 def test_project_page_shows_provisioning_result(client_for, user, owner_project):
     ProvisioningRun.objects.create(project=owner_project, trigger="portal", status="succeeded",
                                    result={"changed": True, "commit": "c0ffee1234567", "added": ["a", "b"]})

@@ -198,6 +198,16 @@ class ApiHandler(BaseHTTPRequestHandler):
                 return self._deploy_tokens(user, kind, ref, rest, data, query, headers)
             case (_, ["projects", ref, "protected_branches", *rest]):
                 return self._protected_branches(user, state.project(ref), rest, data, query, headers)
+            case ("POST", ["projects", ref, "merge_requests"]):
+                return 201, state.create_merge_request(user, state.project(ref), data)
+            case ("GET", ["projects", ref, "merge_requests"]):
+                project = state.project(ref)
+                found = [mr for mr in state.merge_requests.values() if mr["project_id"] == project.id
+                         and mr["source_branch"] == query.get("source_branch", mr["source_branch"])
+                         and query.get("state", "all") in ("all", mr["state"])]
+                return 200, self._paginate(found, query, headers)
+            case ("GET", ["projects", ref, "merge_requests", iid]):
+                return 200, state.merge_request(state.project(ref), int(iid))
         raise ApiError(404, {"message": "404 Not Found"})
 
     def _deploy_tokens(self, user: User, kind: str, ref: str, rest: list[str], data: dict, query: dict,

@@ -82,6 +82,7 @@ class GitLabDouble:
         self.api = ApiServer((host, 0), self.state, self.git.url)
         self._thread: threading.Thread | None = None
         self.state.hook_script = _HOOK.format(python=sys.executable, api=self.url)
+        self.state.web_url = self.url
         self.admin = self.state.add_user("root", is_admin=True)
         self.admin_token = self.state.add_token(self.admin, scopes=("api",))
         self.bot = self.state.add_user("dso-console-bot")

@@ -175,6 +175,8 @@ class GitLabState:
         self.requests: list[LoggedRequest] = []
         self.faults = Faults(self.lock)
         self.hook_script: str | None = None  # set by the server once it knows its API URL
+        self.merge_requests: dict[int, dict] = {}
+        self.web_url = "http://gitlab.invalid"  # the server sets its own URL
         self._next_id = 0
 
     def new_id(self) -> int:
@@ -440,3 +442,52 @@ class GitLabState:
         if not allowed:
             return "You are not allowed to push code to protected branches on this project."
         return None
+
+
+    # --- merge requests (issue #12): opened by the console's bumps, merged or closed by a test -------------
+
+    def create_merge_request(self, user: User, project: Project, data: dict) -> dict:
+        with self.lock:
+            self.require(user, DEVELOPER)
+            source, target = data.get("source_branch"), data.get("target_branch")
+            branches = self.branches(project)
+            if not source or not target or not data.get("title"):
+                raise ApiError(400, {"message": "source_branch, target_branch and title are required"})
+            if source not in branches:
+                raise ApiError(400, {"message": {"source_branch": ["does not exist"]}})
+            if any(mr["project_id"] == project.id and mr["source_branch"] == source and mr["state"] == "opened"
+                   for mr in self.merge_requests.values()):
+                raise ApiError(409, {"message": [f"Another open merge request already exists for this source "
+                                                 f"branch"]})
+            iid = 1 + max((mr["iid"] for mr in self.merge_requests.values() if mr["project_id"] == project.id),
+                          default=0)
+            mr = {"id": self.new_id(), "iid": iid, "project_id": project.id, "title": data["title"],
+                  "description": data.get("description", ""), "source_branch": source, "target_branch": target,
+                  "state": "opened", "merge_commit_sha": None, "sha": branches[source],
+                  "web_url": f"{self.web_url}/{project.full_path}/-/merge_requests/{iid}",
+                  "author": {"id": user.id, "username": user.username}}
+            self.merge_requests[mr["id"]] = mr
+            return mr
+
+    def merge_request(self, project: Project, iid: int) -> dict:
+        for mr in self.merge_requests.values():
+            if mr["project_id"] == project.id and mr["iid"] == iid:
+                return mr
+        raise not_found("Merge Request")
+
+    def merge(self, project: Project | str, iid: int) -> str:
+        """Merge like GitLab's default method: a merge commit on the target branch; returns its sha."""
+        project = self.project(project) if isinstance(project, str) else project
+        mr = self.merge_request(project, iid)
+        target = self.git(project, "rev-parse", f"refs/heads/{mr['target_branch']}").strip()
+        source = self.git(project, "rev-parse", f"refs/heads/{mr['source_branch']}").strip()
+        tree = self.git(project, "rev-parse", f"{source}^{{tree}}").strip()
+        merged = self.git(project, "commit-tree", tree, "-p", target, "-p", source, "-m",
+                          f"Merge branch '{mr['source_branch']}' into '{mr['target_branch']}'").strip()
+        self.git(project, "update-ref", f"refs/heads/{mr['target_branch']}", merged, target)
+        mr.update(state="merged", merge_commit_sha=merged)
+        return merged
+
+    def close_merge_request(self, project: Project | str, iid: int) -> None:
+        project = self.project(project) if isinstance(project, str) else project
+        self.merge_request(project, iid)["state"] = "closed"

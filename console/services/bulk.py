@@ -1,0 +1,66 @@
+"""Bulk operations on several projects at once (the platform admins' operations view): each project goes
+through the same service as a single click would, and the outcome says what was queued and what was not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from console.authorization import authorize
+from console.models import Project, Trigger
+from console.services.actors import Actor
+from console.services.errors import DomainError
+from console.services.projects import project_archive, project_provision_request
+from console.services.syncs import sync_request
+
+BULK_ACTIONS = {
+    "reprovision": gettext_lazy("Re-provision"),
+    "sync": gettext_lazy("Sync all repositories"),
+    "archive": gettext_lazy("Archive"),
+}
+
+
+@dataclass
+class BulkOutcome:
+    queued: list[str] = field(default_factory=list)  # "acme/shop: provisioning #12 queued"
+    refused: list[str] = field(default_factory=list)  # "acme/old: the project is archived"
+
+
+def projects_bulk_action(*, actor: Actor, action: str, projects: list[Project]) -> BulkOutcome:
+    """Run `action` (a key of BULK_ACTIONS) on every project; a refusal for one never stops the others."""
+    authorize(actor, "platform.operations", None)
+    if action not in BULK_ACTIONS:
+        raise DomainError({"action": [_("unknown action %(action)s: use one of %(actions)s") % {
+            "action": repr(action), "actions": ", ".join(BULK_ACTIONS)}]}, code="invalid_action")
+    if not projects:
+        raise DomainError({"projects": [_("select at least one project")]}, code="no_projects")
+    outcome = BulkOutcome()
+    for project in projects:
+        try:
+            outcome.queued.extend(_one(actor, action, project))
+        except DomainError as error:
+            outcome.refused.append(f"{project.full_slug}: {error.message}")
+    return outcome
+
+
+def _one(actor: Actor, action: str, project: Project) -> list[str]:
+    if action == "reprovision":
+        queued = project_provision_request(actor=actor, project=project, trigger=Trigger.ADMIN)
+        return [_queued(project.full_slug, _("provisioning run"), queued)]
+    if action == "archive":
+        return [_queued(project.full_slug, _("archive run"), project_archive(actor=actor, project=project))]
+    repositories = list(project.repositories.all())
+    if not repositories:
+        raise DomainError(_("no repository to sync"), code="no_repositories")
+    return [_queued(f"{project.full_slug}/{repository.name}", _("sync run"),
+                    sync_request(actor=actor, repository=repository, trigger=Trigger.ADMIN))
+            for repository in repositories]
+
+
+def _queued(subject: str, what: str, request) -> str:
+    if request.created:
+        return _("%(subject)s: %(what)s #%(run)s queued") % {"subject": subject, "what": what, "run": request.run.pk}
+    return _("%(subject)s: joined the queued %(what)s #%(run)s") % {
+        "subject": subject, "what": what, "run": request.run.pk}

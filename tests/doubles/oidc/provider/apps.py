@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ProviderDoubleConfig(AppConfig):
+    name = "tests.doubles.oidc.provider"
+    label = "oidc_double"
