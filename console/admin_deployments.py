@@ -38,7 +38,7 @@ class DriftRecordAdmin(ReadOnlyAdmin):
 
 @admin.register(BumpRollout)
 class BumpRolloutAdmin(ReadOnlyAdmin):
-    list_display = ["bump", "status", "message", "changed_at"]
+    list_display = ["bump", "status", "message", "changed_at", "running_at", "notified_status"]
     list_filter = ["status"]
     list_select_related = ["bump__repository__project__organization"]
 

@@ -360,8 +360,11 @@ REGISTRY_WATCH_INTERVAL_SECONDS = env_int("DSO_REGISTRY_WATCH_INTERVAL_SECONDS",
 REGISTRY_TIMEOUT_SECONDS = env_float("DSO_REGISTRY_TIMEOUT_SECONDS", 15.0)
 REGISTRY_WATCH_CONCURRENCY = env_int("DSO_REGISTRY_WATCH_CONCURRENCY", 8, minimum=1)  # manifest reads at once
 # The image tag ledger's deployment steps: dotted paths of callables provider(*, image, tag, repositories)
-# -> [step dicts]; the deployment read-back piece registers its own (none: the ledger ends at the infra sync).
-IMAGE_LEDGER_DEPLOYMENT_PROVIDERS = env_list("DSO_IMAGE_LEDGER_DEPLOYMENT_PROVIDERS")
+# -> [step dicts]. The read-back's own is always there; DSO_IMAGE_LEDGER_DEPLOYMENT_PROVIDERS adds more.
+IMAGE_LEDGER_DEPLOYMENT_PROVIDERS = list(dict.fromkeys([
+    "console.services.deployment_ledger.deployment_ledger_steps",
+    *env_list("DSO_IMAGE_LEDGER_DEPLOYMENT_PROVIDERS"),
+]))
 # Project notifications (webhooks and e-mail through Django's EMAIL_* settings).
 NOTIFICATION_TIMEOUT_SECONDS = env_float("DSO_NOTIFICATION_TIMEOUT_SECONDS", 10.0)
 DEFAULT_FROM_EMAIL = env("DSO_DEFAULT_FROM_EMAIL", "dso-console@localhost")

@@ -30,7 +30,8 @@ class RolloutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BumpRollout
-        fields = ["bump", "image", "tag", "commit_sha", "status", "message", "synced_revision", "changed_at"]
+        fields = ["bump", "image", "tag", "commit_sha", "status", "message", "synced_revision", "changed_at",
+                  "running_image", "running_at"]
         read_only_fields = fields
 
 

@@ -118,7 +118,10 @@ class LedgerSerializer(serializers.Serializer):
     steps = serializers.ListField(child=LedgerStepSerializer(), help_text="oldest first: step, at, details, "
                                   "since_previous_seconds")
     total_seconds = serializers.FloatField(allow_null=True)
-    commit_to_running_seconds = serializers.FloatField(allow_null=True)
+    commit_to_running_seconds = serializers.FloatField(allow_null=True, help_text="from the first commit to the "
+                                                       "last step where the image was seen running")
+    running = serializers.BooleanField(allow_null=True, help_text="whether read-back saw the tag running "
+                                       "(null: no deployment provider is configured)")
     deployments_known = serializers.BooleanField(help_text="false: no deployment read-back is configured")
 
 

@@ -5,6 +5,7 @@ Written by the read-back pass (console.services.readback), which reads clusters;
 
 from __future__ import annotations
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
@@ -140,6 +141,16 @@ class BumpRollout(models.Model):
     synced_revision = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(null=True, blank=True)
+    # Each status the rollout entered, oldest first, as the pass saw it then: {"status", "at", "message",
+    # "synced_revision", "sync_status", "health_status"}. The columns above hold only the latest; the image tag
+    # ledger shows every step (stuck, then deployed) with its time.
+    history = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+    running_image = models.CharField(max_length=700, blank=True)
+    running_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="first pass that saw the bumped image in the Application's images")
+    # The failed or stuck status a bump_failed notification went out for, claimed by a conditional UPDATE so a
+    # pass that runs again (or alongside) does not notify twice; cleared when the rollout leaves it.
+    notified_status = models.CharField(max_length=20, blank=True)
 
     def __str__(self) -> str:
         return f"rollout of bump {self.bump_id}: {self.status}"

@@ -5,9 +5,11 @@ discovery) and the application repository's sync that carried its commit, the ta
 registry (digest, build time), the bumps to the tag (who, why, commit), the infra repositories' recorded
 change to it and the sync that mirrored it, and the deployment state where deployment read-back exists.
 
-Deployment read-back is a separate piece of the console: ``settings.IMAGE_LEDGER_DEPLOYMENT_PROVIDERS`` names
-callables ``provider(*, image, tag, repositories) -> list[dict]`` (each dict a step with at least ``step``,
-``at`` and ``detail``) that add its steps; with none configured the ledger ends at the infra sync.
+Deployment steps come from ``settings.IMAGE_LEDGER_DEPLOYMENT_PROVIDERS``: callables
+``provider(*, image, tag, repositories) -> list[dict]`` (each dict a step with at least ``step`` and ``at``),
+by default the read-back's (console.services.deployment_ledger: Argo CD's "deployment" states and the
+"running" image). Commit to running is measured to the last "running" step; with no provider configured the
+ledger ends at the infra sync, which then stands in for it.
 
 The image inventory answers "who runs registry/app:1.4.2?" for platform admins, in one query.
 """
@@ -28,7 +30,8 @@ from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease, 
 from console.selectors import projects_visible_to
 from console.services.actors import Actor
 
-STEP_ORDER = ("commit", "app_sync", "build", "registry", "bump", "infra_commit", "infra_sync", "deployment")
+STEP_ORDER = ("commit", "app_sync", "build", "registry", "bump", "infra_commit", "infra_sync", "deployment",
+              "running")
 
 
 def _step(step: str, at: datetime | None, **detail) -> dict:
@@ -43,7 +46,7 @@ def image_tag_ledger(*, user, image: str, tag: str) -> dict:
     steps: list[dict] = []
 
     releases = list(ImageRelease.objects.filter(project__in=projects, image=image, tag=tag)
-                    .select_related("repository", "project").order_by("reported_at", "id"))
+                    .select_related("repository", "project__organization").order_by("reported_at", "id"))
     commit_shas = {r.commit_sha for r in releases if r.commit_sha}
     for release in releases:
         if release.commit_sha and release.committed_at:
@@ -87,7 +90,8 @@ def image_tag_ledger(*, user, image: str, tag: str) -> dict:
         if change.sync_run is not None:
             steps.append(_step("infra_sync", change.sync_run.finished_at, repository=change.repository.name,
                                sync_run=change.sync_run_id, status=change.sync_run.status))
-    for path in getattr(settings, "IMAGE_LEDGER_DEPLOYMENT_PROVIDERS", ()):
+    providers = getattr(settings, "IMAGE_LEDGER_DEPLOYMENT_PROVIDERS", ())
+    for path in providers:
         steps.extend(import_string(path)(image=image, tag=tag, repositories=sorted(infra_repositories)))
 
     steps = [s for s in steps if s["at"] is not None]
@@ -99,13 +103,16 @@ def image_tag_ledger(*, user, image: str, tag: str) -> dict:
         current["since_previous_seconds"] = max(0.0, (current["at"] - previous["at"]).total_seconds())
     first_commit = next((s["at"] for s in steps if s["step"] == "commit"), None)
     start = first_commit or (steps[0]["at"] if steps else None)
-    running = [s for s in steps if s["step"] in ("deployment", "infra_sync")]
+    # With deployment read-back, only an image seen running is running; without it, the infra sync (what
+    # Argo CD reads) is the last thing the console knows.
+    running = [s for s in steps if s["step"] in (("running",) if providers else ("deployment", "infra_sync"))]
     return {
         "image": image, "tag": tag, "steps": steps,
         "total_seconds": (steps[-1]["at"] - start).total_seconds() if steps and start else None,
         "commit_to_running_seconds": (running[-1]["at"] - first_commit).total_seconds()
         if running and first_commit else None,
-        "deployments_known": bool(getattr(settings, "IMAGE_LEDGER_DEPLOYMENT_PROVIDERS", ())),
+        "running": bool(running) if providers else None,
+        "deployments_known": bool(providers),
     }
 
 

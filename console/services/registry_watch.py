@@ -165,7 +165,8 @@ def _apply_policy(client: RegistryClient, image, policy: TagPolicy) -> dict | No
     reference = image.reference
     places = list(ImageInventoryEntry.objects.filter(repository=repository, image=reference))
     if places and all(place.tag == chosen for place in places):
-        outcome = "already deployed"
+        # Git says so, not the cluster: whether it runs is the read-back's to tell.
+        outcome = f"already set in {repository.name}"
     else:
         outcome = _act(policy, reference, chosen)
     TagPolicy.objects.filter(pk=policy.pk).update(selected_tag=chosen, selected_at=timezone.now(),

@@ -44,3 +44,31 @@ def test_recorded_changes_get_their_effective_commit_order_and_place_key():
     finally:
         executor.loader.build_graph()
         MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollouts_failed_before_notifications_existed_are_not_notified_after_the_upgrade():
+    before, after = [("console", "0007_run_causes")], [("console", "0008_rollout_history_and_notifications")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    organization = old.get_model("console", "Organization").objects.create(slug="acme", name="ACME")
+    project = old.get_model("console", "Project").objects.create(organization=organization, slug="shop", name="Shop")
+    repository = old.get_model("console", "Repository").objects.create(project=project, name="deploy",
+                                                                       external_url="http://127.0.0.1/deploy.git")
+    Bump, Rollout = old.get_model("console", "ImageBump"), old.get_model("console", "BumpRollout")
+    for tag, status in (("1.0", "deployed"), ("1.1", "failed"), ("1.2", "stuck"), ("1.3", "waiting")):
+        bump = Bump.objects.create(repository=repository, image="reg/x", tag=tag, trigger="api", status="succeeded",
+                                   commit_sha="a" * 40)
+        Rollout.objects.create(bump=bump, status=status)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps
+    try:
+        rollouts = new.get_model("console", "BumpRollout").objects.order_by("bump__tag")
+        assert [(r.status, r.notified_status) for r in rollouts] == [
+            ("deployed", ""), ("failed", "failed"), ("stuck", "stuck"), ("waiting", "")]
+    finally:
+        executor.loader.build_graph()
+        MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())

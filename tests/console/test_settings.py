@@ -119,3 +119,14 @@ def test_tenant_baseline_settings_are_read_and_checked_at_start(tmp_path):
         result = load_settings({"DSO_DATA_DIR": str(tmp_path), name: value})
         assert result.returncode != 0, name
         assert words in result.stderr, (name, result.stderr[-500:])
+
+
+def test_the_ledger_has_the_read_back_provider_by_default_and_the_env_var_adds_more(tmp_path):
+    read_back = "console.services.deployment_ledger.deployment_ledger_steps"
+    default = load_settings({"DSO_DATA_DIR": str(tmp_path)}, show="IMAGE_LEDGER_DEPLOYMENT_PROVIDERS")
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.strip() == repr([read_back])
+    more = load_settings({"DSO_DATA_DIR": str(tmp_path),
+                          "DSO_IMAGE_LEDGER_DEPLOYMENT_PROVIDERS": f"{read_back}, example.provider"},
+                         show="IMAGE_LEDGER_DEPLOYMENT_PROVIDERS")
+    assert more.stdout.strip() == repr([read_back, "example.provider"])

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,11 +48,13 @@ def observed_quota_usage(runtime: dict) -> dict | None:
 
 def release_states(project, deployments: list[Deployment]) -> list[dict]:
     """Built images bumped lately: "deployed" once running, otherwise waiting for the cluster (only said when
-    a cluster is read back; without one, Git is all the console knows)."""
+    a cluster is read back; without one, Git is all the console knows). A release a newer build replaced
+    before any infra repository set it was never bumped: it is not listed."""
     if not any(d.observed_at for d in deployments):
         return []
     since = timezone.now() - timedelta(days=RELEASES_SHOWN_DAYS)
     releases = (ImageRelease.objects.filter(project=project, resolved_at__gte=since).exclude(tag="")
+                .filter(Q(resolved_by__isnull=False) | Q(deployment__isnull=False))
                 .select_related("deployment").order_by("-resolved_at")[:20])
     states = []
     for release in releases:

@@ -105,7 +105,7 @@ STEP_LABELS = {
     "commit": _lazy("application commit"), "app_sync": _lazy("application repository synced"),
     "build": _lazy("image built"), "registry": _lazy("discovered in the registry"), "bump": _lazy("bump"),
     "infra_commit": _lazy("infra repository changed"), "infra_sync": _lazy("infra repository synced"),
-    "deployment": _lazy("deployment"),
+    "deployment": _lazy("deployment"), "running": _lazy("seen running"),
 }
 
 

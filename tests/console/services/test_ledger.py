@@ -55,7 +55,13 @@ def test_the_ledger_joins_build_bump_infra_commit_and_sync_with_durations(projec
     assert bump["by"] == "alice" and bump["reason"] == "release" and bump["status"] == "succeeded"
     assert ledger["steps"][2]["commit_sha"] == bump["commit_sha"]
     assert all(step["since_previous_seconds"] >= 0 for step in ledger["steps"][1:])
-    assert ledger["deployments_known"] is False
+    # The read-back's provider is there by default; nothing read back yet: not running.
+    assert ledger["deployments_known"] is True and ledger["running"] is False
+    assert ledger["commit_to_running_seconds"] is None
+
+    settings.IMAGE_LEDGER_DEPLOYMENT_PROVIDERS = []
+    ledger = image_tag_ledger(user=project.actor.user, image=IMAGE, tag="1.4.2")
+    assert ledger["deployments_known"] is False and ledger["running"] is None
 
     settings.IMAGE_LEDGER_DEPLOYMENT_PROVIDERS = ["tests.console.services.test_ledger.deployment_stub_provider"]
     ledger = image_tag_ledger(user=project.actor.user, image=IMAGE, tag="1.4.2")
