@@ -64,6 +64,7 @@ def portal_pages(project, app, infra) -> dict[str, str]:
         "manifests": f"/projects/{project.pk}/manifests/",
         "repository": f"/repositories/{app.pk}/",
         "repository-infra": f"/repositories/{infra.pk}/",
+        "repository-syncs": f"/repositories/{app.pk}/syncs/",
         "repository-edit": f"/repositories/{app.pk}/edit/",
         "repository-remove": f"/repositories/{app.pk}/remove/",
     }
