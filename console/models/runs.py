@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from console.models.choices import CachedChoiceLabels
 from console.models.organizations import Project
 from console.models.repositories import Repository
 
@@ -59,7 +60,7 @@ class ImageScanStatus(models.TextChoices):
     FAILED = "failed", _("image scan failed")
 
 
-class RunBase(models.Model):
+class RunBase(CachedChoiceLabels, models.Model):
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -141,7 +142,7 @@ class RefChangeKind(models.TextChoices):
     FORCED = "forced", _("Forced")
 
 
-class RefChange(models.Model):
+class RefChange(CachedChoiceLabels, models.Model):
     sync_run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="ref_changes")
     ref = models.CharField(max_length=500)
     old_sha = models.CharField(max_length=64, blank=True)
