@@ -106,9 +106,63 @@ def project_activity_feed(project: Project, *, limit: int = ACTIVITY_FEED_SIZE) 
     )
 
 
-def dashboard_projects(user, *, query: str = "") -> QuerySet[Project]:
+def with_deployment_health(projects: QuerySet[Project]) -> QuerySet[Project]:
+    """Each project with its deployments at a glance, as correlated subqueries of the same query (no query
+    per row): ``deployment_health`` (a DeploymentHealth value: the worst Application its infra repositories
+    read back, or why there is none), ``deployment_read_at`` (the last successful read), ``deployment_stale``
+    (the cluster did not answer the last pass: the facts shown are the last known) and ``drift_open``."""
+    from django.db.models import Case, Count, IntegerField, Max, Value, When
+    from django.db.models.functions import Coalesce
+
+    from console.models import Cluster, Deployment, DeploymentHealth, DriftRecord
+
+    # Worst first, so Max() of the ranks over a project's Applications is the one to show.
+    ranked = [(DeploymentHealth.DEGRADED, 6), (DeploymentHealth.MISSING, 5), (DeploymentHealth.OUT_OF_SYNC, 4),
+              (DeploymentHealth.PROGRESSING, 3), (DeploymentHealth.UNKNOWN, 2), (DeploymentHealth.HEALTHY, 1)]
+    rank = {state: value for state, value in ranked}
+    read = Deployment.objects.filter(project=OuterRef("pk"), observed_at__isnull=False).order_by().values("project")
+    worst = read.annotate(rank=Max(Case(
+        When(health_status="Degraded", then=Value(rank[DeploymentHealth.DEGRADED])),
+        When(Q(found=False) | Q(health_status="Missing"), then=Value(rank[DeploymentHealth.MISSING])),
+        When(sync_status="OutOfSync", then=Value(rank[DeploymentHealth.OUT_OF_SYNC])),
+        When(health_status="Progressing", then=Value(rank[DeploymentHealth.PROGRESSING])),
+        When(health_status="Healthy", sync_status="Synced", then=Value(rank[DeploymentHealth.HEALTHY])),
+        default=Value(rank[DeploymentHealth.UNKNOWN]), output_field=IntegerField(),
+    ))).values("rank")
+    read_at = read.annotate(at=Max("observed_at")).values("at")
+    drift = (DriftRecord.objects.filter(project=OuterRef("pk"), resolved_at__isnull=True)
+             .order_by().values("project").annotate(n=Count("pk")).values("n"))
+    projects = projects.annotate(
+        deployment_rank=Subquery(worst, output_field=IntegerField()),
+        deployment_read_at=Subquery(read_at),
+        deployment_stale=Exists(Deployment.objects.filter(project=OuterRef("pk")).exclude(error_code="")
+                                .exclude(error_code="no_cluster")),
+        has_infra=Exists(Repository.objects.filter(project=OuterRef("pk"), is_infra=True)),
+        # Not correlated: PostgreSQL evaluates it once for the whole page.
+        default_cluster=Exists(Cluster.objects.filter(is_default=True)),
+        drift_open=Coalesce(Subquery(drift, output_field=IntegerField()), Value(0)),
+    )
+    return projects.annotate(deployment_health=Case(
+        When(cluster__isnull=True, default_cluster=False, then=Value(DeploymentHealth.NO_CLUSTER)),
+        When(has_infra=False, then=Value(DeploymentHealth.NO_INFRA)),
+        When(deployment_rank__isnull=True, then=Value(DeploymentHealth.NOT_READ)),
+        *(When(deployment_rank=value, then=Value(state)) for state, value in ranked),
+        default=Value(DeploymentHealth.UNKNOWN),
+    ))
+
+
+def needs_attention(project: Project) -> bool:
+    """A dashboard row to look at: failed, warnings waiting, a failed last sync, unhealthy or drifted."""
+    from console.models import DEPLOYMENT_HEALTH_ATTENTION, RunStatus
+
+    return bool(project.open_warnings or project.last_sync_status == RunStatus.FAILED or project.status == "failed"
+                or project.deployment_health in DEPLOYMENT_HEALTH_ATTENTION or project.drift_open)
+
+
+def dashboard_projects(user, *, query: str = "", attention_only: bool = False) -> QuerySet[Project]:
     """The user's projects for the dashboard, each with its last sync (status and time, across its
-    repositories), its repository count, its open image warnings and failed last syncs: one query."""
+    repositories), its repository count, its open image warnings, failed last syncs and deployment health
+    (with_deployment_health): one query. ``attention_only`` keeps the rows needs_attention() flags."""
     from django.db.models import Count, IntegerField, Value
     from django.db.models.functions import Coalesce
 
@@ -124,8 +178,15 @@ def dashboard_projects(user, *, query: str = "") -> QuerySet[Project]:
         open_warnings=Coalesce(Subquery(warnings, output_field=IntegerField()), Value(0)),
         repository_count=Count("repositories", distinct=True),
     )
+    projects = with_deployment_health(projects)
     if query:
         projects = projects.filter(Q(name__icontains=query) | Q(slug__icontains=query)
                                    | Q(organization__slug__icontains=query)
                                    | Q(organization__name__icontains=query))
+    if attention_only:
+        from console.models import DEPLOYMENT_HEALTH_ATTENTION, RunStatus
+
+        projects = projects.filter(Q(open_warnings__gt=0) | Q(last_sync_status=RunStatus.FAILED)
+                                   | Q(status="failed") | Q(deployment_health__in=DEPLOYMENT_HEALTH_ATTENTION)
+                                   | Q(drift_open__gt=0))
     return projects.order_by("organization__slug", "slug")
