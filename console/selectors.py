@@ -116,11 +116,13 @@ def with_deployment_health(projects: QuerySet[Project]) -> QuerySet[Project]:
 
     from console.models import Cluster, Deployment, DeploymentHealth, DriftRecord
 
-    # Worst first, so Max() of the ranks over a project's Applications is the one to show.
-    ranked = [(DeploymentHealth.DEGRADED, 6), (DeploymentHealth.MISSING, 5), (DeploymentHealth.OUT_OF_SYNC, 4),
-              (DeploymentHealth.PROGRESSING, 3), (DeploymentHealth.UNKNOWN, 2), (DeploymentHealth.HEALTHY, 1)]
-    rank = {state: value for state, value in ranked}
-    read = Deployment.objects.filter(project=OuterRef("pk"), observed_at__isnull=False).order_by().values("project")
+    # The higher the worse, so Max() over a project's Applications is the one to show.
+    ranked = [(DeploymentHealth.DEGRADED, 6), (DeploymentHealth.MISSING, 5),
+              (DeploymentHealth.OUT_OF_SYNC, 4), (DeploymentHealth.PROGRESSING, 3),
+              (DeploymentHealth.UNKNOWN, 2), (DeploymentHealth.HEALTHY, 1)]
+    rank = dict(ranked)
+    read = (Deployment.objects.filter(project=OuterRef("pk"), observed_at__isnull=False)
+            .order_by().values("project"))
     worst = read.annotate(rank=Max(Case(
         When(health_status="Degraded", then=Value(rank[DeploymentHealth.DEGRADED])),
         When(Q(found=False) | Q(health_status="Missing"), then=Value(rank[DeploymentHealth.MISSING])),
@@ -155,8 +157,9 @@ def needs_attention(project: Project) -> bool:
     """A dashboard row to look at: failed, warnings waiting, a failed last sync, unhealthy or drifted."""
     from console.models import DEPLOYMENT_HEALTH_ATTENTION, RunStatus
 
-    return bool(project.open_warnings or project.last_sync_status == RunStatus.FAILED or project.status == "failed"
-                or project.deployment_health in DEPLOYMENT_HEALTH_ATTENTION or project.drift_open)
+    return bool(project.open_warnings or project.last_sync_status == RunStatus.FAILED
+                or project.status == "failed" or project.deployment_health in DEPLOYMENT_HEALTH_ATTENTION
+                or project.drift_open)
 
 
 def dashboard_projects(user, *, query: str = "", attention_only: bool = False) -> QuerySet[Project]:

@@ -77,7 +77,8 @@ class DeploymentHealth(models.TextChoices):
 
 
 # What a person should look at: the dashboard counts these among the projects that need attention.
-DEPLOYMENT_HEALTH_ATTENTION = (DeploymentHealth.DEGRADED, DeploymentHealth.MISSING, DeploymentHealth.OUT_OF_SYNC)
+DEPLOYMENT_HEALTH_ATTENTION = (DeploymentHealth.DEGRADED, DeploymentHealth.MISSING,
+                               DeploymentHealth.OUT_OF_SYNC)
 
 
 class ProjectObservation(models.Model):

@@ -32,8 +32,8 @@ def read_back(project, *, sync="Synced", health="Healthy", found=True, observed=
 
 def badge(page: str, project) -> str:
     """The text of the deployment badge in the project's row."""
-    match = re.search(rf'href="/projects/{project.pk}/#what-runs"><span class="badge badge-health-(\w+)">([^<]*)<',
-                      page)
+    match = re.search(rf'href="/projects/{project.pk}/#what-runs">'
+                      r'<span class="badge badge-health-(\w+)">([^<]*)<', page)
     assert match, f"no deployment badge for {project.slug}"
     return f"{match[1]}: {match[2]}"
 
@@ -96,9 +96,9 @@ def test_a_stale_read_and_open_drift_are_said_and_counted(client_for, user, clus
     read_back(drifted)
     now = timezone.now()
     for name in ("web", "api"):
-        DriftRecord.objects.create(project=drifted, source="cluster", api_version="apps/v1", kind="Deployment",
-                                   namespace="acme-drifted", name=name, reason="changed", first_seen=now,
-                                   last_seen=now)
+        DriftRecord.objects.create(project=drifted, source="cluster", api_version="apps/v1",
+                                   kind="Deployment", namespace="acme-drifted", name=name, reason="changed",
+                                   first_seen=now, last_seen=now)
     DriftRecord.objects.create(project=drifted, source="cluster", api_version="v1", kind="Service",
                                namespace="acme-drifted", name="old", reason="changed", first_seen=now,
                                last_seen=now, resolved_at=now)
@@ -165,3 +165,15 @@ def test_the_dashboard_costs_the_same_queries_whatever_the_fleet(client_for, clu
         counts.append(len(queries))
 
     assert counts == [5, 5]  # session, user, count, the page of projects with their health, organizations
+
+
+def test_the_organization_page_shows_the_same_health(client_for, user, cluster):
+    organization = make_organization("acme", owner=user)
+    read_back(make_project(organization, "fine", cluster=cluster))
+    broken = make_project(organization, "broken", cluster=cluster)
+    read_back(broken, health="Degraded")
+
+    page = client_for(user).get("/organizations/acme/").content.decode()
+
+    assert badge(page, broken) == "degraded: Degraded"
+    assert "Healthy / Synced" in page
