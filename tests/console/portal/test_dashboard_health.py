@@ -10,7 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from console.models import Cluster, Deployment, DriftRecord
+from console.models import Cluster, Deployment, DriftRecord, Membership, Role
+from console.services.readback import readback_pass
+from tests.console.services.readback_support import app_ref, apply_project, argocd_status, make_delivered_project
 from tests.factories import make_organization, make_project, make_repository, make_user
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +78,28 @@ def test_each_project_shows_its_deployment_health_in_words(client_for, user, clu
     # Degraded, out of sync and missing need attention; progressing, never read and no cluster do not.
     assert "3 need attention" in page
     assert page.count("read <time") == 5
+
+
+def test_what_the_read_back_pass_reads_from_argo_cd_is_what_the_dashboard_shows(client_for, user, kube_double):
+    """The real pass, the real kubernetes client, the Kubernetes API double: no hand-made Deployment rows."""
+    cluster = Cluster.objects.create(name="double", api_url=kube_double.url, token=kube_double.token,
+                                     delivery_mode="direct")
+    project = make_delivered_project()
+    type(project).objects.filter(pk=project.pk).update(cluster=cluster)
+    Membership.objects.create(user=user, organization=project.organization, role=Role.OWNER)
+    client = client_for(user)
+    assert badge(client.get("/dashboard/").content.decode(), project) == "not_read: not read back yet"
+    apply_project(kube_double, project)
+
+    kube_double.patch_status(app_ref(project), argocd_status())
+    readback_pass()
+    healthy = client.get("/dashboard/").content.decode()
+    kube_double.patch_status(app_ref(project), argocd_status(sync="OutOfSync", health="Degraded", phase="Failed"))
+    readback_pass()
+    degraded = client.get("/dashboard/").content.decode()
+
+    assert badge(healthy, project) == "healthy: Healthy / Synced" and "attention</small>" not in healthy
+    assert badge(degraded, project) == "degraded: Degraded" and "1 needs attention" in degraded
 
 
 def test_the_default_cluster_connects_projects_without_their_own(client_for, user):
