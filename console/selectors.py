@@ -116,26 +116,25 @@ def with_deployment_health(projects: QuerySet[Project]) -> QuerySet[Project]:
 
     from console.models import Cluster, Deployment, DeploymentHealth, DriftRecord
 
-    # The higher the worse, so Max() over a project's Applications is the one to show.
-    ranked = [(DeploymentHealth.DEGRADED, 6), (DeploymentHealth.MISSING, 5),
-              (DeploymentHealth.OUT_OF_SYNC, 4), (DeploymentHealth.PROGRESSING, 3),
-              (DeploymentHealth.UNKNOWN, 2), (DeploymentHealth.HEALTHY, 1)]
-    rank = dict(ranked)
-    read = (Deployment.objects.filter(project=OuterRef("pk"), observed_at__isnull=False)
-            .order_by().values("project"))
-    worst = read.annotate(rank=Max(Case(
-        When(health_status="Degraded", then=Value(rank[DeploymentHealth.DEGRADED])),
-        When(Q(found=False) | Q(health_status="Missing"), then=Value(rank[DeploymentHealth.MISSING])),
-        When(sync_status="OutOfSync", then=Value(rank[DeploymentHealth.OUT_OF_SYNC])),
-        When(health_status="Progressing", then=Value(rank[DeploymentHealth.PROGRESSING])),
-        When(health_status="Healthy", sync_status="Synced", then=Value(rank[DeploymentHealth.HEALTHY])),
-        default=Value(rank[DeploymentHealth.UNKNOWN]), output_field=IntegerField(),
-    ))).values("rank")
+    # Each Application's state and how bad it is; the project shows its worst Application's. An Application
+    # in none of these (Suspended, sync Unknown) is "unknown": worse than healthy, better than progressing.
+    states = [(DeploymentHealth.DEGRADED, 6, Q(health_status="Degraded")),
+              (DeploymentHealth.MISSING, 5, Q(found=False) | Q(health_status="Missing")),
+              (DeploymentHealth.OUT_OF_SYNC, 4, Q(sync_status="OutOfSync")),
+              (DeploymentHealth.PROGRESSING, 3, Q(health_status="Progressing")),
+              (DeploymentHealth.HEALTHY, 1, Q(health_status="Healthy", sync_status="Synced"))]
+    observed = Deployment.objects.filter(project=OuterRef("pk"), observed_at__isnull=False)
+    worst = observed.annotate(
+        rank=Case(*(When(q, then=Value(rank)) for _, rank, q in states), default=Value(2),
+                  output_field=IntegerField()),
+        state=Case(*(When(q, then=Value(state)) for state, _, q in states),
+                   default=Value(DeploymentHealth.UNKNOWN)),
+    ).order_by("-rank").values("state")[:1]
+    read = observed.order_by().values("project")
     read_at = read.annotate(at=Max("observed_at")).values("at")
     drift = (DriftRecord.objects.filter(project=OuterRef("pk"), resolved_at__isnull=True)
              .order_by().values("project").annotate(n=Count("pk")).values("n"))
     projects = projects.annotate(
-        deployment_rank=Subquery(worst, output_field=IntegerField()),
         deployment_read_at=Subquery(read_at),
         deployment_stale=Exists(Deployment.objects.filter(project=OuterRef("pk")).exclude(error_code="")
                                 .exclude(error_code="no_cluster")),
@@ -147,9 +146,8 @@ def with_deployment_health(projects: QuerySet[Project]) -> QuerySet[Project]:
     return projects.annotate(deployment_health=Case(
         When(cluster__isnull=True, default_cluster=False, then=Value(DeploymentHealth.NO_CLUSTER)),
         When(has_infra=False, then=Value(DeploymentHealth.NO_INFRA)),
-        When(deployment_rank__isnull=True, then=Value(DeploymentHealth.NOT_READ)),
-        *(When(deployment_rank=value, then=Value(state)) for state, value in ranked),
-        default=Value(DeploymentHealth.UNKNOWN),
+        # The worst Application computed here only: an annotation named in a When is inlined each time.
+        default=Coalesce(Subquery(worst), Value(DeploymentHealth.NOT_READ)),
     ))
 
 
@@ -174,12 +172,16 @@ def dashboard_projects(user, *, query: str = "", attention_only: bool = False) -
     latest = SyncRun.objects.filter(repository__project=OuterRef("pk")).order_by("-queued_at", "-id")
     warnings = (ImageRelease.objects.filter(project=OuterRef("pk"), resolved_at__isnull=True)
                 .order_by().values("project").annotate(n=Count("pk")).values("n"))
+    repositories = (Repository.objects.filter(project=OuterRef("pk")).order_by().values("project")
+                    .annotate(n=Count("pk")).values("n"))
     projects = projects_visible_to(user).select_related("organization").annotate(
         last_sync_status=Subquery(latest.values("status")[:1]),
         last_sync_at=Subquery(latest.values("queued_at")[:1]),
         last_sync_repository=Subquery(latest.values("repository_id")[:1]),
         open_warnings=Coalesce(Subquery(warnings, output_field=IntegerField()), Value(0)),
-        repository_count=Count("repositories", distinct=True),
+        # A subquery, not Count() over a join: a GROUP BY would make PostgreSQL compute every other
+        # subquery here for all the user's projects before sorting, instead of for the page's rows only.
+        repository_count=Coalesce(Subquery(repositories, output_field=IntegerField()), Value(0)),
     )
     projects = with_deployment_health(projects)
     if query:
