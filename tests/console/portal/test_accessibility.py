@@ -58,9 +58,10 @@ def deployed_projects(organization) -> None:
     """Projects on a cluster in each deployment health, so every badge the dashboard can show is checked."""
     cluster = Cluster.objects.create(name="prod", api_url="https://127.0.0.1:6443", token="axe-token")
     now = timezone.now()
-    for slug, sync, health, found in [("web", "Synced", "Healthy", True), ("api", "OutOfSync", "Healthy", True),
-                                      ("jobs", "Synced", "Progressing", True), ("batch", "", "", False),
-                                      ("mail", "Synced", "Degraded", True), ("cron", "Unknown", "Suspended", True)]:
+    states = [("web", "Synced", "Healthy", True), ("api", "OutOfSync", "Healthy", True),
+              ("jobs", "Synced", "Progressing", True), ("batch", "", "", False),
+              ("mail", "Synced", "Degraded", True), ("cron", "Unknown", "Suspended", True)]
+    for slug, sync, health, found in states:
         deployed = make_project(organization, slug, cluster=cluster)
         repository = make_repository(deployed, "deploy", is_infra=True, deploy_kind="helm")
         Deployment.objects.create(repository=repository, project=deployed, cluster_name="prod",

@@ -12,7 +12,12 @@ from django.utils import timezone
 
 from console.models import Cluster, Deployment, DriftRecord, Membership, Role
 from console.services.readback import readback_pass
-from tests.console.services.readback_support import app_ref, apply_project, argocd_status, make_delivered_project
+from tests.console.services.readback_support import (
+    app_ref,
+    apply_project,
+    argocd_status,
+    make_delivered_project,
+)
 from tests.factories import make_organization, make_project, make_repository, make_user
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +85,8 @@ def test_each_project_shows_its_deployment_health_in_words(client_for, user, clu
     assert page.count("read <time") == 5
 
 
-def test_what_the_read_back_pass_reads_from_argo_cd_is_what_the_dashboard_shows(client_for, user, kube_double):
+def test_what_the_read_back_pass_reads_from_argo_cd_is_what_the_dashboard_shows(client_for, user,
+                                                                                 kube_double):
     """The real pass, the real kubernetes client, the Kubernetes API double: no hand-made Deployment rows."""
     cluster = Cluster.objects.create(name="double", api_url=kube_double.url, token=kube_double.token,
                                      delivery_mode="direct")
@@ -94,7 +100,8 @@ def test_what_the_read_back_pass_reads_from_argo_cd_is_what_the_dashboard_shows(
     kube_double.patch_status(app_ref(project), argocd_status())
     readback_pass()
     healthy = client.get("/dashboard/").content.decode()
-    kube_double.patch_status(app_ref(project), argocd_status(sync="OutOfSync", health="Degraded", phase="Failed"))
+    kube_double.patch_status(app_ref(project),
+                             argocd_status(sync="OutOfSync", health="Degraded", phase="Failed"))
     readback_pass()
     degraded = client.get("/dashboard/").content.decode()
 
