@@ -128,9 +128,64 @@ def project_activity_feed(project: Project, *, limit: int = ACTIVITY_FEED_SIZE) 
     )
 
 
-def dashboard_projects(user, *, query: str = "") -> QuerySet[Project]:
+def with_deployment_health(projects: QuerySet[Project]) -> QuerySet[Project]:
+    """Each project with its deployments at a glance, as correlated subqueries of the same query (no query
+    per row): ``deployment_health`` (a DeploymentHealth value: the worst Application its infra repositories
+    read back, or why there is none), ``deployment_read_at`` (the last successful read), ``deployment_stale``
+    (the cluster did not answer the last pass: the facts shown are the last known) and ``drift_open``."""
+    from django.db.models import Case, Count, IntegerField, Max, Value, When
+    from django.db.models.functions import Coalesce
+
+    from console.models import Cluster, Deployment, DeploymentHealth, DriftRecord
+
+    # Each Application's state and how bad it is; the project shows its worst Application's. An Application
+    # in none of these (Suspended, sync Unknown) is "unknown": worse than healthy, better than progressing.
+    states = [(DeploymentHealth.DEGRADED, 6, Q(health_status="Degraded")),
+              (DeploymentHealth.MISSING, 5, Q(found=False) | Q(health_status="Missing")),
+              (DeploymentHealth.OUT_OF_SYNC, 4, Q(sync_status="OutOfSync")),
+              (DeploymentHealth.PROGRESSING, 3, Q(health_status="Progressing")),
+              (DeploymentHealth.HEALTHY, 1, Q(health_status="Healthy", sync_status="Synced"))]
+    observed = Deployment.objects.filter(project=OuterRef("pk"), observed_at__isnull=False)
+    worst = observed.annotate(
+        rank=Case(*(When(q, then=Value(rank)) for _, rank, q in states), default=Value(2),
+                  output_field=IntegerField()),
+        state=Case(*(When(q, then=Value(state)) for state, _, q in states),
+                   default=Value(DeploymentHealth.UNKNOWN)),
+    ).order_by("-rank").values("state")[:1]
+    read = observed.order_by().values("project")
+    read_at = read.annotate(at=Max("observed_at")).values("at")
+    drift = (DriftRecord.objects.filter(project=OuterRef("pk"), resolved_at__isnull=True)
+             .order_by().values("project").annotate(n=Count("pk")).values("n"))
+    projects = projects.annotate(
+        deployment_read_at=Subquery(read_at),
+        deployment_stale=Exists(Deployment.objects.filter(project=OuterRef("pk")).exclude(error_code="")
+                                .exclude(error_code="no_cluster")),
+        has_infra=Exists(Repository.objects.filter(project=OuterRef("pk"), is_infra=True)),
+        # Not correlated: PostgreSQL evaluates it once for the whole page.
+        default_cluster=Exists(Cluster.objects.filter(is_default=True)),
+        drift_open=Coalesce(Subquery(drift, output_field=IntegerField()), Value(0)),
+    )
+    return projects.annotate(deployment_health=Case(
+        When(cluster__isnull=True, default_cluster=False, then=Value(DeploymentHealth.NO_CLUSTER)),
+        When(has_infra=False, then=Value(DeploymentHealth.NO_INFRA)),
+        # The worst Application computed here only: an annotation named in a When is inlined each time.
+        default=Coalesce(Subquery(worst), Value(DeploymentHealth.NOT_READ)),
+    ))
+
+
+def needs_attention(project: Project) -> bool:
+    """A dashboard row to look at: failed, warnings waiting, a failed last sync, unhealthy or drifted."""
+    from console.models import DEPLOYMENT_HEALTH_ATTENTION, RunStatus
+
+    return bool(project.open_warnings or project.last_sync_status == RunStatus.FAILED
+                or project.status == "failed" or project.deployment_health in DEPLOYMENT_HEALTH_ATTENTION
+                or project.drift_open)
+
+
+def dashboard_projects(user, *, query: str = "", attention_only: bool = False) -> QuerySet[Project]:
     """The user's projects for the dashboard, each with its last sync (status and time, across its
-    repositories), its repository count, its open image warnings and failed last syncs: one query."""
+    repositories), its repository count, its open image warnings, failed last syncs and deployment health
+    (with_deployment_health): one query. ``attention_only`` keeps the rows needs_attention() flags."""
     from django.db.models import Count, IntegerField, Value
     from django.db.models.functions import Coalesce
 
@@ -139,15 +194,26 @@ def dashboard_projects(user, *, query: str = "") -> QuerySet[Project]:
     latest = SyncRun.objects.filter(repository__project=OuterRef("pk")).order_by("-queued_at", "-id")
     warnings = (ImageRelease.objects.filter(project=OuterRef("pk"), resolved_at__isnull=True)
                 .order_by().values("project").annotate(n=Count("pk")).values("n"))
+    repositories = (Repository.objects.filter(project=OuterRef("pk")).order_by().values("project")
+                    .annotate(n=Count("pk")).values("n"))
     projects = projects_visible_to(user).select_related("organization").annotate(
         last_sync_status=Subquery(latest.values("status")[:1]),
         last_sync_at=Subquery(latest.values("queued_at")[:1]),
         last_sync_repository=Subquery(latest.values("repository_id")[:1]),
         open_warnings=Coalesce(Subquery(warnings, output_field=IntegerField()), Value(0)),
-        repository_count=Count("repositories", distinct=True),
+        # A subquery, not Count() over a join: a GROUP BY would make PostgreSQL compute every other
+        # subquery here for all the user's projects before sorting, instead of for the page's rows only.
+        repository_count=Coalesce(Subquery(repositories, output_field=IntegerField()), Value(0)),
     )
+    projects = with_deployment_health(projects)
     if query:
         projects = projects.filter(Q(name__icontains=query) | Q(slug__icontains=query)
                                    | Q(organization__slug__icontains=query)
                                    | Q(organization__name__icontains=query))
+    if attention_only:
+        from console.models import DEPLOYMENT_HEALTH_ATTENTION, RunStatus
+
+        projects = projects.filter(Q(open_warnings__gt=0) | Q(last_sync_status=RunStatus.FAILED)
+                                   | Q(status="failed") | Q(deployment_health__in=DEPLOYMENT_HEALTH_ATTENTION)
+                                   | Q(drift_open__gt=0))
     return projects.order_by("organization__slug", "slug")

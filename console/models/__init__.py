@@ -2,8 +2,8 @@ from console.models.audit import AuditEvent
 from console.models.clusters import Cluster, DeliveryMode
 from console.models.ci import CiToken, TrustedGitLabInstance, WebhookDelivery
 from console.models.deployments import (
-    BumpRollout, Deployment, DriftReason, DriftRecord, ProjectObservation, ReadbackPass, ReleaseDeployment,
-    RolloutStatus,
+    DEPLOYMENT_HEALTH_ATTENTION, BumpRollout, Deployment, DeploymentHealth, DriftReason, DriftRecord,
+    ProjectObservation, ReadbackPass, ReleaseDeployment, RolloutStatus,
 )
 from console.models.identities import OidcIdentity
 from console.models.images import ImageBump, ImageInventoryEntry, ImageRelease, ImageTagChange
@@ -31,7 +31,9 @@ __all__ = [
     "ContainerRegistry",
     "DiscoveredTag",
     "DeployKind",
+    "DEPLOYMENT_HEALTH_ATTENTION",
     "Deployment",
+    "DeploymentHealth",
     "DriftReason",
     "DriftRecord",
     "ImageBump",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from console.models.images import ImageBump, ImageRelease
 from console.models.organizations import Project
@@ -57,6 +58,27 @@ class Deployment(models.Model):
     @property
     def unreachable(self) -> bool:
         return bool(self.error_code)
+
+
+class DeploymentHealth(models.TextChoices):
+    """A project's deployments at a glance (the dashboard): the worst Application read back, or why none was.
+
+    Not stored: console.selectors.with_deployment_health computes it in SQL from the Deployment rows."""
+
+    HEALTHY = "healthy", _("Healthy / Synced")
+    DEGRADED = "degraded", _("Degraded")
+    MISSING = "missing", _("Missing")
+    OUT_OF_SYNC = "out_of_sync", _("OutOfSync")
+    PROGRESSING = "progressing", _("Progressing")
+    UNKNOWN = "unknown", _("Unknown")
+    NOT_READ = "not_read", _("not read back yet")
+    NO_INFRA = "no_infra", _("no infra repository")
+    NO_CLUSTER = "no_cluster", _("no cluster")
+
+
+# What a person should look at: the dashboard counts these among the projects that need attention.
+DEPLOYMENT_HEALTH_ATTENTION = (DeploymentHealth.DEGRADED, DeploymentHealth.MISSING,
+                               DeploymentHealth.OUT_OF_SYNC)
 
 
 class ProjectObservation(models.Model):

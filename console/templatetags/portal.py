@@ -69,6 +69,17 @@ def field_widget(field):
 
 
 @register.filter
+def deployment_health_label(state: str) -> str:
+    """A DeploymentHealth value ("out_of_sync") as people read it, in the page's language."""
+    from console.models import DeploymentHealth
+
+    try:
+        return str(DeploymentHealth(state).label)
+    except ValueError:
+        return state
+
+
+@register.filter
 def run_status_label(status: str) -> str:
     """A run status value ("no_change") as people read it, in the page's language."""
     from console.models import RunStatus

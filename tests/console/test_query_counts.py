@@ -79,6 +79,8 @@ API_PAGES = {
 PORTAL_PAGES = {
     "home": "/",
     "home search": "/?q=p",
+    "dashboard": "/dashboard/",
+    "dashboard needing attention": "/dashboard/?show=attention",
     "organization": "/organizations/{organization.slug}/",
     "project": "/projects/{project.pk}/",
     "project live": "/projects/{project.pk}/live/",
@@ -107,6 +109,8 @@ EXPECTED = {
     "api sync": (4, 4),  # one more since the releases merge (issue 12's sync detail)
     "portal home": (5, 5),
     "portal home search": (5, 5),
+    "portal dashboard": (5, 5),  # the page of projects carries their deployment health
+    "portal dashboard needing attention": (5, 5),
     "portal organization": (7, 5),  # + members section (for those who manage them), quota limits
     "portal project": (20, 20),  # + quota, what runs, drift, pins, activity feed, schedules
     "portal project live": (19, 19),  # the same sections, refreshed

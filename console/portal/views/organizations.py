@@ -16,7 +16,7 @@ from console.models import quotas
 from console.models import Project
 from console.portal.forms import OrganizationForm, ProjectForm
 from console.portal.views.common import apply_domain_error, forbidden, portal_actor, refusal
-from console.selectors import organizations_visible_to, projects_visible_to
+from console.selectors import organizations_visible_to, projects_visible_to, with_deployment_health
 from console.services.errors import DomainError, PermissionDenied
 from console.services.organizations import organization_create
 from console.services.projects import project_create
@@ -85,7 +85,7 @@ def organization_new(request):
 @require_safe
 def organization_detail(request, slug: str):
     organization = get_object_or_404(organizations_visible_to(request.user), slug=slug)
-    projects = projects_visible_to(request.user).filter(organization=organization)
+    projects = with_deployment_health(projects_visible_to(request.user).filter(organization=organization))
     from console.portal.views.members import organization_members_context
 
     return render(request, "portal/organization_detail.html", {

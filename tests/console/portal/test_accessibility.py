@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from console.models import ProvisioningRun, RefChange, Role, RunStatus, SyncRun
+from django.utils import timezone
+
+from console.models import Cluster, Deployment, ProvisioningRun, RefChange, Role, RunStatus, SyncRun
 from tests.console.portal.axe_support import DESKTOP, PHONE, overflow, shoot, violations
 from tests.console.portal.browser_support import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import make_member, make_organization, make_project, make_repository, make_user
@@ -48,7 +50,25 @@ def platform(db):
                                      kind="updated")
     ProvisioningRun.objects.create(project=project, trigger="portal", status=RunStatus.SUCCEEDED,
                                    result={"commit": "c" * 40, "added": ["a.yaml"]})
+    deployed_projects(project.organization)
     return admin, project, app, infra
+
+
+def deployed_projects(organization) -> None:
+    """Projects on a cluster in each deployment health, so every badge the dashboard can show is checked."""
+    cluster = Cluster.objects.create(name="prod", api_url="https://127.0.0.1:6443", token="axe-token")
+    now = timezone.now()
+    states = [("web", "Synced", "Healthy", True), ("api", "OutOfSync", "Healthy", True),
+              ("jobs", "Synced", "Progressing", True), ("batch", "", "", False),
+              ("mail", "Synced", "Degraded", True), ("cron", "Unknown", "Suspended", True)]
+    for slug, sync, health, found in states:
+        deployed = make_project(organization, slug, cluster=cluster)
+        repository = make_repository(deployed, "deploy", is_infra=True, deploy_kind="helm")
+        Deployment.objects.create(repository=repository, project=deployed, cluster_name="prod",
+                                  application=f"acme-{slug}-deploy", argocd_namespace="argocd", found=found,
+                                  sync_status=sync, health_status=health, observed_at=now, checked_at=now)
+    make_repository(make_project(organization, "never", cluster=cluster), "deploy", is_infra=True,
+                    deploy_kind="helm")
 
 
 def portal_pages(project, app, infra) -> dict[str, str]:
