@@ -59,10 +59,11 @@ def refusal(request: HttpRequest, action: str, obj) -> HttpResponse | None:
 
 def forbidden(request: HttpRequest, error: DomainError) -> HttpResponse:
     """The refusal page: 403, or 409 for a locked project (its message says who locked it and why)."""
-    status = 409 if isinstance(error, ProjectLocked) else 403
+    locked = isinstance(error, ProjectLocked)
+    status = 409 if locked else 403
     if wants_json(request):
         return JsonResponse({"detail": str(error.message), "code": error.code}, status=status)
-    return render(request, "portal/forbidden.html", {"message": error.message}, status=status)
+    return render(request, "portal/forbidden.html", {"message": error.message, "locked": locked}, status=status)
 
 
 class ProjectAbilities:
