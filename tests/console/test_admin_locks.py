@@ -25,7 +25,7 @@ def test_lock_asks_the_reason_then_locks_and_says_so(admin_client):  # noqa: F81
     assert not Project.objects.filter(locked_at__isnull=False).exists()
 
     blank = admin_client.post("/admin/console/project/", {**selected, "apply": "1", "reason": " "})
-    assert "Say why the projects are locked" in blank.content.decode()
+    assert "say why the projects are locked" in blank.content.decode()
     assert not Project.objects.filter(locked_at__isnull=False).exists()
 
     done = admin_client.post("/admin/console/project/", {**selected, "apply": "1", "reason": "audit"}, follow=True)
