@@ -44,6 +44,7 @@ def measure(args) -> dict:
     if "db" in only:
         os.environ["DATABASE_URL"] = args.database
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+        os.environ.setdefault("DSO_DEBUG", "false")  # as served in production: no query log, no debug pages
         _database(args.database)
         import django
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from console.models import Membership, Organization, Project, Repository, SyncRun
 
@@ -54,6 +56,26 @@ def sync_runs_of(*, repository: Repository | None = None, project: Project | Non
     if project is not None:
         runs = runs.filter(repository__project=project)
     return runs
+
+
+def recent_sync_runs_of_project(project: Project, *, limit: int) -> QuerySet[SyncRun]:
+    """The newest runs across a project's repositories, newest first.
+
+    Filtering the history by ``repository.project`` makes PostgreSQL read every run of every repository
+    and sort them (a deep history costs ~10 ms); taking each repository's newest ``limit`` off its own
+    (repository, queued_at, id) index in a LATERAL join and merging those few reads ``limit × repositories``
+    rows at most."""
+    if connection.vendor != "postgresql":
+        return sync_runs_of(project=project).order_by("-queued_at", "-id")[:limit]
+    newest = RawSQL(
+        "SELECT newest.id FROM console_repository repository CROSS JOIN LATERAL ("
+        " SELECT run.id FROM console_syncrun run WHERE run.repository_id = repository.id"
+        " ORDER BY run.queued_at DESC, run.id DESC LIMIT %s) newest WHERE repository.project_id = %s",
+        [limit, project.pk],
+    )
+    # The outer query selects by primary key only: repeating the project filter there makes the planner
+    # walk the history index again for each candidate.
+    return _sync_runs().filter(pk__in=newest).order_by("-queued_at", "-id")[:limit]
 
 
 def sync_runs_visible_to(user) -> QuerySet[SyncRun]:

@@ -46,6 +46,7 @@ urlpatterns = [
          name="member_remove"),
     path("projects/<int:pk>/repositories/", repositories.repository_new, name="repository_new"),
     path("repositories/<int:pk>/", repositories.repository_detail, name="repository"),
+    path("repositories/<int:pk>/syncs/", repositories.repository_syncs, name="repository_syncs"),
     path("repositories/<int:pk>/live/", live.repository_live, name="repository_live"),
     path("repositories/<int:pk>/edit/", repositories.repository_edit, name="repository_edit"),
     path("repositories/<int:pk>/remove/", repositories.repository_remove_view, name="repository_remove"),

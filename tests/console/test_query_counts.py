@@ -84,6 +84,7 @@ PORTAL_PAGES = {
     "project live": "/projects/{project.pk}/live/",
     "repository": "/repositories/{repository.pk}/",
     "repository live": "/repositories/{repository.pk}/live/",
+    "repository syncs": "/repositories/{repository.pk}/syncs/",
     "sync partial": "/syncs/{run.pk}/partial/",
 }
 
@@ -114,6 +115,8 @@ EXPECTED = {
     "portal sync partial": (4, 4),
     "api syncs next page": (2, 2),
     "portal repository older page": (17, 16),
+    "portal repository syncs": (7, 7),  # the history alone: session, user, repository, count, runs, refs
+    "portal repository syncs older page": (6, 6),
 }
 
 
@@ -141,6 +144,9 @@ def measure(size: int) -> dict[tuple[str, str], int]:
         page = portal.get(f"/repositories/{data['repository'].pk}/").context["page"]
         counts[(role, "portal repository older page")] = count_queries(
             portal, f"/repositories/{data['repository'].pk}/?{page.older_query}")
+        history = f"/repositories/{data['repository'].pk}/syncs/"
+        counts[(role, "portal repository syncs older page")] = count_queries(
+            portal, f"{history}?{portal.get(history).context['page'].older_query}")
     return counts
 
 

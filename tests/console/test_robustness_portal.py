@@ -19,7 +19,7 @@ ACTION = {"POST"}
 # What each portal view serves. A new view must be listed here, so its methods are a decision.
 SERVES = {
     "home": PAGE, "organization": PAGE, "project": PAGE, "project_manifests": PAGE,
-    "project_manifests_yaml": PAGE, "repository": PAGE, "sync_partial": {"GET"},
+    "project_manifests_yaml": PAGE, "repository": PAGE, "repository_syncs": PAGE, "sync_partial": {"GET"},
     "project_live": {"GET"}, "repository_live": {"GET"}, "repository_edit": FORM, "repository_remove": FORM,
     "organization_new": FORM, "organization_project_new": FORM, "project_new": FORM,
     "project_provision": ACTION, "project_quota": ACTION, "project_archive": ACTION, "member_add": ACTION,

@@ -160,6 +160,7 @@ RULES: dict[tuple[str, str], str] = {
     ("portal:project_live", "GET"): "project.view",
     ("portal:project_refresh", "POST"): "project.refresh",
     ("portal:repository_live", "GET"): "repository.view",
+    ("portal:repository_syncs", "GET"): "repository.view",
     ("portal:repository_edit", "GET"): "repository.manage",
     ("portal:repository_edit", "POST"): "repository.manage",
     ("portal:repository_remove", "GET"): "repository.manage",

@@ -21,7 +21,12 @@ from console.portal.views.common import (
     refusal,
 )
 from console.portal.views.images import project_redeploy_warnings
-from console.selectors import project_activity_feed, project_members, projects_visible_to, sync_runs_of
+from console.selectors import (
+    project_activity_feed,
+    project_members,
+    projects_visible_to,
+    recent_sync_runs_of_project,
+)
 from console.services.errors import DomainError, PermissionDenied
 from console.services.memberships import membership_remove, membership_set
 from console.services.projects import project_archive, project_provision_request
@@ -88,7 +93,7 @@ def project_context(request, project: Project, *, repository_form=None, member_f
         "redeploy_warnings": mark_pending_bumps(project_redeploy_warnings(project), activity["bumps"]),
         "repositories": project_repositories(project),
         "members": project_members(project),
-        "recent_syncs": sync_runs_of(project=project).order_by("-queued_at", "-id")[:RECENT_SYNC_RUNS],
+        "recent_syncs": recent_sync_runs_of_project(project, limit=RECENT_SYNC_RUNS),
         "repository_form": repository_form or RepositoryForm(prefix="repo"),
         "member_form": member_form or MemberForm(prefix="member"),
         **runtime,

@@ -147,6 +147,7 @@ def repository_context(request, repository, *, bump_form: ImageBumpForm | None =
         "live_url": reverse("portal:repository_live", args=[repository.pk]),
         "live_history": page.number == 1,
         "page": page,
+        "history_url": reverse("portal:repository_syncs", args=[repository.pk]),
         "sync_schedule": schedule_state(repository),
         "image_pins": list(repository.image_pins.filter(unpinned_at__isnull=True).order_by("image")),
         **images_context(request, repository, bump_form=bump_form),
@@ -159,6 +160,20 @@ def render_repository(request, repository, *, bump_form: ImageBumpForm | None = 
                       **ci_extra):
     context = repository_context(request, repository, bump_form=bump_form, **ci_extra)
     return render(request, "portal/repository_detail.html", context, status=status)
+
+
+@login_required
+@require_safe
+def repository_syncs(request, pk: int):
+    """The whole sync history on a page of its own: reading page 400 costs the history's 20 rows, not the
+    repository page's every section (images, CI, deployments) again."""
+    repository = visible_repository(request, pk)
+    return render(request, "portal/repository_syncs.html", {
+        "repository": repository,
+        "project": repository.project,
+        "page": keyset_page(sync_runs_of(repository=repository), request.GET, SYNC_RUNS_PER_PAGE),
+        "history_url": reverse("portal:repository_syncs", args=[repository.pk]),
+    })
 
 
 @login_required

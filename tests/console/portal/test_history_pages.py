@@ -4,6 +4,7 @@ queued while someone reads an older page does not shift that page."""
 from __future__ import annotations
 
 from datetime import timedelta
+from html import escape
 
 import pytest
 from django.utils import timezone
@@ -84,3 +85,22 @@ def test_a_mangled_cursor_shows_the_first_page(client_for, user, repository, cur
 
     assert response.status_code == 200
     assert [r.pk for r in response.context["page"].object_list] == expected[:20]
+
+
+def test_the_history_page_walks_the_same_history_and_the_repository_page_leads_there(client_for, user, repository):
+    expected = make_runs(repository, 45)
+    client = client_for(user)
+    history = f"/repositories/{repository.pk}/syncs/"
+
+    pages = walk(client, history, "older")
+
+    assert sum(pages, []) == expected and [len(p) for p in pages] == [20, 20, 5]
+    older = client.get(f"/repositories/{repository.pk}/").context["page"].older_query
+    assert f'href="{history}?{escape(older)}#sync-history"' in client.get(f"/repositories/{repository.pk}/").content.decode()
+    second = client.get(f"{history}?{older}").content.decode()
+    assert "Page 2 of 3" in second and f'href="{history}?' in second  # its own links stay on the history page
+
+
+def test_the_history_page_is_for_those_who_see_the_repository(client_for, repository, django_user_model):
+    outsider = django_user_model.objects.create_user("outsider", password="pw-outsider-1")
+    assert client_for(outsider).get(f"/repositories/{repository.pk}/syncs/").status_code == 404
