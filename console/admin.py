@@ -19,6 +19,7 @@ from console.models import (
     Trigger,
 )
 from console.admin_clusters import ProjectAdminForm, move_if_changed
+from console.admin_locks import lock_projects, unlock_projects
 from console.models.quotas import QUOTA_RESOURCES
 from console.services.actors import Actor
 from console.services.audit import audit_record, audit_snapshot
@@ -133,13 +134,18 @@ class OrganizationAdmin(AuditedAdmin):
 @admin.register(Project)
 class ProjectAdmin(AuditedAdmin):
     form = ProjectAdminForm
-    list_display = ["slug", "organization", "name", "status", "namespace", "cluster", "created_at"]
+    list_display = ["slug", "organization", "name", "status", "locked", "namespace", "cluster", "created_at"]
     list_filter = ["status", "organization", "cluster"]
     list_select_related = ["organization", "cluster"]
     search_fields = ["slug", "name", "organization__slug", "namespace"]
-    readonly_fields = ["status", "namespace", "argocd_credentials", "created_at", "updated_at"]
+    readonly_fields = ["status", "namespace", "argocd_credentials", "locked_at", "locked_by", "lock_reason",
+                       "created_at", "updated_at"]
     exclude = ["argocd_username", "argocd_token"]
-    actions = ["reprovision"]
+    actions = ["reprovision", lock_projects, unlock_projects]
+
+    @admin.display(description="Locked", boolean=True, ordering="locked_at")
+    def locked(self, project):
+        return project.locked_at is not None
 
     def get_readonly_fields(self, request, obj=None):
         # The namespace, forge group and Argo CD objects derive from organization and slug: renaming would need

@@ -36,11 +36,11 @@ def _repository(request, pk: int):
     return get_object_or_404(selectors.repositories_visible_to(request.user), pk=pk)
 
 
-def _managed_repository(request, pk: int):
+def _managed_repository(request, pk: int, *, reading: bool = False):
     """The repository, once the caller may manage its CI: checked before the body is read, so that someone
     without the role gets 403/404, never a validation error."""
     repository = _repository(request, pk)
-    authorize(_actor(request), "repository.ci_manage", repository)
+    authorize(_actor(request), "repository.ci_manage", repository, reading=reading)
     return repository
 
 
@@ -94,7 +94,7 @@ class CiTokenDetailView(APIView):
 class CiSettingsView(APIView):
     @extend_schema(responses=cs.CiSettingsSerializer)
     def get(self, request, pk: int):
-        repository = _managed_repository(request, pk)
+        repository = _managed_repository(request, pk, reading=True)
         return Response(cs.CiSettingsSerializer(repository).data)
 
     @extend_schema(request=cs.CiSettingsSerializer, responses=cs.CiSettingsSerializer)

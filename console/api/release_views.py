@@ -201,7 +201,8 @@ class ProjectNotificationTargetsView(generics.ListAPIView):
 
     def get_queryset(self):
         project = _project(self.request, self.kwargs["pk"])
-        authorize(_actor(self.request), "project.edit", project, doing="seeing notification targets")
+        authorize(_actor(self.request), "project.edit", project, doing="seeing notification targets",
+                  reading=True)
         return project.notification_targets.all()
 
     @extend_schema(request=rs.NotificationTargetSerializer, responses={201: rs.NotificationTargetCreatedSerializer})
@@ -224,7 +225,8 @@ class ProjectNotificationDeliveriesView(generics.ListAPIView):
 
     def get_queryset(self):
         project = _project(self.request, self.kwargs["pk"])
-        authorize(_actor(self.request), "project.edit", project, doing="seeing notification deliveries")
+        authorize(_actor(self.request), "project.edit", project, doing="seeing notification deliveries",
+                  reading=True)
         return NotificationDelivery.objects.filter(target__project=project)
 
 

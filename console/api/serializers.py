@@ -58,18 +58,41 @@ class ProvisioningRunSerializer(serializers.ModelSerializer):
         return [{"cause": entry.get("cause"), "subject": entry.get("subject", "")} for entry in run.causes or []]
 
 
+class ProjectLockSerializer(serializers.Serializer):
+    """Who locked the project, since when and why (null when it is not locked)."""
+
+    locked_at = serializers.DateTimeField()
+    locked_by = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+
+
+class ProjectLockRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="",
+                                   help_text="Why the project is locked; shown to its members and in every refusal")
+
+
 class ProjectSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="slug", queryset=Organization.objects.all())
     quota = QuotaSerializer(required=False)
+    locked = serializers.SerializerMethodField()
 
     class Meta:
         model = Project
         fields = ["id", "organization", "slug", "name", "description", "status", "namespace", "quota",
-                  "created_at", "updated_at"]
+                  "locked", "created_at", "updated_at"]
         read_only_fields = ["id", "status", "namespace", "created_at", "updated_at"]
         # Uniqueness is checked by the service, which answers with one clear message.
         validators = []
         extra_kwargs = {"slug": {"validators": []}, "name": {"required": False}}
+
+
+    @extend_schema_field(ProjectLockSerializer(allow_null=True))
+    def get_locked(self, project) -> dict | None:
+        if project.locked_at is None:
+            return None
+        return {"locked_at": serializers.DateTimeField().to_representation(project.locked_at),
+                "locked_by": project.locked_by.get_username() if project.locked_by_id and project.locked_by else None,
+                "reason": project.lock_reason}
 
 
 class ProjectUpdateSerializer(serializers.Serializer):

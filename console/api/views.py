@@ -25,6 +25,7 @@ from console.models import AuditEvent, Membership, Organization, Project, Reposi
 from console.services.actors import Actor
 from console.services.memberships import membership_remove, membership_set
 from console.services.organizations import organization_create, organization_update
+from console.services.project_locks import project_lock, project_unlock
 from console.services.projects import project_archive, project_create, project_provision_request, project_update
 from console.services.provisioning import project_argocd_credentials, project_render_yaml
 from console.services.repositories import repository_register, repository_remove, repository_update
@@ -66,7 +67,8 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     queryset = Project.objects.none()
 
     def get_queryset(self):
-        projects = selectors.projects_visible_to(self.request.user).order_by("organization__slug", "slug")
+        projects = (selectors.projects_visible_to(self.request.user).select_related("locked_by")
+                    .order_by("organization__slug", "slug"))
         organization = self.request.query_params.get("organization")
         if organization:
             projects = projects.filter(organization__slug=organization)
@@ -134,6 +136,26 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         queued = project_archive(actor=api_actor(request), project=project,
                                  delete_namespace=form.validated_data["delete_namespace"])
         return Response(s.ProvisioningRunSerializer(queued.run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=s.ProjectLockRequestSerializer, responses=s.ProjectSerializer)
+    @action(detail=True, methods=["post"])
+    def lock(self, request, pk=None):
+        """Platform admins: refuse every write on the project and its repositories (409 `project_locked`)
+        until it is unlocked; a locked project stays locked as it was (its first reason is kept)."""
+        project = self.get_object()
+        authorize(api_actor(request), "project.lock", project)  # before the body: 403, never a 400
+        form = s.ProjectLockRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        project_lock(actor=api_actor(request), project=project, reason=form.validated_data["reason"])
+        return Response(s.ProjectSerializer(project).data)
+
+    @extend_schema(request=None, responses=s.ProjectSerializer)
+    @action(detail=True, methods=["post"])
+    def unlock(self, request, pk=None):
+        """Platform admins: lift the project's lock (nothing happens when it is not locked)."""
+        project = self.get_object()
+        project_unlock(actor=api_actor(request), project=project)
+        return Response(s.ProjectSerializer(project).data)
 
     @extend_schema(request=cs.ProjectClusterSerializer,
                    responses={202: s.ProvisioningRunSerializer, 200: OpenApiTypes.OBJECT})

@@ -91,6 +91,12 @@ class Project(models.Model):
     # provisioning.render_cache.spec_fingerprint of the manifests last delivered: equal at the next
     # provisioning means nothing to render nor deliver.
     manifests_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # Set and cleared only by console.services.project_locks: while set, console.authorization refuses every
+    # write on the project and its repositories (an incident, an audit, a freeze before a migration).
+    locked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+", editable=False)
+    lock_reason = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -108,6 +114,10 @@ class Project(models.Model):
     @property
     def full_slug(self) -> str:
         return f"{self.organization.slug}/{self.slug}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
 
     @property
     def quota(self) -> dict:

@@ -54,8 +54,8 @@ def _public_state(token: CiToken) -> dict:
     }
 
 
-def _require_manage(actor: Actor, repository: Repository, doing: str) -> None:
-    authorize(actor, "repository.ci_manage", repository, doing=doing)
+def _require_manage(actor: Actor, repository: Repository, doing: str, *, reading: bool = False) -> None:
+    authorize(actor, "repository.ci_manage", repository, doing=doing, reading=reading)
 
 
 def _refuse_if_archived(repository: Repository) -> None:
@@ -66,7 +66,7 @@ def _refuse_if_archived(repository: Repository) -> None:
 
 
 def ci_tokens_for(*, actor: Actor, repository: Repository):
-    _require_manage(actor, repository, _("seeing CI tokens"))
+    _require_manage(actor, repository, _("seeing CI tokens"), reading=True)
     return repository.ci_tokens.select_related("created_by").order_by("-created_at", "-id")
 
 

@@ -29,3 +29,9 @@ class Unprocessable(DomainError):
 
     status_code = 422
     code = "unprocessable"
+
+
+class ProjectLocked(Conflict):
+    """A platform admin locked the project (console.services.project_locks): no write until unlocked."""
+
+    code = "project_locked"

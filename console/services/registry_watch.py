@@ -43,7 +43,9 @@ def registry_watch_sweep(*, now=None) -> dict[str, int]:
     (coalesced with a queued one like any request)."""
     now = now or timezone.now()
     due_before = now - timedelta(seconds=settings.REGISTRY_WATCH_INTERVAL_SECONDS)
-    registries = (ContainerRegistry.objects.filter(images__isnull=False).exclude(project__status=Project.Status.ARCHIVED)
+    # A locked project is not watched at all: its automatic bumps would only be refused.
+    registries = (ContainerRegistry.objects.filter(images__isnull=False, project__locked_at__isnull=True)
+                  .exclude(project__status=Project.Status.ARCHIVED)
                   .annotate(last=Max("watch_runs__queued_at"))
                   .filter(Q(last__isnull=True) | Q(last__lt=due_before)).distinct().select_related("project"))
     actor = Actor.system(WATCH_ACTOR_LABEL)

@@ -116,6 +116,12 @@ def scheduled_syncs_sweep(*, now: datetime | None = None, batch_size: int | None
                     schedule.next_at = None  # stays off until someone sets it again on an active project
                     report["skipped"] += 1
                     continue
+                if repository.project.locked_at is not None:
+                    # Not asked (it would be refused): the schedule keeps its pace and resumes once unlocked.
+                    report["skipped"] += 1
+                    schedule.next_at = next_due(schedule.interval_seconds, schedule.failure_streak, after=now,
+                                                rng=rng)
+                    continue
                 try:
                     request = sync_request(actor=actor, repository=repository, trigger=Trigger.SCHEDULE)
                 except DomainError as error:

@@ -78,3 +78,22 @@ def test_the_built_image_report_is_authorized_by_its_own_service(repository):
     release = built_image_report(actor=_ci_actor(repository, ["report_build"]), repository=repository, tag="1.0")
     assert release.image == "registry.example.com/shop/app"
     assert ImageRelease.objects.filter(pk=release.pk, source=ImageRelease.Source.CI_REPORT).exists()
+
+
+def test_a_locked_project_refuses_every_write_action_of_the_table_and_no_read(repository):
+    from console.services.errors import ProjectLocked
+    from console.services.project_locks import project_lock
+
+    staff = Actor.for_user(make_user(staff=True), "api")
+    project_lock(actor=staff, project=repository.project, reason="incident")
+    repository.project.refresh_from_db()
+    for action, rule in ACTIONS.items():
+        target = repository if action.startswith("repository.") else repository.project
+        if rule.write:
+            with pytest.raises(ProjectLocked):
+                authorize(staff, action, target)
+            authorize(staff, action, target, reading=True)
+        else:
+            authorize(staff, action, target)
+    assert {action for action, rule in ACTIONS.items() if not rule.write} >= {
+        "project.view", "repository.view", "project.lock", "project.refresh"}

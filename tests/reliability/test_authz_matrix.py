@@ -64,6 +64,8 @@ RULES: dict[tuple[str, str], str] = {
     ("api:project-detail", "GET"): "project.view",
     ("api:project-detail", "PATCH"): "project.edit",
     ("api:project-archive", "POST"): "project.archive",
+    ("api:project-lock", "POST"): "project.lock",
+    ("api:project-unlock", "POST"): "project.lock",
     ("api:project-argocd-credentials", "GET"): "project.argocd_credentials",
     ("api:project-manifests", "GET"): "project.view",
     ("api:project-members", "GET"): "project.view",

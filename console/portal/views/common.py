@@ -12,7 +12,7 @@ from console.models import Project, Role
 from console.models.organizations import ROLE_RANK
 from console.permissions import project_role
 from console.services.actors import Actor
-from console.services.errors import DomainError, PermissionDenied
+from console.services.errors import DomainError, PermissionDenied, ProjectLocked
 
 
 def portal_actor(request: HttpRequest) -> Actor:
@@ -52,15 +52,18 @@ def refusal(request: HttpRequest, action: str, obj) -> HttpResponse | None:
     asked before the form is read, so that someone without the right learns nothing from its errors."""
     try:
         authorize(portal_actor(request), action, obj)
-    except PermissionDenied as error:
+    except (PermissionDenied, ProjectLocked) as error:
         return forbidden(request, error)
     return None
 
 
 def forbidden(request: HttpRequest, error: DomainError) -> HttpResponse:
+    """The refusal page: 403, or 409 for a locked project (its message says who locked it and why)."""
+    locked = isinstance(error, ProjectLocked)
+    status = 409 if locked else 403
     if wants_json(request):
-        return JsonResponse({"detail": str(error.message), "code": error.code}, status=403)
-    return render(request, "portal/forbidden.html", {"message": error.message}, status=403)
+        return JsonResponse({"detail": str(error.message), "code": error.code}, status=status)
+    return render(request, "portal/forbidden.html", {"message": error.message, "locked": locked}, status=status)
 
 
 class ProjectAbilities:
@@ -71,6 +74,7 @@ class ProjectAbilities:
         self.is_staff = bool(user.is_staff)
         self.role = project_role(user, project)
         self.archived = project.status == Project.Status.ARCHIVED
+        self.locked = project.locked_at is not None
 
     def _at_least(self, needed: str) -> bool:
         return self.is_staff or (self.role is not None and ROLE_RANK[self.role] >= ROLE_RANK[needed])
@@ -86,12 +90,12 @@ class ProjectAbilities:
 
     @property
     def sync(self) -> bool:
-        return not self.archived and self._at_least(ACTIONS["repository.sync"].role)
+        return not self.archived and not self.locked and self._at_least(ACTIONS["repository.sync"].role)
 
     @property
     def manage(self) -> bool:
-        return not self.archived and self._at_least(ACTIONS["repository.manage"].role)
+        return not self.archived and not self.locked and self._at_least(ACTIONS["repository.manage"].role)
 
     @property
     def administer(self) -> bool:
-        return self._at_least(ACTIONS["project.archive"].role)
+        return not self.locked and self._at_least(ACTIONS["project.archive"].role)

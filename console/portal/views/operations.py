@@ -75,12 +75,12 @@ def operations(request):
         projects = list(Project.objects.filter(pk__in=ids).select_related("organization").order_by("pk"))
         try:
             outcome = projects_bulk_action(actor=portal_actor(request), action=request.POST.get("action", ""),
-                                           projects=projects)
+                                           projects=projects, reason=request.POST.get("reason", ""))
         except DomainError as error:
             details = error.message.values() if isinstance(error.message, dict) else [[error.message]]
             messages.error(request, "; ".join(str(m) for ms in details for m in ms))
         else:
-            for line in outcome.queued:
+            for line in [*outcome.queued, *outcome.done]:
                 messages.success(request, line)
             for line in outcome.refused:
                 messages.error(request, line)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.utils.translation import gettext as _
 
+from console.authorization import project_locked_error
 from console.models import Trigger
 from console.portal.forms import ImageBumpForm, RepositoryEditForm, RepositoryForm, bump_target
 from console.portal.keyset import keyset_page
@@ -66,6 +67,8 @@ def repository_edit(request, pk: int):
     queues a sync at once, new deployment settings a provisioning run."""
     repository = visible_repository(request, pk)
     can = ProjectAbilities(request.user, repository.project)
+    if can.locked:  # the banner already told every member: the page says why the form is closed
+        return forbidden(request, project_locked_error(repository.project))
     if not can.manage:
         return forbidden(request, PermissionDenied("editing a repository needs the maintainer role"))
     if request.method == "POST":
@@ -95,7 +98,10 @@ def repository_remove_view(request, pk: int):
     """A confirmation page (type the name), then the removal; the project page follows its provisioning."""
     repository = visible_repository(request, pk)
     project = repository.project
-    if not ProjectAbilities(request.user, project).manage:
+    can = ProjectAbilities(request.user, project)
+    if can.locked:
+        return forbidden(request, project_locked_error(project))
+    if not can.manage:
         return forbidden(request, PermissionDenied("removing a repository needs the maintainer role"))
     error = None
     if request.method == "POST":
