@@ -106,7 +106,10 @@ class _Walk:
     def __init__(self, repo, config: DeployConfig, limits: Limits):
         self.repo = repo
         self.config = config
-        self.reader = BlobReader(repo, limits)
+        self.reader = BlobReader(repo, limits, upcoming=self.upcoming)
+        self.commits: list[_Commit] = []
+        self.at = 0  # index in ``commits`` of the commit being stepped
+        self.watched: set[str] = set()  # every path a snapshot looked at
         self.snaps: dict[str, Snapshot] = {}
         self.own: dict[str, list[Diff]] = {}  # sha -> what the commit itself changed
         self.net: dict[str, list[Diff]] = {}  # line merge sha -> all it changed against its first parent
@@ -119,7 +122,13 @@ class _Walk:
             return Snapshot()
         snap = self.snaps.get(sha)
         if snap is None:
-            snap = self.snaps[sha] = build_snapshot(TreeView(self.repo, sha), self.config, self.reader)
+            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha))
+        return snap
+
+    def build(self, view: TreeView) -> Snapshot:
+        snap = build_snapshot(view, self.config, self.reader)
+        if not self.watched.issuperset(snap.files):
+            self.watched.update(snap.files)
         return snap
 
     def run(self, commits: list[_Commit], new: str, *, forced_from: str | None = None) -> ScanResult:
@@ -136,7 +145,8 @@ class _Walk:
             keep |= {forced_from, start}
         # Snapshots are dropped once every child in the range has used them: memory stays flat.
         pending = Counter(p for c in commits for p in c.parents)
-        for commit in commits:
+        self.commits = commits
+        for self.at, commit in enumerate(commits):
             self.step(commit)
             for parent in commit.parents:
                 pending[parent] -= 1
@@ -158,18 +168,26 @@ class _Walk:
             commits_scanned=len(commits),
         )
 
+    def upcoming(self):
+        """The blobs the commits from the current one on changed at paths snapshots look at."""
+        watched = self.watched
+        for commit in self.commits[self.at:]:
+            for path, sha in commit.changed.items():
+                if sha is not None and path in watched:
+                    yield sha
+
     def step(self, commit: _Commit) -> None:
         sha = commit.info.sha
         if not commit.parents:
             parent = Snapshot()
-            snap = self.snaps[sha] = build_snapshot(TreeView(self.repo, sha), self.config, self.reader)
+            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha))
         else:
             parent = self.snapshot_of(commit.parents[0])
             if parent.files.keys().isdisjoint(commit.changed.keys()):
                 self.snaps[sha] = parent
                 return
             known = {**parent.files, **commit.changed}
-            snap = self.snaps[sha] = build_snapshot(TreeView(self.repo, sha, known), self.config, self.reader)
+            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha, known))
         others = [self.snapshot_of(p) for p in commit.parents[1:]]
         self.own[sha] = diff(parent, snap, others)
         if others and sha in self.line:

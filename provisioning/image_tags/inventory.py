@@ -9,12 +9,16 @@ moved.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import git
 
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.image_tags import helm, kustomize
+from provisioning.image_tags.blobs import read_blobs
 from provisioning.image_tags.model import HELM, KUSTOMIZE, CommitInfo, DeployConfig, ImageRef, Limits, ScanProblem
 from provisioning.image_tags.reference import Hit
 from provisioning.image_tags.safe_yaml import Budget, YamlProblem, compose, decode
@@ -24,6 +28,9 @@ ROLE_CHART = "chart"
 ROLE_KUSTOMIZATION = "kustomization"
 ROLE_MANIFEST = "manifest"
 _REGULAR_FILE_MODES = (0o100644, 0o100755)
+# A batch costs two process starts: worth it from a few blobs on, and bounded so memory stays flat.
+_BATCH_MIN = 8
+_BATCH_MAX = 5000
 
 
 @dataclass(frozen=True)
@@ -49,12 +56,20 @@ def parse_text(text: str, role: str, limits: Limits) -> tuple[list[Hit], str | N
 
 
 class BlobReader:
-    """Reads and parses blobs of one repository, once per (blob, role)."""
+    """Reads and parses blobs of one repository, once per (blob, role).
 
-    def __init__(self, repo: git.Repo, limits: Limits):
+    ``upcoming`` (the history walk's) names the blobs likely wanted next: on a blob not read yet, those are
+    read together in one batch (``blobs.read_blobs``) rather than one round trip each; a blob read that
+    way is kept only until it is parsed, or until the next batch."""
+
+    def __init__(self, repo: git.Repo, limits: Limits, upcoming: Callable[[], Iterable[str]] | None = None):
         self.repo = repo
         self.limits = limits
+        self.upcoming = upcoming
         self._cache: dict[tuple[str, str], Parsed] = {}
+        self._refs: dict[tuple[str, str, str], tuple[Parsed, dict]] = {}
+        self._read: dict[str, bytes | int] = {}  # sha -> content, or size when over the limit
+        self._done: set[str] = set()
         self.parsed_count = 0
 
     def parse(self, sha: str, role: str) -> Parsed:
@@ -64,15 +79,48 @@ class BlobReader:
             cached = self._cache[key] = self._parse(sha, role)
         return cached
 
-    def _parse(self, sha: str, role: str) -> Parsed:
-        self.parsed_count += 1
-        try:
+    def image_refs(self, sha: str, role: str, path: str) -> tuple[Parsed, dict[tuple[str, str, str], ImageRef]]:
+        """The parse of a blob and its image refs at ``path`` by key, made once: every snapshot the file is
+        unchanged in shares the same ``ImageRef`` objects, which is what lets a diff skip them by identity."""
+        key = (sha, role, path)
+        found = self._refs.get(key)
+        if found is None:
+            parsed = self.parse(sha, role)
+            refs = {}
+            for location, image, tag, digest, source in parsed.entries:
+                ref = ImageRef(image, tag, digest, path, location, source)
+                refs[ref.key] = ref
+            found = self._refs[key] = (parsed, refs)
+        return found
+
+    def _content(self, sha: str) -> bytes | int:
+        """The blob's content, or its size when over the limit (so a 2 GiB blob never lands in memory)."""
+        found = self._read.pop(sha, None)
+        if found is None and self.upcoming is not None:
+            batch = dict.fromkeys([sha])
+            for later in self.upcoming():
+                if later not in self._done:
+                    batch[later] = None
+                    if len(batch) >= _BATCH_MAX:
+                        break
+            if len(batch) >= _BATCH_MIN:
+                self._read = read_blobs(Path(self.repo.git_dir), list(batch),
+                                        max_file_bytes=self.limits.max_file_bytes)
+                found = self._read.pop(sha, None)
+        if found is None:
             binsha = bytes.fromhex(sha)
             size = self.repo.odb.info(binsha).size
-            if size > self.limits.max_file_bytes:
-                # Checked before reading so a 2 GiB blob never lands in memory.
-                return Parsed(problem=f"file too large ({size} bytes, limit {self.limits.max_file_bytes})")
-            text = decode(self.repo.odb.stream(binsha).read(), self.limits)
+            found = size if size > self.limits.max_file_bytes else self.repo.odb.stream(binsha).read()
+        return found
+
+    def _parse(self, sha: str, role: str) -> Parsed:
+        self.parsed_count += 1
+        self._done.add(sha)
+        try:
+            content = self._content(sha)
+            if isinstance(content, int):
+                return Parsed(problem=f"file too large ({content} bytes, limit {self.limits.max_file_bytes})")
+            text = decode(content, self.limits)
             hits, app_version, refs = parse_text(text, role, self.limits)
         except YamlProblem as exc:
             return Parsed(problem=exc.reason)
@@ -144,14 +192,13 @@ def build_snapshot(view: TreeView, config: DeployConfig, reader: BlobReader) -> 
     snap = Snapshot()
     problems: set[Problem] = set()
 
-    def add(parsed: Parsed, path: str) -> bool:
+    def add(sha: str, role: str, path: str) -> Parsed | None:
+        parsed, refs = reader.image_refs(sha, role, path)
         if parsed.problem:
             problems.add(Problem(path, parsed.problem))
-            return False
-        for location, image, tag, digest, source in parsed.entries:
-            ref = ImageRef(image, tag, digest, path, location, source)
-            snap.refs[ref.key] = ref
-        return True
+            return None
+        snap.refs.update(refs)
+        return parsed
 
     if config.kind == HELM:
         _helm(view, config, reader, snap, problems, add)
@@ -164,19 +211,25 @@ def build_snapshot(view: TreeView, config: DeployConfig, reader: BlobReader) -> 
     return snap
 
 
+@lru_cache(maxsize=256)
+def _helm_paths(path: str, value_files: tuple[str, ...]) -> tuple[tuple[tuple[str, bool], ...], str]:
+    """((values file path, inside the repository), ...) and the Chart.yaml path: the same at every commit."""
+    base = _join(path)
+    values = tuple((joined, _inside(joined)) for joined in (_join(base, name) for name in value_files))
+    return values, _join(base, "Chart.yaml")
+
+
 def _helm(view, config, reader, snap, problems, add) -> None:
-    base = _join(config.path)
-    for value_file in config.value_files:
-        path = _join(base, value_file)
-        if not _inside(path):
+    values, chart = _helm_paths(config.path, config.value_files)
+    for path, inside in values:
+        if not inside:
             problems.add(Problem(path, "references outside the repository"))
             continue
         sha = view.blob(path)
         if sha is None:
             problems.add(Problem(path, f"values file {path} not found at {{sha}}", missing=True))
             continue
-        add(reader.parse(sha, ROLE_VALUES), path)
-    chart = _join(base, "Chart.yaml")
+        add(sha, ROLE_VALUES, path)
     sha = view.blob(chart)
     if sha is not None:
         parsed = reader.parse(sha, ROLE_CHART)
@@ -207,8 +260,8 @@ def _kustomize(view, config, reader, problems, add) -> None:
             problems.add(Problem(directory, f"kustomization not found in {where} at {{sha}}", missing=True))
             return
         path, sha = found
-        parsed = reader.parse(sha, ROLE_KUSTOMIZATION)
-        if not add(parsed, path):
+        parsed = add(sha, ROLE_KUSTOMIZATION, path)
+        if parsed is None:
             return
         for ref in parsed.references:
             target = kustomize.resolve_reference(directory, ref)
@@ -219,7 +272,7 @@ def _kustomize(view, config, reader, problems, add) -> None:
             if blob is not None:
                 if target not in manifests:
                     manifests.add(target)
-                    add(reader.parse(blob, ROLE_MANIFEST), target)
+                    add(blob, ROLE_MANIFEST, target)
             elif _kustomization_file(view, target) is not None:
                 visit(target, stack + (directory,))
             else:
