@@ -31,6 +31,7 @@ from provisioning.image_tags.inventory import (
     Snapshot,
     TreeView,
     build_snapshot,
+    config_paths,
     open_repo,
     resolve_commit,
     sorted_refs,
@@ -109,7 +110,7 @@ class _Walk:
         self.reader = BlobReader(repo, limits, upcoming=self.upcoming)
         self.commits: list[_Commit] = []
         self.at = 0  # index in ``commits`` of the commit being stepped
-        self.watched: set[str] = set()  # every path a snapshot looked at
+        self.watched: set[str] = config_paths(config)  # every path a snapshot looked at
         self.snaps: dict[str, Snapshot] = {}
         self.own: dict[str, list[Diff]] = {}  # sha -> what the commit itself changed
         self.net: dict[str, list[Diff]] = {}  # line merge sha -> all it changed against its first parent
@@ -125,8 +126,8 @@ class _Walk:
             snap = self.snaps[sha] = self.build(TreeView(self.repo, sha))
         return snap
 
-    def build(self, view: TreeView) -> Snapshot:
-        snap = build_snapshot(view, self.config, self.reader)
+    def build(self, view: TreeView, parent: Snapshot | None = None) -> Snapshot:
+        snap = build_snapshot(view, self.config, self.reader, parent)
         if not self.watched.issuperset(snap.files):
             self.watched.update(snap.files)
         return snap
@@ -180,14 +181,15 @@ class _Walk:
         sha = commit.info.sha
         if not commit.parents:
             parent = Snapshot()
-            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha))
+            # A root commit's diff (against the empty tree) lists every file it has.
+            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha, dict(commit.changed)))
         else:
             parent = self.snapshot_of(commit.parents[0])
             if parent.files.keys().isdisjoint(commit.changed.keys()):
                 self.snaps[sha] = parent
                 return
             known = {**parent.files, **commit.changed}
-            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha, known))
+            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha, known), parent)
         others = [self.snapshot_of(p) for p in commit.parents[1:]]
         self.own[sha] = diff(parent, snap, others)
         if others and sha in self.line:

@@ -137,7 +137,7 @@ class TreeView:
         self.sha = sha
         self.known = known if known is not None else {}
         self.read: dict[str, str | None] = {}
-        self._tree = None
+        self._folders: dict[str, object] = {}
 
     def blob(self, path: str) -> str | None:
         if path in self.known:
@@ -148,16 +148,37 @@ class TreeView:
         return sha
 
     def _lookup(self, path: str) -> str | None:
-        if self._tree is None:
-            self._tree = self.repo.commit(self.sha).tree
+        folder, _, name = path.rpartition("/")
+        tree = self._folder(folder)
         try:
-            obj = self._tree / path
+            obj = tree / name if tree is not None else None
         except KeyError:
+            return None
+        if obj is None:
             return None
         # Directories, submodules and symlinks are not files we parse.
         if obj.type != "blob" or obj.mode not in _REGULAR_FILE_MODES:
             return None
         return obj.hexsha
+
+    def _folder(self, folder: str):
+        """The tree at ``folder`` (None if there is none), each read once: GitPython reads a folder again
+        for every path looked up through it."""
+        if folder in self._folders:
+            return self._folders[folder]
+        if not folder:
+            tree = self.repo.commit(self.sha).tree
+        else:
+            parent, _, name = folder.rpartition("/")
+            above = self._folder(parent)
+            try:
+                tree = above / name if above is not None else None
+            except KeyError:
+                tree = None
+            if tree is not None and tree.type != "tree":
+                tree = None
+        self._folders[folder] = tree
+        return tree
 
 
 @dataclass(frozen=True)
@@ -188,7 +209,15 @@ def _inside(path: str) -> bool:
     return not (path == ".." or path.startswith("../") or path.startswith("/"))
 
 
-def build_snapshot(view: TreeView, config: DeployConfig, reader: BlobReader) -> Snapshot:
+def build_snapshot(view: TreeView, config: DeployConfig, reader: BlobReader,
+                   parent: Snapshot | None = None) -> Snapshot:
+    """What ``config`` sets at ``view``'s commit. With ``parent`` (the snapshot of its first parent) a Helm
+    chart only reads again the files whose blob changed: each values file's refs and problems, and
+    Chart.yaml's appVersion, depend on that file alone."""
+    if parent is not None and config.kind == HELM:
+        updated = _helm_update(parent, view, config, reader)
+        if updated is not None:
+            return updated
     snap = Snapshot()
     problems: set[Problem] = set()
 
@@ -209,6 +238,15 @@ def build_snapshot(view: TreeView, config: DeployConfig, reader: BlobReader) -> 
     snap.files = view.read
     snap.problems = frozenset(problems)
     return snap
+
+
+def config_paths(config: DeployConfig) -> set[str]:
+    """The paths a deploy configuration reads whatever the files say (a kustomization's references come on
+    top): what a history walk can read ahead before the first snapshot is built."""
+    if config.kind == HELM:
+        values, chart = _helm_paths(config.path, config.value_files)
+        return {path for path, _ in values} | {chart}
+    return {_join(config.path, name) for name in kustomize.KUSTOMIZATION_NAMES}
 
 
 @lru_cache(maxsize=256)
@@ -237,6 +275,49 @@ def _helm(view, config, reader, snap, problems, add) -> None:
             problems.add(Problem(chart, parsed.problem))
         else:
             snap.app_versions[chart] = parsed.app_version
+
+
+def _helm_update(parent: Snapshot, view: TreeView, config: DeployConfig, reader: BlobReader) -> Snapshot | None:
+    """``parent`` with what changed files gave instead of what they gave there; None when the parent did not
+    look at every path (then the snapshot is built whole)."""
+    values, chart = _helm_paths(config.path, config.value_files)
+    paths = {path for path, inside in values if inside}
+    if chart in paths or not (paths | {chart}) <= parent.files.keys():
+        return None
+    refs = dict(parent.refs)
+    problems = set(parent.problems)
+    app_versions = dict(parent.app_versions)
+    for path in dict.fromkeys(path for path, inside in values if inside):
+        before, after = parent.files[path], view.blob(path)
+        if before == after:
+            continue
+        for sha, adding in ((before, False), (after, True)):
+            if sha is None:
+                problem, part = Problem(path, f"values file {path} not found at {{sha}}", missing=True), {}
+            else:
+                parsed, part = reader.image_refs(sha, ROLE_VALUES, path)
+                problem = Problem(path, parsed.problem) if parsed.problem else None
+            if adding:
+                refs.update(part)
+                if problem is not None:
+                    problems.add(problem)
+            else:
+                for key in part:
+                    del refs[key]
+                problems.discard(problem)
+    before, after = parent.files[chart], view.blob(chart)
+    if before != after:
+        for sha, adding in ((before, False), (after, True)):
+            if sha is None:
+                continue
+            parsed = reader.parse(sha, ROLE_CHART)
+            if parsed.problem:
+                (problems.add if adding else problems.discard)(Problem(chart, parsed.problem))
+            elif adding:
+                app_versions[chart] = parsed.app_version
+            else:
+                app_versions.pop(chart, None)
+    return Snapshot(files=view.read, refs=refs, app_versions=app_versions, problems=frozenset(problems))
 
 
 def _kustomize(view, config, reader, problems, add) -> None:
