@@ -19,6 +19,7 @@ set to where the new line starts is recorded first, caused by the force-push.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -50,6 +51,7 @@ from provisioning.image_tags.model import (
 )
 
 _NULL_SHA = "0" * 40
+_FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _REGULAR_FILE_MODES = ("100644", "100755")
 _FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cI%x1f%s"
 
@@ -73,9 +75,8 @@ def scan(
     along the first-parent line; after a force-push, from where the lines part."""
     repo = open_repo(repo_path)
     try:
-        new = resolve_commit(repo, new_sha)
-        old = resolve_commit(repo, old_sha) if old_sha else None
         git_dir = Path(repo.git_dir)
+        new, old = _resolve(repo, git_dir, new_sha, old_sha)
         rewrite = rewrite_between(git_dir, old, new) if old else None
         start = rewrite.base if rewrite else old
         walk = _Walk(repo, config, limits)
@@ -85,6 +86,20 @@ def scan(
         return result
     finally:
         repo.close()
+
+
+def _resolve(repo, git_dir: Path, new_sha: str, old_sha: str | None) -> tuple[str, str | None]:
+    """The commits ``new_sha`` and ``old_sha`` name. Full SHAs (what callers pass) are checked by one
+    ``rev-parse``: GitPython would start its ``cat-file`` process for it, and stopping that process when the
+    repository is closed costs more than the check. Anything else, or an unknown commit, goes through
+    ``resolve_commit`` (and its error)."""
+    given = [new_sha] + ([old_sha] if old_sha else [])
+    if all(_FULL_SHA.match(sha) for sha in given):
+        proc = GitClient(git_dir=git_dir).run("rev-parse", *(f"{sha}^{{commit}}" for sha in given), check=False)
+        found = proc.stdout.decode().split()
+        if proc.returncode == 0 and len(found) == len(given):
+            return found[0], found[1] if old_sha else None
+    return resolve_commit(repo, new_sha), resolve_commit(repo, old_sha) if old_sha else None
 
 
 def commits_not_contained(repo_path: Path, shas, *, tip: str) -> set[str]:

@@ -9,6 +9,7 @@ moved.
 from __future__ import annotations
 
 import posixpath
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -199,6 +200,9 @@ class Snapshot:
     refs: dict[tuple[str, str, str], ImageRef] = field(default_factory=dict)
     app_versions: dict[str, str | None] = field(default_factory=dict)
     problems: frozenset[Problem] = frozenset()
+    # Set by an update from a parent: (weak reference to it, keys whose ref may differ from it), so a diff
+    # against that parent looks at those keys only. Weak: a parent is dropped once its children are built.
+    base: tuple[weakref.ref, frozenset] | None = field(default=None, compare=False, repr=False)
 
 
 def _join(*parts: str) -> str:
@@ -285,6 +289,7 @@ def _helm_update(parent: Snapshot, view: TreeView, config: DeployConfig, reader:
     if chart in paths or not (paths | {chart}) <= parent.files.keys():
         return None
     refs = dict(parent.refs)
+    touched: set[tuple[str, str, str]] = set()
     problems = set(parent.problems)
     app_versions = dict(parent.app_versions)
     for path in dict.fromkeys(path for path, inside in values if inside):
@@ -297,6 +302,7 @@ def _helm_update(parent: Snapshot, view: TreeView, config: DeployConfig, reader:
             else:
                 parsed, part = reader.image_refs(sha, ROLE_VALUES, path)
                 problem = Problem(path, parsed.problem) if parsed.problem else None
+            touched.update(part)
             if adding:
                 refs.update(part)
                 if problem is not None:
@@ -317,7 +323,8 @@ def _helm_update(parent: Snapshot, view: TreeView, config: DeployConfig, reader:
                 app_versions[chart] = parsed.app_version
             else:
                 app_versions.pop(chart, None)
-    return Snapshot(files=view.read, refs=refs, app_versions=app_versions, problems=frozenset(problems))
+    return Snapshot(files=view.read, refs=refs, app_versions=app_versions, problems=frozenset(problems),
+                    base=(weakref.ref(parent), frozenset(touched)))
 
 
 def _kustomize(view, config, reader, problems, add) -> None:
