@@ -261,6 +261,14 @@ def _helm_paths(path: str, value_files: tuple[str, ...]) -> tuple[tuple[tuple[st
     return values, _join(base, "Chart.yaml")
 
 
+@lru_cache(maxsize=256)
+def _helm_read_paths(path: str, value_files: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The values files inside the repository (each once), and every path a whole build looks at."""
+    values, chart = _helm_paths(path, value_files)
+    inside = tuple(dict.fromkeys(joined for joined, ok in values if ok))
+    return inside, frozenset(inside) | {chart}
+
+
 def _helm(view, config, reader, snap, problems, add) -> None:
     values, chart = _helm_paths(config.path, config.value_files)
     for path, inside in values:
@@ -284,18 +292,23 @@ def _helm(view, config, reader, snap, problems, add) -> None:
 def _helm_update(parent: Snapshot, view: TreeView, config: DeployConfig, reader: BlobReader) -> Snapshot | None:
     """``parent`` with what changed files gave instead of what they gave there; None when the parent did not
     look at every path (then the snapshot is built whole)."""
-    values, chart = _helm_paths(config.path, config.value_files)
-    paths = {path for path, inside in values if inside}
-    if chart in paths or not (paths | {chart}) <= parent.files.keys():
+    chart = _helm_paths(config.path, config.value_files)[1]
+    inside, looked_at = _helm_read_paths(config.path, config.value_files)
+    files, known = parent.files, view.known
+    if chart in inside or files.keys() != looked_at or not looked_at <= known.keys():
         return None
+    changed = [path for path in inside if known.get(path, files[path]) != files[path]]
+    if known.get(chart, files[chart]) != files[chart]:
+        changed.append(chart)
+    view.read = {**files, **{path: view.blob(path) for path in changed}}
     refs = dict(parent.refs)
     touched: set[tuple[str, str, str]] = set()
     problems = set(parent.problems)
     app_versions = dict(parent.app_versions)
-    for path in dict.fromkeys(path for path, inside in values if inside):
-        before, after = parent.files[path], view.blob(path)
-        if before == after:
+    for path in changed:
+        if path == chart:
             continue
+        before, after = files[path], view.read[path]
         for sha, adding in ((before, False), (after, True)):
             if sha is None:
                 problem, part = Problem(path, f"values file {path} not found at {{sha}}", missing=True), {}
@@ -311,7 +324,7 @@ def _helm_update(parent: Snapshot, view: TreeView, config: DeployConfig, reader:
                 for key in part:
                     del refs[key]
                 problems.discard(problem)
-    before, after = parent.files[chart], view.blob(chart)
+    before, after = files[chart], view.read[chart]
     if before != after:
         for sha, adding in ((before, False), (after, True)):
             if sha is None:

@@ -73,8 +73,30 @@ def decode(data: bytes, limits: Limits) -> str:
         raise YamlProblem(f"not valid UTF-8 (byte {exc.start})") from None
 
 
+class _CachedResolver(yaml.CSafeLoader):
+    """PyYAML's safe loader, its implicit-tag resolution remembered per distinct scalar: the same keys and
+    values come back in every version of a file, and the regular expressions are most of what is left of a
+    parse. Valid as no path resolver is registered (the safe loader has none)."""
+
+    _resolved: dict = {}
+
+    def resolve(self, kind, value, implicit):
+        if value is not None and len(value) > _RESOLVED_LENGTH:
+            return super().resolve(kind, value, implicit)  # long text is rarely repeated: not kept
+        key = (kind, value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._resolved) >= _RESOLVED_MAX:
+                self._resolved.clear()
+            self._resolved[key] = tag
+        return tag
+
+
+_RESOLVED_MAX = 100_000
+_RESOLVED_LENGTH = 200
 # libyaml is required: without it a scan would fall back to a pure-Python parser ten times slower.
-_Parser = yaml.CSafeLoader
+_Parser = _CachedResolver if not yaml.SafeLoader.yaml_path_resolvers else yaml.CSafeLoader
 # Far deeper than any walker goes (Limits.max_depth), far shallower than what a 1 MiB file could nest.
 _MAX_PARSE_DEPTH = 10_000
 _NO_KEY = object()
