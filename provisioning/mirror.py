@@ -27,7 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provisioning.errors import InvalidInput
+from provisioning.errors import (
+    AuthenticationFailed,
+    InvalidInput,
+    PermissionDenied,
+    ProvisioningError,
+    Unreachable,
+)
 from provisioning.forge.base import GitRemote
 from provisioning.git.client import GitClient, GitResult, parse_refs
 
@@ -38,6 +44,7 @@ _CACHE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 # In the bare cache: the refs and HEAD the last sync left on the target, and when the target was last known
 # to equal them. Removed with the cache; rewritten atomically after each sync.
 _STATE_FILE = "dso-mirror-state.json"
+_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _PUSH_KINDS = {" ": "updated", "+": "forced", "*": "created", "-": "deleted"}
 
 
@@ -158,9 +165,7 @@ class Mirror:
             else:
                 # Without a record the target is listed first: what it held is the base of the reported changes.
                 old = ls_remote(target, timeout_seconds=self.timeout_seconds) if state is None else None
-                fetch = ["fetch", "--prune", "--prune-tags", "--no-write-fetch-head", "--quiet"]
-                self._client(cache, source).run(*fetch, source.url, *REFSPECS, remote=True)
-                new = self._local_refs(cache)
+                new = self._fetch(cache, source, advertised)
                 pushed = ()
                 if old is None or old != new:
                     pushed = self._push(cache, target, old, new, default_branch, state, set_default_branch)
@@ -249,6 +254,32 @@ class Mirror:
         partial.write_text(json.dumps(state, sort_keys=True))
         os.replace(partial, cache / _STATE_FILE)
 
+    def _fetch(self, cache: Path, source: GitRemote, advertised: dict[str, str]) -> dict[str, str]:
+        """Make the cache's branches and tags those of the source; what they are now.
+
+        The listing of the source already says what each ref points at, so the cache asks for exactly those
+        objects (``+<sha>:<ref>``, without tag following): git then skips its own listing of the source, one
+        round trip (over HTTP, one request and one server process), and the new refs are known without
+        asking the cache. A deletion, a cache whose refs cannot be read from its files, or a source that
+        refuses the wants (a protocol v0 server whose ref moved since the listing) takes the ordinary
+        pruning fetch of every branch and tag instead."""
+        held = _loose_and_packed_refs(cache)
+        if held is not None and held.keys() <= advertised.keys():
+            wanted = "".join(f"+{sha}:{ref}\n" for ref, sha in sorted(advertised.items()) if held.get(ref) != sha)
+            try:
+                if wanted:
+                    self._client(cache, source).run(
+                        "fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--stdin", source.url,
+                        input=wanted, remote=True)
+                return dict(advertised)
+            except ProvisioningError as exc:
+                if isinstance(exc, (AuthenticationFailed, PermissionDenied, Unreachable)):
+                    raise
+        fetch = ["fetch", "--prune", "--prune-tags", "--no-write-fetch-head", "--quiet"]
+        self._client(cache, source).run(*fetch, source.url, *REFSPECS, remote=True)
+        refs = _loose_and_packed_refs(cache)
+        return refs if refs is not None else self._local_refs(cache)
+
     def _local_refs(self, cache: Path) -> dict[str, str]:
         proc = self._local(cache, "for-each-ref", "--format=%(objectname) %(refname)",
                            "refs/heads", "refs/tags")
@@ -280,6 +311,46 @@ class Mirror:
         # cache never saw): both count as a forced update.
         proc = self._client(cache).run("merge-base", "--is-ancestor", old_sha, new_sha, check=False)
         return proc.returncode == 0
+
+
+def _loose_and_packed_refs(cache: Path) -> dict[str, str] | None:
+    """The cache's branches and tags read from its ref files, without starting ``for-each-ref``; None when
+    they are not plain files of SHAs (another ref storage, a symbolic ref) and git must be asked.
+
+    Loose refs are read before ``packed-refs`` and win over it: a ``pack-refs`` (from a background ``gc``)
+    writes the new ``packed-refs`` before it removes the loose files it packed, so a ref whose loose file
+    is gone by the time it is read is in the ``packed-refs`` read after it."""
+    if (cache / "reftable").exists():
+        return None
+    loose: dict[str, str] = {}
+    for top in ("refs/heads", "refs/tags"):
+        for folder, _, names in os.walk(cache / top):
+            for name in names:
+                if name.endswith(".lock"):
+                    continue
+                path = Path(folder, name)
+                try:
+                    value = path.read_text().strip()
+                except FileNotFoundError:
+                    continue
+                if not _SHA.match(value):
+                    return None
+                loose[path.relative_to(cache).as_posix()] = value
+    refs: dict[str, str] = {}
+    try:
+        packed = (cache / "packed-refs").read_text()
+    except FileNotFoundError:
+        packed = ""
+    for line in packed.splitlines():
+        if line.startswith(("#", "^")) or not line:
+            continue
+        sha, _, ref = line.partition(" ")
+        if not _SHA.match(sha):
+            return None
+        if ref.startswith(("refs/heads/", "refs/tags/")):
+            refs[ref] = sha
+    refs.update(loose)
+    return refs
 
 
 def _push_changes(output: str, before: dict[str, str], new: dict[str, str]) -> list[RefChange]:

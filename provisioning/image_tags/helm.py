@@ -28,11 +28,12 @@ def values_hits(docs: list[Node], budget: Budget) -> list[Hit]:
 def _walk(node: Node, path: tuple, depth: int, budget: Budget, out: list[Hit]) -> None:
     budget.visit(depth)
     if isinstance(node, MappingNode):
-        hit = _image_map(node, path)
+        pairs = items(node)
+        hit = _image_map(node, path, pairs) if any(key == "repository" for key, _, _ in pairs) else None
         if hit is not None:
             out.append(hit)
             return
-        for key, _, value in items(node):
+        for key, _, value in pairs:
             # Merged content ("<<: *defaults") is reported once, where its anchor is defined.
             if key == "<<":
                 continue
@@ -48,8 +49,8 @@ def _walk(node: Node, path: tuple, depth: int, budget: Budget, out: list[Hit]) -
             _walk(value, path + (index,), depth + 1, budget, out)
 
 
-def _image_map(node: MappingNode, path: tuple) -> Hit | None:
-    fields = {key: value for key, _, value in items(node)}
+def _image_map(node: MappingNode, path: tuple, pairs: list | None = None) -> Hit | None:
+    fields = {key: value for key, _, value in (items(node) if pairs is None else pairs)}
     repository = scalar(fields.get("repository"))
     if repository is None or not isinstance(fields.get("repository"), ScalarNode):
         return None

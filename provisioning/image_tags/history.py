@@ -19,6 +19,7 @@ set to where the new line starts is recorded first, caused by the force-push.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ from provisioning.image_tags.inventory import (
     Snapshot,
     TreeView,
     build_snapshot,
+    config_paths,
     open_repo,
     resolve_commit,
     sorted_refs,
@@ -49,6 +51,7 @@ from provisioning.image_tags.model import (
 )
 
 _NULL_SHA = "0" * 40
+_FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _REGULAR_FILE_MODES = ("100644", "100755")
 _FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%cI%x1f%s"
 
@@ -72,9 +75,8 @@ def scan(
     along the first-parent line; after a force-push, from where the lines part."""
     repo = open_repo(repo_path)
     try:
-        new = resolve_commit(repo, new_sha)
-        old = resolve_commit(repo, old_sha) if old_sha else None
         git_dir = Path(repo.git_dir)
+        new, old = _resolve(repo, git_dir, new_sha, old_sha)
         rewrite = rewrite_between(git_dir, old, new) if old else None
         start = rewrite.base if rewrite else old
         walk = _Walk(repo, config, limits)
@@ -84,6 +86,20 @@ def scan(
         return result
     finally:
         repo.close()
+
+
+def _resolve(repo, git_dir: Path, new_sha: str, old_sha: str | None) -> tuple[str, str | None]:
+    """The commits ``new_sha`` and ``old_sha`` name. Full SHAs (what callers pass) are checked by one
+    ``rev-parse``: GitPython would start its ``cat-file`` process for it, and stopping that process when the
+    repository is closed costs more than the check. Anything else, or an unknown commit, goes through
+    ``resolve_commit`` (and its error)."""
+    given = [new_sha] + ([old_sha] if old_sha else [])
+    if all(_FULL_SHA.match(sha) for sha in given):
+        proc = GitClient(git_dir=git_dir).run("rev-parse", *(f"{sha}^{{commit}}" for sha in given), check=False)
+        found = proc.stdout.decode().split()
+        if proc.returncode == 0 and len(found) == len(given):
+            return found[0], found[1] if old_sha else None
+    return resolve_commit(repo, new_sha), resolve_commit(repo, old_sha) if old_sha else None
 
 
 def commits_not_contained(repo_path: Path, shas, *, tip: str) -> set[str]:
@@ -106,7 +122,10 @@ class _Walk:
     def __init__(self, repo, config: DeployConfig, limits: Limits):
         self.repo = repo
         self.config = config
-        self.reader = BlobReader(repo, limits)
+        self.reader = BlobReader(repo, limits, upcoming=self.upcoming)
+        self.commits: list[_Commit] = []
+        self.at = 0  # index in ``commits`` of the commit being stepped
+        self.watched: set[str] = config_paths(config)  # every path a snapshot looked at
         self.snaps: dict[str, Snapshot] = {}
         self.own: dict[str, list[Diff]] = {}  # sha -> what the commit itself changed
         self.net: dict[str, list[Diff]] = {}  # line merge sha -> all it changed against its first parent
@@ -119,7 +138,13 @@ class _Walk:
             return Snapshot()
         snap = self.snaps.get(sha)
         if snap is None:
-            snap = self.snaps[sha] = build_snapshot(TreeView(self.repo, sha), self.config, self.reader)
+            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha))
+        return snap
+
+    def build(self, view: TreeView, parent: Snapshot | None = None) -> Snapshot:
+        snap = build_snapshot(view, self.config, self.reader, parent)
+        if not self.watched.issuperset(snap.files):
+            self.watched.update(snap.files)
         return snap
 
     def run(self, commits: list[_Commit], new: str, *, forced_from: str | None = None) -> ScanResult:
@@ -136,7 +161,8 @@ class _Walk:
             keep |= {forced_from, start}
         # Snapshots are dropped once every child in the range has used them: memory stays flat.
         pending = Counter(p for c in commits for p in c.parents)
-        for commit in commits:
+        self.commits = commits
+        for self.at, commit in enumerate(commits):
             self.step(commit)
             for parent in commit.parents:
                 pending[parent] -= 1
@@ -158,18 +184,27 @@ class _Walk:
             commits_scanned=len(commits),
         )
 
+    def upcoming(self):
+        """The blobs the commits from the current one on changed at paths snapshots look at."""
+        watched = self.watched
+        for commit in self.commits[self.at:]:
+            for path, sha in commit.changed.items():
+                if sha is not None and path in watched:
+                    yield sha
+
     def step(self, commit: _Commit) -> None:
         sha = commit.info.sha
         if not commit.parents:
             parent = Snapshot()
-            snap = self.snaps[sha] = build_snapshot(TreeView(self.repo, sha), self.config, self.reader)
+            # A root commit's diff (against the empty tree) lists every file it has.
+            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha, dict(commit.changed)))
         else:
             parent = self.snapshot_of(commit.parents[0])
             if parent.files.keys().isdisjoint(commit.changed.keys()):
                 self.snaps[sha] = parent
                 return
             known = {**parent.files, **commit.changed}
-            snap = self.snaps[sha] = build_snapshot(TreeView(self.repo, sha, known), self.config, self.reader)
+            snap = self.snaps[sha] = self.build(TreeView(self.repo, sha, known), parent)
         others = [self.snapshot_of(p) for p in commit.parents[1:]]
         self.own[sha] = diff(parent, snap, others)
         if others and sha in self.line:

@@ -1,6 +1,6 @@
 """What a deploy configuration sets at one commit: image refs, appVersion and the problems met on the way.
 
-Parsing is cached by (blob sha, role): a file that did not change between commits is never read twice,
+Parsing is cached by (blob sha, role) in ``blobs.BlobReader``: a file that did not change between commits is never read twice,
 which is what keeps a 1,000-commit history cheap. A ``Snapshot`` also remembers every path it looked at
 (present or not), so the history walk can tell from a commit's diff alone whether anything it cares about
 moved.
@@ -9,76 +9,26 @@ moved.
 from __future__ import annotations
 
 import posixpath
+import weakref
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import git
 
 from provisioning.errors import InvalidInput, NotFound
-from provisioning.image_tags import helm, kustomize
+from provisioning.image_tags import kustomize
+from provisioning.image_tags.blobs import (  # noqa: F401 - ROLE_*, Parsed and parse_text are read from here
+    ROLE_CHART,
+    ROLE_KUSTOMIZATION,
+    ROLE_MANIFEST,
+    ROLE_VALUES,
+    BlobReader,
+    Parsed,
+    parse_text,
+)
 from provisioning.image_tags.model import HELM, KUSTOMIZE, CommitInfo, DeployConfig, ImageRef, Limits, ScanProblem
-from provisioning.image_tags.reference import Hit
-from provisioning.image_tags.safe_yaml import Budget, YamlProblem, compose, decode
 
-ROLE_VALUES = "values"
-ROLE_CHART = "chart"
-ROLE_KUSTOMIZATION = "kustomization"
-ROLE_MANIFEST = "manifest"
 _REGULAR_FILE_MODES = (0o100644, 0o100755)
-
-
-@dataclass(frozen=True)
-class Parsed:
-    entries: tuple[tuple, ...] = ()  # Hit.plain() tuples
-    app_version: str | None = None
-    references: tuple[str, ...] = ()
-    problem: str | None = None
-
-
-def parse_text(text: str, role: str, limits: Limits) -> tuple[list[Hit], str | None, list[str]]:
-    """Hits (with nodes, for bump), appVersion and kustomize references of one decoded file."""
-    docs = compose(text)
-    budget = Budget(limits)
-    if role == ROLE_VALUES:
-        return helm.values_hits(docs, budget), None, []
-    if role == ROLE_CHART:
-        return [], helm.chart_app_version(docs, budget), []
-    if role == ROLE_KUSTOMIZATION:
-        refs = kustomize.kustomization_references(docs, budget)
-        return kustomize.kustomization_hits(docs, budget), None, refs
-    return kustomize.manifest_hits(docs, budget), None, []
-
-
-class BlobReader:
-    """Reads and parses blobs of one repository, once per (blob, role)."""
-
-    def __init__(self, repo: git.Repo, limits: Limits):
-        self.repo = repo
-        self.limits = limits
-        self._cache: dict[tuple[str, str], Parsed] = {}
-        self.parsed_count = 0
-
-    def parse(self, sha: str, role: str) -> Parsed:
-        key = (sha, role)
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = self._cache[key] = self._parse(sha, role)
-        return cached
-
-    def _parse(self, sha: str, role: str) -> Parsed:
-        self.parsed_count += 1
-        try:
-            binsha = bytes.fromhex(sha)
-            size = self.repo.odb.info(binsha).size
-            if size > self.limits.max_file_bytes:
-                # Checked before reading so a 2 GiB blob never lands in memory.
-                return Parsed(problem=f"file too large ({size} bytes, limit {self.limits.max_file_bytes})")
-            text = decode(self.repo.odb.stream(binsha).read(), self.limits)
-            hits, app_version, refs = parse_text(text, role, self.limits)
-        except YamlProblem as exc:
-            return Parsed(problem=exc.reason)
-        except Exception as exc:  # noqa: BLE001 - one odd file must never stop a scan
-            return Parsed(problem=f"could not read file ({type(exc).__name__})")
-        return Parsed(tuple(h.plain() for h in hits), app_version, tuple(refs))
 
 
 class TreeView:
@@ -89,7 +39,7 @@ class TreeView:
         self.sha = sha
         self.known = known if known is not None else {}
         self.read: dict[str, str | None] = {}
-        self._tree = None
+        self._folders: dict[str, object] = {}
 
     def blob(self, path: str) -> str | None:
         if path in self.known:
@@ -100,16 +50,37 @@ class TreeView:
         return sha
 
     def _lookup(self, path: str) -> str | None:
-        if self._tree is None:
-            self._tree = self.repo.commit(self.sha).tree
+        folder, _, name = path.rpartition("/")
+        tree = self._folder(folder)
         try:
-            obj = self._tree / path
+            obj = tree / name if tree is not None else None
         except KeyError:
+            return None
+        if obj is None:
             return None
         # Directories, submodules and symlinks are not files we parse.
         if obj.type != "blob" or obj.mode not in _REGULAR_FILE_MODES:
             return None
         return obj.hexsha
+
+    def _folder(self, folder: str):
+        """The tree at ``folder`` (None if there is none), each read once: GitPython reads a folder again
+        for every path looked up through it."""
+        if folder in self._folders:
+            return self._folders[folder]
+        if not folder:
+            tree = self.repo.commit(self.sha).tree
+        else:
+            parent, _, name = folder.rpartition("/")
+            above = self._folder(parent)
+            try:
+                tree = above / name if above is not None else None
+            except KeyError:
+                tree = None
+            if tree is not None and tree.type != "tree":
+                tree = None
+        self._folders[folder] = tree
+        return tree
 
 
 @dataclass(frozen=True)
@@ -130,6 +101,9 @@ class Snapshot:
     refs: dict[tuple[str, str, str], ImageRef] = field(default_factory=dict)
     app_versions: dict[str, str | None] = field(default_factory=dict)
     problems: frozenset[Problem] = frozenset()
+    # Set by an update from a parent: (weak reference to it, keys whose ref may differ from it), so a diff
+    # against that parent looks at those keys only. Weak: a parent is dropped once its children are built.
+    base: tuple[weakref.ref, frozenset] | None = field(default=None, compare=False, repr=False)
 
 
 def _join(*parts: str) -> str:
@@ -140,18 +114,25 @@ def _inside(path: str) -> bool:
     return not (path == ".." or path.startswith("../") or path.startswith("/"))
 
 
-def build_snapshot(view: TreeView, config: DeployConfig, reader: BlobReader) -> Snapshot:
+def build_snapshot(view: TreeView, config: DeployConfig, reader: BlobReader,
+                   parent: Snapshot | None = None) -> Snapshot:
+    """What ``config`` sets at ``view``'s commit. With ``parent`` (the snapshot of its first parent) a Helm
+    chart only reads again the files whose blob changed: each values file's refs and problems, and
+    Chart.yaml's appVersion, depend on that file alone."""
+    if parent is not None and config.kind == HELM:
+        updated = _helm_update(parent, view, config, reader)
+        if updated is not None:
+            return updated
     snap = Snapshot()
     problems: set[Problem] = set()
 
-    def add(parsed: Parsed, path: str) -> bool:
+    def add(sha: str, role: str, path: str) -> Parsed | None:
+        parsed, refs = reader.image_refs(sha, role, path)
         if parsed.problem:
             problems.add(Problem(path, parsed.problem))
-            return False
-        for location, image, tag, digest, source in parsed.entries:
-            ref = ImageRef(image, tag, digest, path, location, source)
-            snap.refs[ref.key] = ref
-        return True
+            return None
+        snap.refs.update(refs)
+        return parsed
 
     if config.kind == HELM:
         _helm(view, config, reader, snap, problems, add)
@@ -164,19 +145,42 @@ def build_snapshot(view: TreeView, config: DeployConfig, reader: BlobReader) -> 
     return snap
 
 
+def config_paths(config: DeployConfig) -> set[str]:
+    """The paths a deploy configuration reads whatever the files say (a kustomization's references come on
+    top): what a history walk can read ahead before the first snapshot is built."""
+    if config.kind == HELM:
+        values, chart = _helm_paths(config.path, config.value_files)
+        return {path for path, _ in values} | {chart}
+    return {_join(config.path, name) for name in kustomize.KUSTOMIZATION_NAMES}
+
+
+@lru_cache(maxsize=256)
+def _helm_paths(path: str, value_files: tuple[str, ...]) -> tuple[tuple[tuple[str, bool], ...], str]:
+    """((values file path, inside the repository), ...) and the Chart.yaml path: the same at every commit."""
+    base = _join(path)
+    values = tuple((joined, _inside(joined)) for joined in (_join(base, name) for name in value_files))
+    return values, _join(base, "Chart.yaml")
+
+
+@lru_cache(maxsize=256)
+def _helm_read_paths(path: str, value_files: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The values files inside the repository (each once), and every path a whole build looks at."""
+    values, chart = _helm_paths(path, value_files)
+    inside = tuple(dict.fromkeys(joined for joined, ok in values if ok))
+    return inside, frozenset(inside) | {chart}
+
+
 def _helm(view, config, reader, snap, problems, add) -> None:
-    base = _join(config.path)
-    for value_file in config.value_files:
-        path = _join(base, value_file)
-        if not _inside(path):
+    values, chart = _helm_paths(config.path, config.value_files)
+    for path, inside in values:
+        if not inside:
             problems.add(Problem(path, "references outside the repository"))
             continue
         sha = view.blob(path)
         if sha is None:
             problems.add(Problem(path, f"values file {path} not found at {{sha}}", missing=True))
             continue
-        add(reader.parse(sha, ROLE_VALUES), path)
-    chart = _join(base, "Chart.yaml")
+        add(sha, ROLE_VALUES, path)
     sha = view.blob(chart)
     if sha is not None:
         parsed = reader.parse(sha, ROLE_CHART)
@@ -184,6 +188,57 @@ def _helm(view, config, reader, snap, problems, add) -> None:
             problems.add(Problem(chart, parsed.problem))
         else:
             snap.app_versions[chart] = parsed.app_version
+
+
+def _helm_update(parent: Snapshot, view: TreeView, config: DeployConfig, reader: BlobReader) -> Snapshot | None:
+    """``parent`` with what changed files gave instead of what they gave there; None when the parent did not
+    look at every path (then the snapshot is built whole)."""
+    chart = _helm_paths(config.path, config.value_files)[1]
+    inside, looked_at = _helm_read_paths(config.path, config.value_files)
+    files, known = parent.files, view.known
+    if chart in inside or files.keys() != looked_at or not looked_at <= known.keys():
+        return None
+    changed = [path for path in inside if known.get(path, files[path]) != files[path]]
+    if known.get(chart, files[chart]) != files[chart]:
+        changed.append(chart)
+    view.read = {**files, **{path: view.blob(path) for path in changed}}
+    refs = dict(parent.refs)
+    touched: set[tuple[str, str, str]] = set()
+    problems = set(parent.problems)
+    app_versions = dict(parent.app_versions)
+    for path in changed:
+        if path == chart:
+            continue
+        before, after = files[path], view.read[path]
+        for sha, adding in ((before, False), (after, True)):
+            if sha is None:
+                problem, part = Problem(path, f"values file {path} not found at {{sha}}", missing=True), {}
+            else:
+                parsed, part = reader.image_refs(sha, ROLE_VALUES, path)
+                problem = Problem(path, parsed.problem) if parsed.problem else None
+            touched.update(part)
+            if adding:
+                refs.update(part)
+                if problem is not None:
+                    problems.add(problem)
+            else:
+                for key in part:
+                    del refs[key]
+                problems.discard(problem)
+    before, after = files[chart], view.read[chart]
+    if before != after:
+        for sha, adding in ((before, False), (after, True)):
+            if sha is None:
+                continue
+            parsed = reader.parse(sha, ROLE_CHART)
+            if parsed.problem:
+                (problems.add if adding else problems.discard)(Problem(chart, parsed.problem))
+            elif adding:
+                app_versions[chart] = parsed.app_version
+            else:
+                app_versions.pop(chart, None)
+    return Snapshot(files=view.read, refs=refs, app_versions=app_versions, problems=frozenset(problems),
+                    base=(weakref.ref(parent), frozenset(touched)))
 
 
 def _kustomize(view, config, reader, problems, add) -> None:
@@ -207,8 +262,8 @@ def _kustomize(view, config, reader, problems, add) -> None:
             problems.add(Problem(directory, f"kustomization not found in {where} at {{sha}}", missing=True))
             return
         path, sha = found
-        parsed = reader.parse(sha, ROLE_KUSTOMIZATION)
-        if not add(parsed, path):
+        parsed = add(sha, ROLE_KUSTOMIZATION, path)
+        if parsed is None:
             return
         for ref in parsed.references:
             target = kustomize.resolve_reference(directory, ref)
@@ -219,7 +274,7 @@ def _kustomize(view, config, reader, problems, add) -> None:
             if blob is not None:
                 if target not in manifests:
                     manifests.add(target)
-                    add(reader.parse(blob, ROLE_MANIFEST), target)
+                    add(blob, ROLE_MANIFEST, target)
             elif _kustomization_file(view, target) is not None:
                 visit(target, stack + (directory,))
             else:

@@ -54,7 +54,13 @@ def diff(parent: Snapshot, snap: Snapshot, others: list[Snapshot] = ()) -> list[
     changed: list[Diff] = []
     gone: dict[tuple[str, str], list] = defaultdict(list)
     new: dict[tuple[str, str], list] = defaultdict(list)
-    for key in sorted(parent.refs.keys() | snap.refs.keys()):
+    old_refs, new_refs = parent.refs, snap.refs
+    if snap.base is not None and snap.base[0]() is parent:
+        moved = snap.base[1]  # an update from ``parent`` knows which keys it touched
+    else:
+        # A file unchanged between the two snapshots holds the very same ImageRef objects in both.
+        moved = [key for key in old_refs.keys() | new_refs.keys() if old_refs.get(key) is not new_refs.get(key)]
+    for key in sorted(moved):
         before, after = _state(parent, key), _state(snap, key)
         if before == after or any(_state(o, key) == after for o in others):
             continue

@@ -1,8 +1,9 @@
 """Bounded YAML reading: a node graph, never constructed Python objects.
 
-We only *compose* documents, from libyaml's event stream (PyYAML's C parser: the pure-Python parsers
-spend 90 % of a history scan tokenizing) with a composer of our own that keeps no Python recursion, so
-deep nesting is a problem reported, never a crash. Composition keeps an alias as a second reference to the anchored node, so a
+We only *compose* documents, with PyYAML's C composer over libyaml (the pure-Python parsers spend 90 % of
+a history scan tokenizing) when libyaml bounds nesting itself, otherwise (and for what the C composer
+refuses) from libyaml's event stream with a composer of our own that keeps no Python recursion, so deep
+nesting is a problem reported, never a crash. Composition keeps an alias as a second reference to the anchored node, so a
 billion-laughs file stays a few dozen nodes in memory; the walkers then count every node they visit
 (aliases included) against ``Limits.max_nodes`` and stop with a problem instead of expanding. Working on
 nodes also keeps every scalar as the text the author wrote ("1.20" stays "1.20", not 1.2) and gives the
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.error import MarkedYAMLError, YAMLError
 from yaml.events import (
     AliasEvent,
@@ -71,28 +73,94 @@ def decode(data: bytes, limits: Limits) -> str:
         raise YamlProblem(f"not valid UTF-8 (byte {exc.start})") from None
 
 
+class _CachedResolver(yaml.CSafeLoader):
+    """PyYAML's safe loader, its implicit-tag resolution remembered per distinct scalar: the same keys and
+    values come back in every version of a file, and the regular expressions are most of what is left of a
+    parse. Valid as no path resolver is registered (the safe loader has none)."""
+
+    _resolved: dict = {}
+
+    def resolve(self, kind, value, implicit):
+        if value is not None and len(value) > _RESOLVED_LENGTH:
+            return super().resolve(kind, value, implicit)  # long text is rarely repeated: not kept
+        key = (kind, value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._resolved) >= _RESOLVED_MAX:
+                self._resolved.clear()
+            self._resolved[key] = tag
+        return tag
+
+
+_RESOLVED_MAX = 100_000
+_RESOLVED_LENGTH = 200
 # libyaml is required: without it a scan would fall back to a pure-Python parser ten times slower.
-_Parser = yaml.CSafeLoader
+_Parser = _CachedResolver if not yaml.SafeLoader.yaml_path_resolvers else yaml.CSafeLoader
 # Far deeper than any walker goes (Limits.max_depth), far shallower than what a 1 MiB file could nest.
 _MAX_PARSE_DEPTH = 10_000
 _NO_KEY = object()
 
 
+def _libyaml_bounds_nesting() -> bool:
+    """Whether libyaml refuses deep nesting itself (0.2.5 on: 1,000 levels), which is what makes its
+    composer (recursive, in C) safe on any input."""
+    parser = _Parser("[" * 2000 + "]" * 2000)
+    try:
+        while parser.get_event() is not None:
+            pass
+    except MarkedYAMLError as exc:
+        return "nesting depth" in str(exc.problem)
+    finally:
+        parser.dispose()
+    return False
+
+
+_C_COMPOSER = _libyaml_bounds_nesting()
+
+
 def compose(text: str) -> list[Node]:
-    """All documents of ``text`` as node graphs (empty documents dropped)."""
+    """All documents of ``text`` as node graphs (empty documents dropped).
+
+    PyYAML's C composer builds the same graph four times faster than ours, but refuses a redefined anchor
+    (YAML 1.2 allows it) and words an undefined alias its own way: on its ComposerError the text is composed
+    again by ours, which gives the answer and the message it always gave."""
+    if _C_COMPOSER:
+        parser = _Parser(text)
+        try:
+            documents = []
+            while parser.check_node():
+                documents.append(parser.get_node())
+            return [doc for doc in documents if doc is not None]
+        except ComposerError:
+            pass
+        except MarkedYAMLError as exc:
+            raise _problem(exc) from None
+        except YAMLError as exc:
+            raise _other_problem(exc) from None
+        finally:
+            parser.dispose()
     parser = _Parser(text)
     try:
         return [doc for doc in _compose_all(parser) if doc is not None]
     except MarkedYAMLError as exc:
-        if "nesting depth" in str(exc.problem):  # libyaml's own bound (1,000 levels)
-            raise YamlProblem("YAML nested too deeply to parse") from None
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise YamlProblem(f"invalid YAML{where}: {exc.problem or exc.context}") from None
+        raise _problem(exc) from None
     except YAMLError as exc:
-        raise YamlProblem(f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise _other_problem(exc) from None
     finally:
         parser.dispose()
+
+
+def _problem(exc: MarkedYAMLError) -> YamlProblem:
+    if "nesting depth" in str(exc.problem):  # libyaml's own bound (1,000 levels)
+        return YamlProblem("YAML nested too deeply to parse")
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return YamlProblem(f"invalid YAML{where}: {exc.problem or exc.context}")
+
+
+def _other_problem(exc: YAMLError) -> YamlProblem:
+    return YamlProblem(f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
 
 
 def _compose_all(parser) -> list[Node | None]:

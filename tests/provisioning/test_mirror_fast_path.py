@@ -75,7 +75,7 @@ def test_a_change_is_fetch_and_one_porcelain_push_without_merge_base(setup, git_
 
     result = setup.sync()
 
-    assert [call[0] for call in git_calls] == ["ls-remote", "fetch", "for-each-ref", "push"]
+    assert [call[0] for call in git_calls] == ["ls-remote", "fetch", "push"]
     assert result.changes == (
         RefChange("refs/heads/feature", base, None, "deleted"),
         RefChange("refs/heads/main", base, new, "updated"),
@@ -126,3 +126,63 @@ def test_a_lost_record_falls_back_to_listing_the_target(setup):
     result = setup.sync()
 
     assert not result.changed and not result.pushed
+
+
+def test_new_commits_are_fetched_by_sha_without_a_second_listing_of_the_source(setup, git_calls):
+    old = setup.upstream.commit("first")
+    setup.publish()
+    setup.sync()
+    new = setup.upstream.commit("second")
+    setup.publish()
+    git_calls.clear()
+
+    result = setup.sync()
+
+    fetch = next(call for call in git_calls if call[0] == "fetch")
+    assert "--stdin" in fetch and "--prune" not in fetch
+    assert result.changes == (RefChange("refs/heads/main", old, new, "updated"),)
+    assert refs(setup.mirror.cache_path("app")) == refs(setup.source_dir) == refs(setup.target_dir)
+
+
+def test_a_cache_whose_refs_were_packed_is_read_right(setup):
+    old = setup.upstream.commit("first")
+    setup.upstream.tag("v1", message="annotated")
+    setup.publish()
+    setup.sync()
+    git("pack-refs", "--all", cwd=setup.mirror.cache_path("app"))
+    new = setup.upstream.commit("second")
+    setup.upstream.tag("v2")
+    setup.publish()
+
+    result = setup.sync()
+
+    assert result.changes == (RefChange("refs/heads/main", old, new, "updated"),
+                              RefChange("refs/tags/v2", None, new, "created"))
+    assert refs(setup.mirror.cache_path("app")) == refs(setup.source_dir) == refs(setup.target_dir)
+
+
+def test_a_source_that_refuses_the_listed_sha_gets_the_ordinary_fetch(setup, monkeypatch):
+    base = setup.upstream.commit("base")
+    setup.publish()
+    setup.sync()
+    setup.upstream.commit("listed")
+    setup.publish()
+    listed = mirror_module._advertised
+
+    def rewritten_after_listing(remote, *, timeout):
+        # The source is force-pushed and garbage-collected between the listing and the fetch: the listed
+        # commit no longer exists there.
+        answer = listed(remote, timeout=timeout)
+        setup.upstream.reset_hard(base)
+        setup.upstream.commit("replacement")
+        git("push", "--force", str(setup.source_dir), "HEAD:refs/heads/main", cwd=setup.upstream.path)
+        git("reflog", "expire", "--expire=now", "--all", cwd=setup.source_dir)
+        git("gc", "--prune=now", "--quiet", cwd=setup.source_dir)
+        return answer
+
+    monkeypatch.setattr(mirror_module, "_advertised", rewritten_after_listing)
+    result = setup.sync()
+
+    replacement = refs(setup.source_dir)["refs/heads/main"]
+    assert result.changes == (RefChange("refs/heads/main", base, replacement, "updated"),)
+    assert refs(setup.target_dir) == refs(setup.source_dir)

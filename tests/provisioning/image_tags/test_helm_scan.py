@@ -169,3 +169,37 @@ def _identity() -> dict[str, str]:
         "GIT_COMMITTER_NAME": "Merger",
         "GIT_COMMITTER_EMAIL": "m@example.com",
     }
+
+
+def test_snapshots_updated_from_their_parent_equal_snapshots_built_whole(work, tmp_path, monkeypatch):
+    from provisioning.image_tags import inventory
+
+    config = DeployConfig(kind="helm", path="chart", value_files=("values.yaml", "values-b.yaml"))
+    chart = "apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: {}\n"
+    work.write("chart/Chart.yaml", chart.format("1.0.0"))
+    work.write("chart/values.yaml", LAYOUTS)
+    work.commit("values-b.yaml is missing")
+    work.write("chart/values-b.yaml", "image:\n  repository: reg/b\n  tag: '1'\n")
+    work.commit("values-b.yaml appears")
+    work.write("chart/values.yaml", "image: [broken\n")
+    work.commit("values.yaml breaks")
+    work.write("chart/values.yaml", LAYOUTS.replace('"1.0.0"', '"1.1.0"'))
+    work.write("chart/Chart.yaml", chart.format("1.1.0"))
+    work.commit("values.yaml fixed, bumped, appVersion moves")
+    work.write("chart/Chart.yaml", "appVersion: [broken\n")
+    work.commit("Chart.yaml breaks")
+    work.delete("chart/values-b.yaml")
+    work.write("chart/Chart.yaml", chart.format("1.2.0"))
+    head = work.commit("values-b.yaml goes, Chart.yaml fixed")
+    repo = work.mirror(tmp_path / "m.git")
+
+    def outcome(result):
+        return (changes_as_tuples(result), result.inventory, sorted(result.problems, key=repr),
+                result.app_versions)
+
+    updated = scan(repo, config=config, old_sha=None, new_sha=head)
+    monkeypatch.setattr(inventory, "_helm_update", lambda *args: None)
+    whole = scan(repo, config=config, old_sha=None, new_sha=head)
+
+    assert outcome(updated) == outcome(whole)
+    assert len(updated.problems) >= 2 and len(updated.app_versions) >= 2  # the history did exercise them

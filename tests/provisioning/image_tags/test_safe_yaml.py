@@ -61,3 +61,20 @@ def test_problems_are_reported_not_raised(text, expected):
         safe_yaml.compose(text)
 
     assert expected in problem.value.reason
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_our_composer_and_the_c_one_give_the_same_graph(text, monkeypatch):
+    with_c = safe_yaml.compose(text)
+    monkeypatch.setattr(safe_yaml, "_C_COMPOSER", False)
+
+    ours = safe_yaml.compose(text)
+
+    assert safe_yaml._C_COMPOSER is False and [shape(doc) for doc in ours] == [shape(doc) for doc in with_c]
+
+
+def test_a_redefined_anchor_replaces_the_earlier_one_for_what_follows():
+    document = safe_yaml.compose("a: &x one\nb: &x two\nc: *x\n")[0]
+
+    assert [value.value for _, value in document.value] == ["one", "two", "two"]
+    assert document.value[2][1] is document.value[1][1]
