@@ -77,6 +77,7 @@ def platform(db):
                                         response_status=500, error="the webhook answered HTTP 500")
     NotificationDelivery.objects.create(target=hook, event="image_pinned", status="delivered", attempts=1,
                                         response_status=200)
+    project.registry = registry  # portal_pages runs beside the browser's event loop, where the ORM may not
     return admin, project, app, infra
 
 
@@ -96,7 +97,7 @@ def portal_pages(project, app, infra) -> dict[str, str]:
         "repository-edit": f"/repositories/{app.pk}/edit/",
         "repository-remove": f"/repositories/{app.pk}/remove/",
         "registries": f"/projects/{project.pk}/registries/",
-        "registry-edit": f"/projects/{project.pk}/registries/{project.container_registries.get().pk}/edit/",
+        "registry-edit": f"/projects/{project.pk}/registries/{project.registry.pk}/edit/",
         "notifications": f"/projects/{project.pk}/notifications/",
     }
 
