@@ -112,6 +112,11 @@ RULES: dict[tuple[str, str], str] = {
     ("api:registry-images", "POST"): "registry.manage",
     ("api:registry-image-policy", "PUT"): "registry.manage",
     ("api:registry-watch", "POST"): "registry.manage",
+    ("api:registry-detail", "PATCH"): "registry.manage",
+    ("api:registry-detail", "DELETE"): "registry.manage",
+    ("api:registry-image", "DELETE"): "registry.manage",
+    ("api:notification-target", "PATCH"): "project.edit",
+    ("api:notification-target", "DELETE"): "project.edit",
     ("api:image-tag-ledger", "GET"): "signed_in",
     ("api:repository-merge-request-settings", "PUT"): "repository.manage",
     ("api:project-notification-targets", "GET"): "project.edit",
@@ -273,6 +278,8 @@ def pk_for(route_name: str, world: World) -> object:
         return world.cluster.pk
     if resource.startswith("registry-"):
         return world.registry.pk
+    if resource == "notification-target":
+        return world.notification_target_id
     return world.repository.pk
 
 

@@ -124,3 +124,25 @@ def test_members_below_maintainer_are_refused(client_for, user, owner_project):
     assert NotificationTarget.objects.count() == 1 and target.enabled is True
     assert f"/projects/{owner_project.pk}/notifications/" in client_for(user).get(
         f"/projects/{owner_project.pk}/").content.decode()
+
+
+def test_the_api_edits_and_removes_targets_through_the_same_services(user, owner_project):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    created = api.post(f"/api/v1/projects/{owner_project.pk}/notification-targets/",
+                       {"kind": "email", "emails": ["ops@example.com"]}, format="json").json()
+    unknown = api.patch(f"/api/v1/notification-targets/{created['id']}/", {"events": ["nope"]}, format="json")
+    assert unknown.status_code == 400
+    edited = api.patch(f"/api/v1/notification-targets/{created['id']}/",
+                       {"events": ["bump_failed"], "enabled": False}, format="json")
+    assert edited.status_code == 200 and edited.json()["events"] == ["bump_failed"]
+    assert edited.json()["enabled"] is False and "secret" not in edited.json()
+    reader = make_user("rita")
+    make_member(reader, owner_project, Role.READER)
+    api.force_authenticate(reader)
+    assert api.delete(f"/api/v1/notification-targets/{created['id']}/").status_code == 403
+    api.force_authenticate(user)
+    assert api.delete(f"/api/v1/notification-targets/{created['id']}/").status_code == 204
+    assert not NotificationTarget.objects.exists()

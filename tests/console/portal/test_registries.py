@@ -214,3 +214,21 @@ def test_the_pages_are_in_french(client_for, user, owner_project):
     register(client, owner_project)
     page = client.get(f"/projects/{owner_project.pk}/registries/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Registres de conteneurs" in page and "Surveiller maintenant" in page
+
+
+def test_the_api_edits_and_removes_through_the_same_services(user, owner_project):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    created = api.post(f"/api/v1/projects/{owner_project.pk}/registries/",
+                       {"name": "main", "url": URL, "token": TOKEN, "images": ["team/app"]}, format="json").json()
+    moved = api.patch(f"/api/v1/registries/{created['id']}/", {"url": "http://127.0.0.1:5001"}, format="json")
+    assert moved.status_code == 400 and moved.json()["code"] == "token_required_for_new_url"
+    kept = api.patch(f"/api/v1/registries/{created['id']}/", {"url": URL, "username": "bot"}, format="json")
+    assert kept.status_code == 200 and kept.json()["token_is_set"] is True and TOKEN not in kept.content.decode()
+    image_id = created["watched_images"][0]["id"]
+    assert api.delete(f"/api/v1/registries/{created['id']}/images/{image_id}/").status_code == 204
+    assert not WatchedImage.objects.exists()
+    assert api.delete(f"/api/v1/registries/{created['id']}/").status_code == 204
+    assert not ContainerRegistry.objects.exists()
