@@ -96,6 +96,14 @@ class ContainerRegistrySerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
+class ContainerRegistryUpdateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=500)
+    username = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    token = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="", write_only=True,
+                                  help_text="write-only; empty keeps the stored token")
+    drop_token = serializers.BooleanField(default=False, help_text="forget the stored token")
+
+
 class RegistryWatchRunSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     registry = serializers.IntegerField(source="registry_id", read_only=True)
@@ -148,6 +156,12 @@ class NotificationTargetSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(read_only=True)
     # No `secret` field: the model has one, and a read-only field would serialize it. The creation answer
     # adds it (once); NotificationTargetCreatedSerializer documents that answer.
+
+
+class NotificationTargetUpdateSerializer(serializers.Serializer):
+    events = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list,
+                                   help_text="empty: every event")
+    enabled = serializers.BooleanField(default=True)
 
 
 class NotificationTargetCreatedSerializer(NotificationTargetSerializer):

@@ -13,13 +13,31 @@ from rest_framework.views import APIView
 from console import selectors
 from console.api import release_serializers as rs
 from console.authorization import authorize
-from console.models import AuditEvent, ContainerRegistry, NotificationDelivery, Trigger, WatchedImage
+from console.models import (
+    AuditEvent,
+    ContainerRegistry,
+    NotificationDelivery,
+    NotificationTarget,
+    Trigger,
+    WatchedImage,
+)
 from console.services.actors import Actor
 from console.services.ledger import image_inventory, image_tag_ledger, inventory_csv
 from console.services.merge_requests import merge_request_settings_set
-from console.services.notifications import notification_target_create
+from console.services.notifications import (
+    notification_target_create,
+    notification_target_remove,
+    notification_target_update,
+)
 from console.services.pins import image_pin, image_rollback, image_unpin
-from console.services.registries import registry_image_watch, registry_register, tag_policy_set
+from console.services.registries import (
+    registry_image_unwatch,
+    registry_image_watch,
+    registry_register,
+    registry_remove,
+    registry_update,
+    tag_policy_set,
+)
 from console.services.registry_watch import registry_watch_request
 from console.services.schedules import schedule_state, sync_schedule_set
 
@@ -127,6 +145,35 @@ class ProjectRegistriesView(generics.ListAPIView):
                         status=status.HTTP_201_CREATED)
 
 
+class RegistryDetailView(APIView):
+    @extend_schema(request=rs.ContainerRegistryUpdateSerializer, responses=rs.ContainerRegistrySerializer)
+    def patch(self, request, pk: int):
+        """New URL or credentials: an empty token keeps the stored one, `drop_token` forgets it; a new URL
+        needs the token again (or dropping it)."""
+        registry = _registry(request, pk)
+        authorize(_actor(request), "registry.manage", registry.project)
+        form = rs.ContainerRegistryUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        registry_update(actor=_actor(request), registry=registry, **form.validated_data)
+        return Response(rs.ContainerRegistrySerializer(_registries().get(pk=registry.pk)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, pk: int):
+        """Forget the registry, its watched images, their tags and policies, and its watch runs."""
+        registry_remove(actor=_actor(request), registry=_registry(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RegistryImageView(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, pk: int, image_id: int):
+        """Stop watching the image (its discovered tags and tag policies go with it)."""
+        registry = _registry(request, pk)
+        image = get_object_or_404(registry.images.select_related("registry__project"), pk=image_id)
+        registry_image_unwatch(actor=_actor(request), image=image)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class RegistryImagesView(APIView):
     @extend_schema(request=rs.WatchedImageSerializer, responses={201: rs.WatchedImageSerializer})
     def post(self, request, pk: int):
@@ -216,6 +263,29 @@ class ProjectNotificationTargetsView(generics.ListAPIView):
         if secret:
             data["secret"] = secret
         return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class NotificationTargetView(APIView):
+    def _target(self, request, pk: int) -> NotificationTarget:
+        projects = selectors.projects_visible_to(request.user).values("pk")
+        return get_object_or_404(NotificationTarget.objects.select_related("project"), pk=pk,
+                                 project__in=projects)
+
+    @extend_schema(request=rs.NotificationTargetUpdateSerializer, responses=rs.NotificationTargetSerializer)
+    def patch(self, request, pk: int):
+        """The events the target gets (empty: every one) and whether it is enabled."""
+        target = self._target(request, pk)
+        authorize(_actor(request), "project.edit", target.project, doing="managing notification targets")
+        form = rs.NotificationTargetUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        notification_target_update(actor=_actor(request), target=target, **form.validated_data)
+        return Response(rs.NotificationTargetSerializer(target).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, pk: int):
+        """Remove the target and its deliveries."""
+        notification_target_remove(actor=_actor(request), target=self._target(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ProjectNotificationDeliveriesView(generics.ListAPIView):

@@ -163,3 +163,31 @@ def _send(delivery: NotificationDelivery, target: NotificationTarget) -> int | N
     if not 200 <= response.status_code < 300:
         raise _HttpRefused(response.status_code)
     return response.status_code
+
+
+def notification_target_update(*, actor: Actor, target: NotificationTarget, events: list[str],
+                               enabled: bool) -> NotificationTarget:
+    """Which events the target gets (empty: every one) and whether it gets any now."""
+    authorize(actor, "project.edit", target.project, doing="managing notification targets")
+    events = list(dict.fromkeys(events)) if events else list(NotificationEvent.values)
+    unknown = sorted(set(events) - set(NotificationEvent.values))
+    if unknown:
+        raise DomainError({"events": [_("unknown events: %(events)s") % {"events": ", ".join(unknown)}]})
+    before = {"events": target.events, "enabled": target.enabled}
+    target.events, target.enabled = events, bool(enabled)
+    with transaction.atomic():
+        target.save(update_fields=["events", "enabled"])
+        audit_record(actor=actor, action="notification.target_update", target=target.project,
+                     before={"target": target.pk, **before},
+                     after={"target": target.pk, "events": events, "enabled": target.enabled})
+    return target
+
+
+def notification_target_remove(*, actor: Actor, target: NotificationTarget) -> None:
+    """Remove the target and its delivery history."""
+    authorize(actor, "project.edit", target.project, doing="managing notification targets")
+    with transaction.atomic():
+        audit_record(actor=actor, action="notification.target_remove", target=target.project,
+                     before={"target": target.pk, "kind": target.kind, "url": target.url,
+                             "emails": target.emails, "events": target.events})
+        target.delete()

@@ -85,7 +85,9 @@ def tag_policy_set(*, actor: Actor, image: WatchedImage, repository: Repository,
         PolicySpec(kind=kind, constraint=constraint.strip(), pattern=pattern.strip(),
                    include_prereleases=include_prereleases)
     except InvalidInput as error:
-        raise DomainError({"policy": [error.message]}, code=error.code) from error
+        # Named after the field at fault, so a form can show the message next to it.
+        field = {"semver": "constraint", "regex": "pattern", "latest_build": "pattern"}.get(kind, "kind")
+        raise DomainError({field: [error.message]}, code=error.code) from error
     with transaction.atomic():
         policy, _created = TagPolicy.objects.select_for_update().get_or_create(image=image, repository=repository)
         before = audit_snapshot(policy)
@@ -100,3 +102,52 @@ def tag_policy_set(*, actor: Actor, image: WatchedImage, repository: Repository,
 def policy_spec(policy: TagPolicy) -> PolicySpec:
     return PolicySpec(kind=policy.kind, constraint=policy.constraint, pattern=policy.pattern,
                       include_prereleases=policy.include_prereleases)
+
+
+def registry_update(*, actor: Actor, registry: ContainerRegistry, url: str, username: str = "",
+                    token: str = "", drop_token: bool = False) -> ContainerRegistry:
+    """New URL or credentials. An empty ``token`` keeps the stored one, ``drop_token`` forgets it; a new URL
+    with a stored token needs the token again (or dropping it)."""
+    authorize(actor, "registry.manage", registry.project)
+    if registry.project.status == Project.Status.ARCHIVED:
+        raise Conflict(_("the project is archived"))
+    url = (url or "").strip().rstrip("/")
+    _check_url(url)
+    token = (token or "").strip()
+    if url != registry.url and registry.token and not token and not drop_token:
+        # The stored token was given for this registry only: otherwise whoever may edit the URL could point it
+        # at a server of their own and collect the token from the watch's next request.
+        raise DomainError({"token": [_("changing the registry URL needs its token again (or dropping it): the "
+                                       "stored token is only ever sent to the URL it was given with")]},
+                          code="token_required_for_new_url")
+    before = audit_snapshot(registry)
+    registry.url, registry.username = url, (username or "").strip()
+    if token:
+        registry.token = token
+    elif drop_token:
+        registry.token = ""
+    full_clean_or_raise(registry, exclude=["project"])
+    with transaction.atomic():
+        registry.save()
+        audit_record(actor=actor, action="registry.update", target=registry, before=before,
+                     after=audit_snapshot(registry))
+    return registry
+
+
+def registry_remove(*, actor: Actor, registry: ContainerRegistry) -> None:
+    """Forget the registry, its watched images, their discovered tags, policies and watch runs."""
+    authorize(actor, "registry.manage", registry.project)
+    with transaction.atomic():
+        audit_record(actor=actor, action="registry.remove", target=registry.project,
+                     before={**audit_snapshot(registry), "images": list(
+                         registry.images.values_list("repository", flat=True))})
+        registry.delete()
+
+
+def registry_image_unwatch(*, actor: Actor, image: WatchedImage) -> None:
+    """Stop watching one image repository (its discovered tags and policies go with it)."""
+    authorize(actor, "registry.manage", image.registry.project)
+    with transaction.atomic():
+        audit_record(actor=actor, action="registry.image_unwatch", target=image.registry,
+                     before={"image": image.repository})
+        image.delete()

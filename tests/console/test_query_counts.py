@@ -11,7 +11,21 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from console.models import Membership, ProvisioningRun, RefChange, Repository, Role, SyncRun
+from console.models import (
+    ContainerRegistry,
+    DiscoveredTag,
+    Membership,
+    NotificationDelivery,
+    NotificationTarget,
+    ProvisioningRun,
+    RefChange,
+    RegistryWatchRun,
+    Repository,
+    Role,
+    SyncRun,
+    TagPolicy,
+    WatchedImage,
+)
 from tests.factories import make_organization, make_project, make_user
 from tests.support.enqueue import stand_in
 
@@ -49,6 +63,7 @@ def populate(size: int) -> dict:
             RefChange.objects.bulk_create(
                 RefChange(sync_run=run, ref=f"refs/heads/b{k}", old_sha="a" * 40, new_sha="b" * 40,
                           kind="updated") for run in runs for k in range(2))
+        _registries_and_notifications(project, size)
     # Distinct queue times, some shared, as happens when a schedule fires for many repositories at once.
     with connection.cursor() as cursor:
         cursor.execute("UPDATE console_syncrun SET queued_at = %s - (id / 2) * interval '1 second'", [now])
@@ -56,6 +71,25 @@ def populate(size: int) -> dict:
     repository = project.repositories.order_by("name").first()
     return {"member": member, "staff": staff, "organization": organization, "project": project,
             "repository": repository, "run": repository.sync_runs.order_by("-queued_at", "-id").first()}
+
+
+def _registries_and_notifications(project, size: int) -> None:
+    """``size`` registries of ``size`` watched images, each with tags, a policy per repository and a few
+    watch runs; ``size`` notification targets with ``15 * size`` deliveries each."""
+    repositories = list(project.repositories.all())
+    for g in range(size):
+        registry = ContainerRegistry.objects.create(project=project, name=f"reg{g}", url=f"https://r{g}.example.com",
+                                                    token="t" if g % 2 else "")
+        RegistryWatchRun.objects.bulk_create(RegistryWatchRun(registry=registry, trigger="schedule",
+                                                              status="succeeded") for _ in range(size))
+        for i in range(size):
+            image = WatchedImage.objects.create(registry=registry, repository=f"team/app{i}")
+            DiscoveredTag.objects.bulk_create(DiscoveredTag(image=image, tag=f"1.{t}.0") for t in range(size))
+            TagPolicy.objects.bulk_create(TagPolicy(image=image, repository=r, constraint="~1") for r in repositories)
+    for n in range(size):
+        target = NotificationTarget.objects.create(project=project, kind="email", emails=[f"ops{n}@example.com"])
+        NotificationDelivery.objects.bulk_create(NotificationDelivery(target=target, event="sync_failed")
+                                                 for _ in range(15 * size))
 
 
 API_PAGES = {
@@ -88,6 +122,8 @@ PORTAL_PAGES = {
     "repository live": "/repositories/{repository.pk}/live/",
     "repository syncs": "/repositories/{repository.pk}/syncs/",
     "sync partial": "/syncs/{run.pk}/partial/",
+    "project registries": "/projects/{project.pk}/registries/",
+    "project notifications": "/projects/{project.pk}/notifications/",
 }
 
 # Pinned per page as (member, staff); a change here changes what a page costs: say why in the commit.
@@ -117,6 +153,8 @@ EXPECTED = {
     "portal repository": (18, 17),  # + Argo CD deployment, sync schedule, pins
     "portal repository live": (18, 17),
     "portal sync partial": (4, 4),
+    "portal project registries": (9, 9),  # registries, images with tag counts, policies, last watches, infra
+    "portal project notifications": (8, 7),  # targets, deliveries counted and one page of them
     "api syncs next page": (2, 2),
     "portal repository older page": (17, 16),
     "portal repository syncs": (7, 7),  # the history alone: session, user, repository, count, runs, refs

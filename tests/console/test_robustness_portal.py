@@ -30,6 +30,10 @@ SERVES = {
     "dashboard": PAGE, "operations": FORM, "organization_member_add": ACTION, "organization_member_remove": ACTION,
     "project_refresh": ACTION, "image_rollback": ACTION, "image_unpin": ACTION, "repository_sync_schedule": ACTION,
     "image_inventory": PAGE, "image_tag_ledger": PAGE,
+    "project_registries": FORM, "project_registry_edit": FORM, "project_registry_remove": ACTION,
+    "project_registry_watch": ACTION, "project_registry_image_add": ACTION,
+    "project_registry_image_remove": ACTION, "project_registry_policy": ACTION,
+    "project_notifications": FORM, "project_notification_edit": ACTION, "project_notification_remove": ACTION,
 }
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 

@@ -114,6 +114,11 @@ RULES: dict[tuple[str, str], str] = {
     ("api:registry-images", "POST"): "registry.manage",
     ("api:registry-image-policy", "PUT"): "registry.manage",
     ("api:registry-watch", "POST"): "registry.manage",
+    ("api:registry-detail", "PATCH"): "registry.manage",
+    ("api:registry-detail", "DELETE"): "registry.manage",
+    ("api:registry-image", "DELETE"): "registry.manage",
+    ("api:notification-target", "PATCH"): "project.edit",
+    ("api:notification-target", "DELETE"): "project.edit",
     ("api:image-tag-ledger", "GET"): "signed_in",
     ("api:repository-merge-request-settings", "PUT"): "repository.manage",
     ("api:project-notification-targets", "GET"): "project.edit",
@@ -165,6 +170,20 @@ RULES: dict[tuple[str, str], str] = {
     ("portal:repository_edit", "POST"): "repository.manage",
     ("portal:repository_remove", "GET"): "repository.manage",
     ("portal:repository_remove", "POST"): "repository.manage",
+    ("portal:project_registries", "GET"): "project.view",
+    ("portal:project_registries", "POST"): "registry.manage",
+    ("portal:project_registry_edit", "GET"): "registry.manage",
+    ("portal:project_registry_edit", "POST"): "registry.manage",
+    ("portal:project_registry_remove", "POST"): "registry.manage",
+    ("portal:project_registry_watch", "POST"): "registry.manage",
+    ("portal:project_registry_image_add", "POST"): "registry.manage",
+    ("portal:project_registry_image_remove", "POST"): "registry.manage",
+    ("portal:project_registry_policy", "POST"): "registry.manage",
+    # As through the API: a target's URL or addresses are the maintainers' to see.
+    ("portal:project_notifications", "GET"): "project.edit",
+    ("portal:project_notifications", "POST"): "project.edit",
+    ("portal:project_notification_edit", "POST"): "project.edit",
+    ("portal:project_notification_remove", "POST"): "project.edit",
 }
 
 USER_ACTORS = ("anonymous", "outsider", "reader", "developer", "maintainer", "owner",
@@ -186,11 +205,13 @@ class World:
     cluster: Cluster
     registry: object = None
     watched_image_id: int = 0
+    notification_target_id: int = 0
 
     def values(self) -> dict[str, object]:
         return {"pk": "?", "slug": self.organization.slug, "membership_id": self.membership.pk,
                 "token_id": self.ci_token_id, "image_id": self.watched_image_id, "format": "json",
-                "image": "registry.example.com/shop/web", "tag": "1.2.3"}
+                "image": "registry.example.com/shop/web", "tag": "1.2.3", "registry_id": self.registry.pk,
+                "target_id": self.notification_target_id}
 
 
 def build_world(users: dict) -> World:
@@ -237,8 +258,11 @@ def build_world(users: dict) -> World:
 
     registry = ContainerRegistry.objects.create(project=project, name="main", url="https://registry.example.com")
     watched = WatchedImage.objects.create(registry=registry, repository="shop/web")
+    from console.models import NotificationTarget
+
+    target = NotificationTarget.objects.create(project=project, kind="email", emails=["ops@example.com"])
     return World(organization, project, repository, run, bump, victim, victim_token.pk, ci, cluster, registry,
-                 watched.pk)
+                 watched.pk, target.pk)
 
 
 def pk_for(route_name: str, world: World) -> object:
@@ -257,6 +281,8 @@ def pk_for(route_name: str, world: World) -> object:
         return world.cluster.pk
     if resource.startswith("registry-"):
         return world.registry.pk
+    if resource == "notification-target":
+        return world.notification_target_id
     return world.repository.pk
 
 

@@ -10,7 +10,21 @@ import pytest
 
 from django.utils import timezone
 
-from console.models import Cluster, Deployment, ProvisioningRun, RefChange, Role, RunStatus, SyncRun
+from console.models import (
+    Cluster,
+    ContainerRegistry,
+    Deployment,
+    NotificationDelivery,
+    NotificationTarget,
+    ProvisioningRun,
+    RefChange,
+    RegistryWatchRun,
+    Role,
+    RunStatus,
+    SyncRun,
+    TagPolicy,
+    WatchedImage,
+)
 from tests.console.portal.axe_support import DESKTOP, PHONE, overflow, shoot, violations
 from tests.console.portal.browser_support import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import make_member, make_organization, make_project, make_repository, make_user
@@ -51,6 +65,24 @@ def platform(db):
     ProvisioningRun.objects.create(project=project, trigger="portal", status=RunStatus.SUCCEEDED,
                                    result={"commit": "c" * 40, "added": ["a.yaml"]})
     deployed_projects(project.organization)
+    # The registries and notifications pages with something in every section: a watched image with a policy
+    # and an error, a failed watch, a webhook and an e-mail target with deliveries.
+    registry = ContainerRegistry.objects.create(project=project, name="main", url="https://registry.example.com",
+                                                token="t")
+    image = WatchedImage.objects.create(registry=registry, repository="acme/payments-backend",
+                                        last_error="manifest unknown", last_error_code="not_found")
+    TagPolicy.objects.create(image=image, repository=infra, constraint="~1.4", selected_tag="1.4.2",
+                             outcome="waiting for a bump")
+    RegistryWatchRun.objects.create(registry=registry, trigger="schedule", status=RunStatus.FAILED,
+                                    error_message="acme/payments-backend: manifest unknown")
+    hook = NotificationTarget.objects.create(project=project, kind="webhook", url="https://hooks.example.com/dso",
+                                             secret="s")
+    NotificationTarget.objects.create(project=project, kind="email", emails=["ops@example.com"], enabled=False)
+    NotificationDelivery.objects.create(target=hook, event="sync_failed", status="failed", attempts=5,
+                                        response_status=500, error="the webhook answered HTTP 500")
+    NotificationDelivery.objects.create(target=hook, event="image_pinned", status="delivered", attempts=1,
+                                        response_status=200)
+    project.registry = registry  # portal_pages runs beside the browser's event loop, where the ORM may not
     return admin, project, app, infra
 
 
@@ -87,6 +119,9 @@ def portal_pages(project, app, infra) -> dict[str, str]:
         "repository-syncs": f"/repositories/{app.pk}/syncs/",
         "repository-edit": f"/repositories/{app.pk}/edit/",
         "repository-remove": f"/repositories/{app.pk}/remove/",
+        "registries": f"/projects/{project.pk}/registries/",
+        "registry-edit": f"/projects/{project.pk}/registries/{project.registry.pk}/edit/",
+        "notifications": f"/projects/{project.pk}/notifications/",
     }
 
 
