@@ -7,8 +7,11 @@ generated chart repository. Pages are timed in-process (Django test client, no n
 ``--requests`` requests each after one warm-up, with the SQL query count of each page. Git rows run
 Mirror.sync and plain git interleaved A/B on the same source.
 
-    .venv/bin/python bench/run.py [--scale 1] [--requests 30] [--only db,sync,render,scan]
+    .venv/bin/python bench/run.py [--scale 1] [--requests 30] [--only db,sync,burst,render,scan]
                                   [--save var/bench.json] [--before var/bench-main.json]
+
+``burst`` starts the production processes (gunicorn, a Celery worker, the local forge) on a database of
+its own and Redis, and fires 20 sync triggers at once over HTTP (bench/burst.py).
 
 ``--before`` adds the figures a previous run saved (e.g. of main's code: copy bench/ into an export
 of main and run it there with ``--save``), so that one table shows before and after.
@@ -65,6 +68,13 @@ def measure(args) -> dict:
         import gitsync
 
         results["sync"] = gitsync.run(samples=args.sync_samples, commits=args.commits)
+    if "burst" in only:
+        import burst
+
+        results["burst"] = burst.run(database=args.burst_database, broker=args.burst_broker,
+                                     rounds=args.burst_rounds, repos=args.burst_repos,
+                                     concurrency=args.burst_concurrency, web_workers=args.burst_web_workers,
+                                     web_threads=args.burst_web_threads)
     if "render" in only:
         import codepaths
 
@@ -120,8 +130,19 @@ def rows(results: dict) -> list[tuple[str, float | None, float, str, str]]:
         out.append((f"{full} vs raw", s["ratio"], 1.1, "× raw",
                     f"ours min {s['a_min']:.0f} / median {s['a_median']:.0f} ms; raw min {s['b_min']:.0f} "
                     f"/ median {s['b_median']:.0f} ms"))
-    out.append(("20 repositories triggered at once, trigger → mirrored p95", None, 1000, "ms",
-                "not measured here: the gunicorn/serving part of the issue is another change"))
+    if "burst" in results:
+        b = results["burst"]
+        out.append((f"{b['repos']} repositories triggered at once, trigger → mirrored p95", b["mirrored_p95"],
+                    1000, "ms",
+                    f"p50 {b['mirrored_p50']:.0f} ms, max {b['mirrored_max']:.0f} ms; trigger → 202 p50 "
+                    f"{b['accepted_p50']:.0f} / p95 {b['accepted_p95']:.0f} ms; queued → started p50 "
+                    f"{b['queue_wait_p50']:.0f} / p95 {b['queue_wait_p95']:.0f} ms, sync itself p50 "
+                    f"{b['sync_p50']:.0f} / p95 {b['sync_p95']:.0f} ms; {b['samples']} triggers over "
+                    f"{b['rounds']} rounds; worker concurrency {b['worker_concurrency']}, gunicorn "
+                    f"{b['web_workers']} × {b['web_threads']} threads"))
+    else:
+        out.append(("20 repositories triggered at once, trigger → mirrored p95", None, 1000, "ms",
+                    "not measured in this run (--only burst)"))
     if "render" in results:
         r = results["render"]
         out.append(("manifest rendering", r["ms_per_project"], 1.0, "ms/project",
@@ -163,8 +184,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--sync-samples", type=int, default=7)
     parser.add_argument("--commits", type=int, default=2000)
-    parser.add_argument("--only", default="db,sync,render,scan")
+    parser.add_argument("--only", default="db,sync,burst,render,scan")
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/dso_bench")
+    parser.add_argument("--burst-rounds", type=int, default=3)
+    parser.add_argument("--burst-repos", type=int, default=20)
+    parser.add_argument("--burst-concurrency", type=int, help="DSO_WORKER_CONCURRENCY (default: the shipped one)")
+    parser.add_argument("--burst-web-workers", type=int, help="DSO_WEB_WORKERS (default: gunicorn.conf.py's)")
+    parser.add_argument("--burst-web-threads", type=int, help="DSO_WEB_THREADS (default: gunicorn.conf.py's)")
+    parser.add_argument("--burst-database", default="postgres://postgres@127.0.0.1:5432/dso_bench_burst")
+    parser.add_argument("--burst-broker", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--save", type=Path)
     parser.add_argument("--before", type=Path)
     args = parser.parse_args()
