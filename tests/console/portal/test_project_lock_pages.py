@@ -81,3 +81,19 @@ def test_bulk_lock_needs_a_reason_and_unlock_says_what_it_did(client_for, owner_
     assert "acme/shop: unlocked" in unlocked
     assert list(Project.objects.filter(locked_at__isnull=False).values_list("slug", flat=True)) == ["old"]
     assert AuditEvent.objects.filter(action="project.unlock", interface="portal").count() == 1
+
+
+def test_registry_and_notification_writes_on_a_locked_project_show_the_lock(client_for, user, locked):
+    from console.models import ContainerRegistry, NotificationTarget
+
+    project, _ = locked
+    client = client_for(user)
+    registries = f"/projects/{project.pk}/registries/"
+    assert client.get(registries).status_code == 200  # reading stays open
+
+    added = client.post(registries, {"registry-name": "main", "registry-url": "https://registry.example.com"}, follow=True)
+    assert added.status_code in (200, 409) and "incident 42: frozen" in html.unescape(added.content.decode())
+    notifications = f"/projects/{project.pk}/notifications/"
+    target = client.post(notifications, {"target-kind": "webhook", "target-url": "https://hooks.example.com/x"}, follow=True)
+    assert target.status_code in (200, 409) and "incident 42: frozen" in html.unescape(target.content.decode())
+    assert not ContainerRegistry.objects.exists() and not NotificationTarget.objects.exists()
