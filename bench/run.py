@@ -139,7 +139,8 @@ def rows(results: dict) -> list[tuple[str, float | None, float, str, str]]:
                     f"{b['queue_wait_p50']:.0f} / p95 {b['queue_wait_p95']:.0f} ms, sync itself p50 "
                     f"{b['sync_p50']:.0f} / p95 {b['sync_p95']:.0f} ms; {b['samples']} triggers over "
                     f"{b['rounds']} rounds; worker concurrency {b['worker_concurrency']}, gunicorn "
-                    f"{b['web_workers']} × {b['web_threads']} threads"))
+                    f"{b['web_workers']} × {b['web_threads']} threads; CPU s per sync: "
+                    + ", ".join(f"{name} {seconds:.3f}" for name, seconds in b.get("cpu_seconds_per_sync", {}).items())))
     else:
         out.append(("20 repositories triggered at once, trigger → mirrored p95", None, 1000, "ms",
                     "not measured in this run (--only burst)"))

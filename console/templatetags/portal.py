@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from datetime import date, datetime
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import formats, timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext as _
+from django.utils.translation import get_language, gettext as _
 
 register = template.Library()
 
@@ -36,10 +37,16 @@ def run_by(run) -> str:
     return by
 
 
+@functools.lru_cache(maxsize=1024)
+def _local_date(language: str | None, day: date) -> str:
+    # A history page repeats the same few days; formatting one costs more than the rest of its date.
+    return formats.date_format(day, "DATE_FORMAT")
+
+
 def exact_time(value: datetime) -> str:
     """The exact local time with its zone, in the active language's format ("2 déc. 2026 07:05:12 UTC")."""
     local = timezone.localtime(value)
-    return f"{formats.date_format(local, 'DATE_FORMAT')} {local:%H:%M:%S} {local.tzname()}"
+    return f"{_local_date(get_language(), local.date())} {local:%H:%M:%S} {local.tzname()}"
 
 
 @register.simple_tag
