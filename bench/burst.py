@@ -38,7 +38,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 1000.0
 FINISHED = {"succeeded", "no_change", "failed"}
-POLL_SECONDS = 0.5  # the portal polls a running sync every second (console/static/console/portal.js)
+POLL_SECONDS = 1.0  # as the portal polls a running sync (console/static/console/portal.js)
 
 
 def _free_port() -> int:

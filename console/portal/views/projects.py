@@ -63,7 +63,7 @@ def project_repositories(project: Project) -> list:
     """The project's repositories, each with its latest sync run, in two queries."""
     latest = SyncRun.objects.filter(repository=OuterRef("pk")).order_by("-queued_at", "-id").values("pk")[:1]
     repositories = list(project.repositories.annotate(last_sync_id=Subquery(latest)))
-    runs = SyncRun.objects.in_bulk([r.last_sync_id for r in repositories if r.last_sync_id])
+    runs = SyncRun.objects.defer("refs").in_bulk([r.last_sync_id for r in repositories if r.last_sync_id])
     for repository in repositories:
         repository.last_sync = runs.get(repository.last_sync_id)
     return repositories
@@ -84,6 +84,7 @@ def project_context(request, project: Project, *, repository_form=None, member_f
         run.summary = provisioning_summary(run)
     activity = project_activity(project)
     runtime = project_runtime(project)
+    repositories = project_repositories(project)
     return {
         "project": project,
         "can": ProjectAbilities(request.user, project),
@@ -91,9 +92,9 @@ def project_context(request, project: Project, *, repository_form=None, member_f
         "live_url": reverse("portal:project_live", args=[project.pk]),
         "provisioning_runs": runs,
         "redeploy_warnings": mark_pending_bumps(project_redeploy_warnings(project), activity["bumps"]),
-        "repositories": project_repositories(project),
+        "repositories": repositories,
         "members": project_members(project),
-        "recent_syncs": recent_sync_runs_of_project(project, limit=RECENT_SYNC_RUNS),
+        "recent_syncs": recent_sync_runs_of_project(project, limit=RECENT_SYNC_RUNS, repositories=repositories),
         "repository_form": repository_form or RepositoryForm(prefix="repo"),
         "member_form": member_form or MemberForm(prefix="member"),
         **runtime,
