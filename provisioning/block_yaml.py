@@ -17,9 +17,11 @@ from collections.abc import Callable
 from functools import lru_cache
 
 # Certainly plain for ruamel in block context: starts with a letter, no indicator that needs quoting
-# (": ", " #", a trailing ":" or space), only characters that never need escaping. Checked against ruamel by
-# tests/provisioning/test_block_yaml.py over generated strings.
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./@=+-]*(?:(?::(?! )|[ ]+(?!#))[A-Za-z0-9_./@=+-]+)*\Z")
+# (": ", " #", a trailing ":" or space), only characters that never need escaping. After the first character
+# "," "*" and "'" are indicators only in flow context (ruamel's analyze_scalar), which manifests never use:
+# Argo CD's policy lines ("p, proj:…, applications, get, …/*, allow") and descriptions are plain. Checked
+# against ruamel by tests/provisioning/test_block_yaml.py over generated strings.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./@=+*,'-]*(?:(?::(?! )|[ ]+(?!#))[A-Za-z0-9_./@=+*,'-]+)*\Z")
 # Longer strings might meet the line width (4096); multi-line ones are indented by context.
 _LONGEST = 1000
 

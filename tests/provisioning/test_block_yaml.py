@@ -33,7 +33,9 @@ WORDS = ["", "y", "Yes", "NO", "on", "OFF", "True", "false", "Null", "~", "=", "
          "500m", ".5", "+1", "-1", ".inf", "-.inf", ".NaN", "nan", "inf", "2001-12-14", "a: b", "a:b", "a #b",
          "a#b", "- a", "-a", "? a", "?a", ": a", "'quoted'", "it's", 'say "hi"', "back\\slash", " lead",
          "trail ", "tab\there", "bell\x07", "café", "雪", "\ufeffbom", "x" * 999, "x " * 300,
-         "https://git.example.test/dso/acme/shop/infra.git", "DSO Console: ACME / Shop", "CreateNamespace=false"]
+         "https://git.example.test/dso/acme/shop/infra.git", "DSO Console: ACME / Shop", "CreateNamespace=false",
+         "p, proj:acme-shop:reader, applications, get, acme-shop/*, allow", "View the project's logs", "a,b",
+         "a, b", "a ,b", "a,", "a*", "a'", "a''b", "a, #b", "a,#b", "a: ,b", "a,: b", "x, yes", "on, off"]
 
 
 def generated(count: int, seed: int) -> list[str]:
