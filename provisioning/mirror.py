@@ -24,6 +24,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,20 @@ class Mirror:
         with self._lock(cache_key):
             self._ensure_cache(cache)
             state = self._read_state(cache)
-            default_branch, head_sha, advertised = _advertised(source, timeout=self.timeout_seconds)
+            target_listing = None
+            if state is None:
+                # Without a record the target is listed too (what it held is the base of the reported
+                # changes): both listings are round trips to other servers, so they go at the same time.
+                lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mirror-ls-remote")
+                target_listing = lister.submit(ls_remote, target, timeout_seconds=self.timeout_seconds)
+                lister.shutdown(wait=False)
+            try:
+                default_branch, head_sha, advertised = _advertised(source, timeout=self.timeout_seconds)
+            except BaseException:
+                if target_listing is not None:
+                    wait([target_listing])  # the source's error is the one reported, as before
+                raise
+            old = target_listing.result() if target_listing is not None else None
             if state is not None and advertised == state["refs"]:
                 new, pushed, verified = state["refs"], (), state["verified_at"]
                 if time.time() - verified >= self.verify_interval_seconds:
@@ -163,8 +177,6 @@ class Mirror:
                         pushed = self._push(cache, target, old, new, default_branch, state, set_default_branch)
                     verified = time.time()
             else:
-                # Without a record the target is listed first: what it held is the base of the reported changes.
-                old = ls_remote(target, timeout_seconds=self.timeout_seconds) if state is None else None
                 new = self._fetch(cache, source, advertised)
                 pushed = ()
                 if old is None or old != new:
@@ -236,8 +248,10 @@ class Mirror:
         shutil.rmtree(cache, ignore_errors=True)
         cache.parent.mkdir(parents=True, exist_ok=True)
         self._client(None).run("init", "--bare", "--quiet", str(cache))
-        # Reflogs would only grow: the run history is the record of what changed.
-        self._local(cache, "config", "core.logAllRefUpdates", "false")
+        # Reflogs would only grow: the run history is the record of what changed. Appended to the config
+        # ``init`` just wrote (a later section's value wins), a git process fewer on the first sync.
+        with open(cache / "config", "a") as config:
+            config.write("[core]\n\tlogAllRefUpdates = false\n")
 
     def _read_state(self, cache: Path) -> dict | None:
         try:
