@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from console.api.fast_read import DirectColumns
 from console.models import Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun
 from console.models.validators import DESCRIPTION_MAX_LENGTH, validate_display_name
 
@@ -186,7 +187,7 @@ class RunUrlField(serializers.HyperlinkedIdentityField):
         return cache[key].format(obj.pk)
 
 
-class SyncRunSerializer(serializers.ModelSerializer):
+class SyncRunSerializer(DirectColumns, serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
     ref_changes = RefChangesField()
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)

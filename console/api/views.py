@@ -217,8 +217,13 @@ class RepositoryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.RepositorySerializer
     queryset = Repository.objects.none()
 
+    # Actions that answer with the repository itself show its last sync; the others (a sync trigger, the run
+    # history) only need the repository, without four correlated subqueries per request.
+    SHOWS_REPOSITORY = {"retrieve", "partial_update"}
+
     def get_queryset(self):
-        return selectors.with_last_sync(selectors.repositories_visible_to(self.request.user))
+        repositories = selectors.repositories_visible_to(self.request.user)
+        return selectors.with_last_sync(repositories) if self.action in self.SHOWS_REPOSITORY else repositories
 
     @extend_schema(request=s.RepositoryUpdateSerializer, responses=s.RepositorySerializer)
     def partial_update(self, request, pk=None):
