@@ -96,8 +96,8 @@ class Stack:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by each process of the stack with its children (a git process counts in
-        the process that waited for it), by this bench (the external repositories' `git http-backend` and the
-        20 clients), and by PostgreSQL's processes."""
+        the process that waited for it; "<name>: children (git)" is that share alone), by this bench (the
+        external repositories' `git http-backend` and the 20 clients), and by PostgreSQL's processes."""
         used = {name: 0.0 for name, _ in self.processes}
         used["postgresql"] = 0.0
         groups = {process.pid: name for name, process in self.processes}
@@ -111,10 +111,14 @@ class Stack:
                     command = comm.read().strip()
             except OSError:
                 continue  # ended meanwhile: its time is in its parent's
-            ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+            own = int(fields[11]) + int(fields[12])  # utime, stime
+            waited = int(fields[13]) + int(fields[14])  # cutime, cstime: children it waited for (git)
             name = groups.get(int(fields[2])) or ("postgresql" if command.startswith("postgres") else None)
             if name:
-                used[name] += ticks / _TICKS
+                used[name] += (own + waited) / _TICKS
+                if name != "postgresql":
+                    key = f"{name}: children (git)"
+                    used[key] = used.get(key, 0.0) + waited / _TICKS
         mine = os.times()
         used["bench (external git, clients)"] = mine.user + mine.system + mine.children_user + mine.children_system
         return used

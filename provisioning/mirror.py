@@ -3,8 +3,9 @@
 Each mirrored repository keeps a bare cache on local disk, so a sync fetches only what is new upstream and
 pushes only the delta: cost follows the change, not the repository size.
 
-A sync starts with one listing of the source (refs and HEAD in one ``ls-remote --symref``) and compares it
-with what the cache recorded after the last sync. Equal: nothing is fetched nor pushed, and the target is
+A sync starts with one listing of the source (refs and HEAD in one ``ls-remote --symref``, or in one HTTP
+request without git where the source speaks protocol v2) and compares it with what the cache recorded after
+the last sync. Equal: nothing is fetched nor pushed, and the target is
 only listed when its last check is older than ``verify_interval_seconds`` (it could have drifted: someone
 pushed to the mirror). Different: fetch, then one ``push --porcelain`` whose per-ref status lines (with full
 SHAs) say what changed and how (fast-forward, forced, created, deleted), without listing the target nor
@@ -37,6 +38,7 @@ from provisioning.errors import (
 )
 from provisioning.forge.base import GitRemote
 from provisioning.git.client import GitClient, GitResult, parse_refs
+from provisioning.git.ls_refs import list_refs
 
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 # Large pushes are otherwise sent in many small chunked requests; one buffer keeps them in one POST.
@@ -75,13 +77,20 @@ class MirrorResult:
 
 def ls_remote(remote: GitRemote, *, timeout_seconds: float = 60) -> dict[str, str]:
     """Branches and tags of ``remote`` as {ref: sha} (annotated tags give the tag object's sha)."""
+    listed = list_refs(remote, timeout_seconds=timeout_seconds, need_head=False)
+    if listed is not None:
+        return listed[2]
     client = GitClient(remote=remote, timeout_seconds=timeout_seconds)
     return parse_refs(client.run("ls-remote", "--heads", "--tags", remote.url, remote=True).text)
 
 
 def _advertised(remote: GitRemote, *, timeout: float) -> tuple[str | None, str | None, dict[str, str]]:
     """(default branch name, sha HEAD points at, {ref: sha} of branches and tags) of ``remote``, in one
-    ``ls-remote`` (one connection) instead of one for HEAD and one for the refs."""
+    ``ls-remote`` (one connection) instead of one for HEAD and one for the refs; in one HTTP request and no
+    process when the remote speaks protocol v2 (``provisioning.git.ls_refs``)."""
+    listed = list_refs(remote, timeout_seconds=timeout)
+    if listed is not None:
+        return listed
     client = GitClient(remote=remote, timeout_seconds=timeout)
     branch = sha = None
     refs: dict[str, str] = {}

@@ -191,18 +191,16 @@ def resolve_host(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-def connection_config(url: str, policy: NetworkPolicy) -> list[tuple[str, str]]:
-    """git config entries that confine the next git process's connection to checked addresses.
-
-    Raises AddressRefused (the URL or an address is not allowed) or Unreachable (the name does not
-    resolve) before anything connects.
-    """
+def checked_addresses(url: str, policy: NetworkPolicy) -> tuple[Target, list[IPAddress] | None]:
+    """The URL's target and every address its host resolves to, each checked against the policy (None for an
+    IP literal: nothing to resolve). Raises AddressRefused (the URL or an address is not allowed) or
+    Unreachable (the name does not resolve) before anything connects."""
     try:
         target = check_url(url, policy)
     except UrlRefused as exc:
         raise AddressRefused(f"DSO Console does not connect to this repository URL: {exc.message}") from None
     if target.address is not None:
-        return []  # curl connects to the literal itself: nothing to resolve, nothing to rebind
+        return target, None
     try:
         found = resolve_host(target.host, target.port)
     except (OSError, UnicodeError):
@@ -218,6 +216,18 @@ def connection_config(url: str, policy: NetworkPolicy) -> list[tuple[str, str]]:
         addresses.append(address)
     if not addresses:
         raise Unreachable(NOT_PUBLIC)
+    return target, addresses
+
+
+def connection_config(url: str, policy: NetworkPolicy) -> list[tuple[str, str]]:
+    """git config entries that confine the next git process's connection to checked addresses.
+
+    Raises AddressRefused (the URL or an address is not allowed) or Unreachable (the name does not
+    resolve) before anything connects.
+    """
+    target, addresses = checked_addresses(url, policy)
+    if addresses is None:
+        return []  # curl connects to the literal itself: nothing to resolve, nothing to rebind
     pinned = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
     # An empty value first clears any entry inherited from elsewhere; curl then knows only these addresses.
     return [("http.curloptResolve", ""), ("http.curloptResolve", f"{target.host}:{target.port}:{pinned}")]

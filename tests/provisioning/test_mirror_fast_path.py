@@ -17,6 +17,14 @@ def setup(tmp_path, git_serve, token) -> Setup:
     return Setup(tmp_path, git_serve, token)
 
 
+def _recording_requests(server) -> list[str]:
+    """The repository path of every request ``server`` answers from now on (each is authorized once)."""
+    asked: list[str] = []
+    authorize = server.authorize
+    server.authorize = lambda path, user, password: asked.append(path) or authorize(path, user, password)
+    return asked
+
+
 @pytest.fixture
 def git_calls(monkeypatch) -> list[tuple[str, ...]]:
     calls: list[tuple[str, ...]] = []
@@ -37,6 +45,22 @@ def test_nothing_new_is_one_listing_of_the_source_while_the_target_is_trusted(se
     setup.sync()
     git_calls.clear()
     setup.target_server.authorize = lambda path, user, password: None  # any request to the target fails
+    asked = _recording_requests(setup.source_server)
+
+    result = setup.sync()
+
+    assert not result.changed and not result.pushed
+    assert git_calls == []  # the source speaks protocol v2: its listing is one request and no process
+    assert asked == ["team/app.git"]
+
+
+def test_a_source_that_does_not_take_the_one_request_listing_is_listed_by_git(setup, git_calls, monkeypatch):
+    setup.mirror.verify_interval_seconds = 3600
+    setup.upstream.commit("first")
+    setup.publish()
+    setup.sync()
+    git_calls.clear()
+    monkeypatch.setattr(mirror_module, "list_refs", lambda *args, **kwargs: None)  # e.g. a v0-only server
 
     result = setup.sync()
 
@@ -75,7 +99,7 @@ def test_a_change_is_fetch_and_one_porcelain_push_without_merge_base(setup, git_
 
     result = setup.sync()
 
-    assert [call[0] for call in git_calls] == ["ls-remote", "fetch", "push"]
+    assert [call[0] for call in git_calls] == ["fetch", "push"]
     assert result.changes == (
         RefChange("refs/heads/feature", base, None, "deleted"),
         RefChange("refs/heads/main", base, new, "updated"),

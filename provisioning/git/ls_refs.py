@@ -1,0 +1,168 @@
+"""A remote's branches, tags and HEAD in one HTTP request: protocol v2's ``ls-refs``, asked without git.
+
+``git ls-remote`` over smart HTTP starts two processes (git and ``git-remote-http``, which alone costs about
+10 ms of CPU to load libcurl and its TLS stack) and makes two requests: the capability advertisement
+(``GET info/refs``) and the ``ls-refs`` command (``POST git-upload-pack``). Protocol v2 is stateless over
+HTTP, so the command can be posted directly; every sync starts with this listing, so it is the one git
+round trip the console does in-process.
+
+It is a fast path, never a second implementation of git's errors: anything but a plain v2 answer (a
+redirect, 401, 404, a v0-only server, an ``ERR`` line, a SHA-256 repository, an unborn HEAD, a proxy in the
+environment) returns None and the caller asks git, which then fails or succeeds exactly as before. The
+same rules as for git apply: an untrusted URL is checked and its addresses resolved, checked and pinned
+before anything connects (``provisioning.netguard``), redirects are never followed, and credentials are
+sent only to the remote's own origin, in a header that never reaches a log.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.client
+import re
+import socket
+import ssl
+import urllib.request
+from urllib.parse import urlsplit
+
+from provisioning.forge.base import GitRemote
+from provisioning.netguard import checked_addresses
+
+_OID = re.compile(r"^[0-9a-f]{40}$")  # sha1 only: the request names no object format
+_PREFIXES = ("refs/heads/", "refs/tags/")
+_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# The attempt is an optimisation: an address that does not answer quickly is left to git (and its timeout).
+_CONNECT_TIMEOUT_SECONDS = 15.0
+
+
+def pkt_line(payload: bytes) -> bytes:
+    return b"%04x%s" % (len(payload) + 4, payload)
+
+
+_REQUEST = b"".join((
+    pkt_line(b"command=ls-refs\n"),
+    pkt_line(b"agent=git/dso-console\n"),
+    b"0001",  # delimiter: the command's arguments follow
+    pkt_line(b"symrefs\n"),
+    pkt_line(b"ref-prefix HEAD\n"),
+    *(pkt_line(b"ref-prefix %s\n" % prefix.encode()) for prefix in _PREFIXES),
+    b"0000",
+))
+
+
+class _Listing:
+    def __init__(self):
+        self.head_branch: str | None = None
+        self.head_sha: str | None = None
+        self.refs: dict[str, str] = {}
+
+
+def list_refs(remote: GitRemote, *, timeout_seconds: float,
+              need_head: bool = True) -> tuple[str | None, str | None, dict[str, str]] | None:
+    """(default branch, sha HEAD points at, {ref: sha} of branches and tags), as ``ls-remote --symref`` gives
+    them, or None when git must be asked instead. ``need_head``: a remote without a HEAD (an empty
+    repository) is left to git, which reports its unborn default branch."""
+    parts = urlsplit(remote.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query:
+        return None
+    if _proxied(parts.scheme, parts.hostname):
+        return None  # git goes through the proxy; a direct connection might hang until the timeout
+    # Refused and unresolvable URLs raise here, with the same errors git's environment would raise.
+    addresses = checked_addresses(remote.url, remote.network)[1] if remote.network is not None else None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    headers = {
+        "Content-Type": "application/x-git-upload-pack-request",
+        "Accept": "application/x-git-upload-pack-result",
+        "Git-Protocol": "version=2",
+        "User-Agent": "git/dso-console",
+    }
+    if remote.has_credentials:
+        pair = f"{remote.username or 'oauth2'}:{remote.password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    connection = _PinnedConnection(parts.hostname, port, addresses=addresses, tls=parts.scheme == "https",
+                                   timeout=timeout_seconds)
+    try:
+        connection.request("POST", f"{parts.path.rstrip('/')}/git-upload-pack", body=_REQUEST, headers=headers)
+        response = connection.getresponse()
+        if response.status != 200 or response.getheader("Content-Type", "").split(";")[0].strip() != (
+                "application/x-git-upload-pack-result"):
+            return None
+        body = response.read(_MAX_RESPONSE_BYTES + 1)
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    finally:
+        connection.close()
+    if len(body) > _MAX_RESPONSE_BYTES:
+        return None
+    listing = _parse(body)
+    if listing is None or (need_head and listing.head_sha is None):
+        return None
+    return listing.head_branch, listing.head_sha, listing.refs
+
+
+def _parse(body: bytes) -> _Listing | None:
+    """The ls-refs answer: ``<oid> <name>[ symref-target:<ref>]`` pkt-lines, then a flush; None otherwise."""
+    listing = _Listing()
+    position = 0
+    while True:
+        length_text = body[position:position + 4]
+        try:
+            length = int(length_text, 16)
+        except ValueError:
+            return None
+        if length == 0:
+            return listing if position + 4 == len(body) else None
+        if length < 4 or position + length > len(body):
+            return None
+        line = body[position + 4:position + length].decode("utf-8", "strict").rstrip("\n")
+        position += length
+        oid, _, rest = line.partition(" ")
+        if not _OID.match(oid) or not rest:
+            return None  # an ERR line, another object format, or not an ls-refs answer
+        name, *attributes = rest.split(" ")
+        if name == "HEAD":
+            listing.head_sha = oid
+            for attribute in attributes:
+                if attribute.startswith("symref-target:refs/heads/"):
+                    listing.head_branch = attribute.removeprefix("symref-target:refs/heads/")
+        elif name.startswith(_PREFIXES) and not name.endswith("^{}"):
+            listing.refs[name] = oid
+        else:
+            return None  # a ref outside what was asked for: not the answer this was written for
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(host)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The system's CA store, as git's curl uses it; loaded once (a few ms each time)."""
+    return ssl.create_default_context()
+
+
+class _PinnedConnection(http.client.HTTPConnection):
+    """An HTTP(S) connection to ``host`` that connects only to ``addresses`` when given (the ones netguard
+    checked), while the Host header and the TLS certificate check still name ``host``."""
+
+    def __init__(self, host: str, port: int, *, addresses, tls: bool, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self._addresses = addresses
+        self._tls = tls
+
+    def connect(self) -> None:
+        candidates = [str(a) for a in self._addresses] if self._addresses is not None else [self.host]
+        error: OSError | None = None
+        for address in candidates:
+            try:
+                sock = socket.create_connection((address, self.port), min(self.timeout, _CONNECT_TIMEOUT_SECONDS))
+                break
+            except OSError as exc:
+                error = exc
+        else:
+            raise error or OSError("no address to connect to")
+        sock.settimeout(self.timeout)
+        if self._tls:
+            sock = _tls_context().wrap_socket(sock, server_hostname=self.host)
+        self.sock = sock
