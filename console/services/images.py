@@ -229,7 +229,10 @@ def _reopen_releases(rewritten_ids: list[int]) -> None:
 def redeploy_warnings(project) -> list[dict]:
     """What the project page, the API and sync runs show: images built but not bumped in any infra repo."""
     warnings = []
-    open_releases = ImageRelease.objects.filter(project=project, resolved_at__isnull=True).select_related("repository")
+    open_releases = list(
+        ImageRelease.objects.filter(project=project, resolved_at__isnull=True).select_related("repository"))
+    if not open_releases:
+        return warnings  # the common case (every poll of a running sync asks): no pins to read
     # Read only when a warning would otherwise say no infra repository sets the image.
     in_doubt = functools.cache(lambda: image_scans_in_doubt(project))
     from console.services.pins import active_pins_of_project

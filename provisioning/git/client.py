@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from provisioning.errors import ProvisioningError, Unreachable
 from provisioning.forge.base import GitRemote
-from provisioning.git.env import git_environment, redact
+from provisioning.git.env import basic_authorization, git_environment, redact
 from provisioning.git.errors import translate
 
 DEFAULT_TIMEOUT_SECONDS = 300
@@ -82,7 +82,9 @@ class GitClient:
     def output(self, result: GitResult) -> str:
         """stdout + stderr of ``result`` with the remote's secret removed."""
         text = (result.stdout + b"\n" + result.stderr).decode("utf-8", "replace")
-        return redact(text, self.remote.password if self.remote is not None else None)
+        if self.remote is None or not self.remote.has_credentials:
+            return text
+        return redact(text, self.remote.password, basic_authorization(self.remote).removeprefix("Basic "))
 
     def error(self, result: GitResult, *, operation: str, remote: bool = True) -> ProvisioningError:
         """The translated error for a failed ``result``."""

@@ -1,6 +1,8 @@
 """Run git with credentials that never appear in a URL, a command line or a log, and never leave for a
 host other than the one they were given for.
 
+Credentials go with git's first request as an ``Authorization`` header scoped to the remote's origin
+(``http.<origin>/.extraHeader``, in the environment only the git child sees). Should the server still ask,
 git asks for a username and a password through ``GIT_ASKPASS``; the helper script below answers from
 environment variables that only the git child process sees, and only when git's prompt names the exact
 scheme, host and port of the remote (git writes the URL in the prompt: "Username for 'https://host:port': ").
@@ -13,6 +15,7 @@ here and curl is pinned to the checked addresses (``provisioning.netguard``).
 from __future__ import annotations
 
 import atexit
+import base64
 import os
 import shutil
 import stat
@@ -86,6 +89,11 @@ def git_environment(remote: GitRemote | None = None, *, base: dict[str, str] | N
         if scheme in {"http", "https"}:
             config += [(f"protocol.{scheme}.allow", "always")]
         config += connection_config(remote.url, remote.network)
+    if remote is not None and remote.has_credentials and origin_of(remote.url).startswith(("http://", "https://")):
+        # Sent with the first request, scoped to the remote's own origin: without it every git process that
+        # talks to an authenticated remote is refused once (401), then runs askpass twice (six processes),
+        # then asks again. askpass stays for a server that still challenges.
+        config += [(f"http.{origin_of(remote.url)}/.extraHeader", f"Authorization: {basic_authorization(remote)}")]
     config += list((extra_config or {}).items())
     env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
                 "LC_ALL": "C", "GIT_CONFIG_COUNT": str(len(config))})
@@ -103,6 +111,12 @@ def git_environment(remote: GitRemote | None = None, *, base: dict[str, str] | N
         # Without credentials, a server asking for some must fail at once rather than hang on a prompt.
         env["GIT_ASKPASS"] = "/bin/false"
     return env
+
+
+def basic_authorization(remote: GitRemote) -> str:
+    """The ``Authorization`` value for ``remote``'s credentials (askpass answers the same pair)."""
+    pair = f"{remote.username or 'oauth2'}:{remote.password or ''}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
 
 
 def redact(text: str, *secrets: str | None) -> str:

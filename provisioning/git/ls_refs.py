@@ -16,7 +16,6 @@ sent only to the remote's own origin, in a header that never reaches a log.
 
 from __future__ import annotations
 
-import base64
 import functools
 import http.client
 import re
@@ -26,6 +25,7 @@ import urllib.request
 from urllib.parse import urlsplit
 
 from provisioning.forge.base import GitRemote
+from provisioning.git.env import basic_authorization
 from provisioning.netguard import checked_addresses
 
 _OID = re.compile(r"^[0-9a-f]{40}$")  # sha1 only: the request names no object format
@@ -77,8 +77,7 @@ def list_refs(remote: GitRemote, *, timeout_seconds: float,
         "User-Agent": "git/dso-console",
     }
     if remote.has_credentials:
-        pair = f"{remote.username or 'oauth2'}:{remote.password}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        headers["Authorization"] = basic_authorization(remote)
     connection = _PinnedConnection(parts.hostname, port, addresses=addresses, tls=parts.scheme == "https",
                                    timeout=timeout_seconds)
     try:

@@ -109,3 +109,19 @@ def test_an_untrusted_url_error_tells_no_port_from_another(tmp_path, token):
             messages[what] = (caught.value.code, str(caught.value).replace(url, "<url>"))
     assert set(messages.values()) == {("unreachable", "git ls-remote: could not reach the repository at <url>")}, \
         messages
+
+
+def test_credentials_go_with_the_first_request_to_their_own_origin(other_host, token):
+    remote = GitRemote(f"{other_host.url}/team/app.git", "oauth2", token)
+    subprocess.run(["git", "ls-remote", remote.url], env=git_environment(remote), capture_output=True, timeout=60)
+    first_path, first_authorization = other_host.requests[0]
+    assert first_path.startswith("/team/app.git/info/refs")
+    assert first_authorization is not None  # no 401 round trip and askpass run before git can authenticate
+
+
+def test_a_header_for_one_origin_is_not_sent_to_another(other_host, token):
+    remote = GitRemote(f"{other_host.url}/team/app.git", "oauth2", token)
+    elsewhere = other_host.url.replace("127.0.0.1", "localhost")
+    subprocess.run(["git", "ls-remote", f"{elsewhere}/team/app.git"], env=git_environment(remote),
+                   capture_output=True, timeout=60)
+    assert other_host.requests and other_host.authorizations == []
