@@ -294,7 +294,10 @@ def _measure(base, password, external, works, rounds, stack, env) -> dict:
                           "mirrored_max": max(round_mirrored)})
         print(f"burst round {number}: trigger → 202 p95 {per_round[-1]['accepted_p95']:.0f} ms, "
               f"trigger → mirrored p95 {per_round[-1]['mirrored_p95']:.0f} ms", flush=True)
+    floor = _raw_git_floor(works, external, stack.folder / "raw", concurrency=int(
+        env.get("DSO_WORKER_CONCURRENCY") or _shipped_concurrency()), rounds=rounds)
     return {
+        "raw_git_floor": floor,
         "repos": len(works), "rounds": rounds, "samples": len(mirrored),
         "accepted_p50": statistics.median(accepted), "accepted_p95": _percentile(accepted, 0.95),
         "mirrored_p50": statistics.median(mirrored), "mirrored_p95": _percentile(mirrored, 0.95),
@@ -306,3 +309,48 @@ def _measure(base, password, external, works, rounds, stack, env) -> dict:
         "web_workers": env.get("DSO_WEB_WORKERS", "gunicorn.conf default"),
         "web_threads": env.get("DSO_WEB_THREADS", "gunicorn.conf default"),
     }
+
+
+def _shipped_concurrency() -> int:
+    text = (ROOT / "deploy/entrypoint.sh").read_text()
+    return int(text.split("DSO_WORKER_CONCURRENCY:-", 1)[1].split("}", 1)[0])
+
+
+def _raw_git_floor(works, external, folder: Path, *, concurrency: int, rounds: int) -> dict:
+    """The same burst done by plain git alone: per repository a ``fetch --prune`` into a bare cache and a
+    ``push --prune`` to a bare target (served by the same ``git http-backend`` over loopback), the 20 jobs on
+    as many threads as the worker has pool processes, all released at once. No console, no database, no
+    broker: what this machine needs for the git work of such a burst, the lower bound of the row."""
+    sys.path.insert(0, str(ROOT))
+    from provisioning.forge.base import GitRemote
+    from provisioning.git.client import GitClient
+    from provisioning.mirror import REFSPECS
+    from tests.support.gitrepos import init_bare, serve
+
+    token = secrets.token_hex(8)
+    targets_root = folder / "targets"
+    caches = [init_bare(folder / "caches" / f"app{i:02d}.git") for i in range(len(works))]
+    for index in range(len(works)):
+        init_bare(targets_root / f"app{index:02d}.git")
+    finished: list[float] = []
+    with serve(targets_root, write_token=token) as targets:
+        def job(index: int) -> float:
+            source = GitRemote(f"{external.url}/app{index:02d}.git")
+            target = GitRemote(f"{targets.url}/app{index:02d}.git", "bench", token)
+            GitClient(caches[index], remote=source).run(
+                "fetch", "--prune", "--prune-tags", "--no-write-fetch-head", "--quiet", source.url, *REFSPECS,
+                remote=True)
+            GitClient(caches[index], remote=target).run(
+                "push", "--prune", "--quiet", target.url, *REFSPECS, remote=True)
+            return time.time()
+
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(job, range(len(works))))  # the first, full copy: not measured
+            for number in range(rounds):
+                for work in works:
+                    work.commit(f"raw round {number}", {"RAW": f"{number}\n"})
+                    work.publish(work.bare)
+                started = time.time()
+                finished += [(done - started) * 1000 for done in pool.map(job, range(len(works)))]
+    return {"p50": statistics.median(finished), "p95": _percentile(finished, 0.95), "concurrency": concurrency,
+            "samples": len(finished)}

@@ -90,9 +90,15 @@ def _machine() -> dict:
     import platform
     import subprocess
 
+    import timeit
+
     git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    # The same machine kind is not always as fast (the figures of one session ran 1.5-1.8x those of
+    # another): this pure-Python yardstick says how fast this one was.
+    yardstick = min(timeit.repeat("sum(range(10**6))", number=5, repeat=5)) / 5 * 1000
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "git": git,
-            "load": os.getloadavg()[0], "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "load": os.getloadavg()[0], "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "yardstick_ms": round(yardstick, 1)}
 
 
 def rows(results: dict) -> list[tuple[str, float | None, float, str, str]]:
@@ -138,7 +144,8 @@ def rows(results: dict) -> list[tuple[str, float | None, float, str, str]]:
                     f"{b['accepted_p50']:.0f} / p95 {b['accepted_p95']:.0f} ms; queued → started p50 "
                     f"{b['queue_wait_p50']:.0f} / p95 {b['queue_wait_p95']:.0f} ms, sync itself p50 "
                     f"{b['sync_p50']:.0f} / p95 {b['sync_p95']:.0f} ms; {b['samples']} triggers over "
-                    f"{b['rounds']} rounds; worker concurrency {b['worker_concurrency']}, gunicorn "
+                    f"{b['rounds']} rounds; raw git alone, same 20 fetch + push at the same concurrency: p95 "
+                    f"{b['raw_git_floor']['p95']:.0f} / p50 {b['raw_git_floor']['p50']:.0f} ms; worker concurrency {b['worker_concurrency']}, gunicorn "
                     f"{b['web_workers']} × {b['web_threads']} threads; CPU s per sync: "
                     + ", ".join(f"{name} {seconds:.3f}" for name, seconds in b.get("cpu_seconds_per_sync", {}).items())))
     else:
@@ -162,7 +169,7 @@ def report(results: dict, before: dict | None) -> None:
     previous = {row[0]: row[1] for row in rows(before)} if before else {}
     machine = results["machine"]
     print(f"\n{machine['cpus']} CPUs, load {machine['load']:.1f}, Python {machine['python']}, {machine['git']}, "
-          f"{machine['when']}")
+          f"{machine['when']}, yardstick sum(range(10**6)) {machine.get('yardstick_ms', 0):.1f} ms")
     if "seed" in results:
         print(f"seed: {results['seed']['sizes']} in {results['seed']['seconds']:.1f} s")
     header = f"{'what':62} {'before':>9} {'now':>9} {'target':>8} {'ratio':>6}  unit / detail"
