@@ -62,14 +62,17 @@ def list_refs(remote: GitRemote, *, timeout_seconds: float,
     """(default branch, sha HEAD points at, {ref: sha} of branches and tags), as ``ls-remote --symref`` gives
     them, or None when git must be asked instead. ``need_head``: a remote without a HEAD (an empty
     repository) is left to git, which reports its unborn default branch."""
-    parts = urlsplit(remote.url)
+    try:
+        parts = urlsplit(remote.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None  # git reports what is wrong with the URL
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query:
         return None
     if _proxied(parts.scheme, parts.hostname):
         return None  # git goes through the proxy; a direct connection might hang until the timeout
     # Refused and unresolvable URLs raise here, with the same errors git's environment would raise.
     addresses = checked_addresses(remote.url, remote.network)[1] if remote.network is not None else None
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     headers = {
         "Content-Type": "application/x-git-upload-pack-request",
         "Accept": "application/x-git-upload-pack-result",

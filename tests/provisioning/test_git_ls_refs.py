@@ -153,3 +153,10 @@ def test_symref_and_tags_are_read_as_git_lists_them():
     listing = ls_refs._parse(body)
     assert (listing.head_branch, listing.head_sha) == ("main", _SHA)
     assert listing.refs == {"refs/heads/main": _SHA, "refs/tags/v1": "c" * 40}
+
+
+@pytest.mark.parametrize("url", ["ssh://git@127.0.0.1/team/app.git", "http://user@127.0.0.1:9/team/app.git",
+                                 "http://127.0.0.1:9/team/app.git?x=1", "http://127.0.0.1:99999/team/app.git",
+                                 "/srv/git/app.git"])
+def test_urls_it_was_not_written_for_are_left_to_git_without_connecting(no_connection, url):
+    assert list_refs(GitRemote(url), timeout_seconds=5) is None
