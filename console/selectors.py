@@ -44,13 +44,13 @@ def repositories_visible_to(user) -> QuerySet[Repository]:
 
 # A run's ``refs`` (every branch and tag of the repository as the run left it) is read only by the next sync;
 # a history page of a repository with 500 tags would otherwise load 20 copies of them.
-_HISTORY_DEFERRED = ("refs",)
+HISTORY_DEFERRED = ("refs",)
 
 
 def _sync_runs() -> QuerySet[SyncRun]:
     return SyncRun.objects.select_related("repository__project__organization", "actor").prefetch_related(
         "ref_changes"
-    ).defer(*_HISTORY_DEFERRED)
+    ).defer(*HISTORY_DEFERRED)
 
 
 def sync_runs_of(*, repository: Repository | None = None, project: Project | None = None) -> QuerySet[SyncRun]:
@@ -59,7 +59,7 @@ def sync_runs_of(*, repository: Repository | None = None, project: Project | Non
         # Through the repository's own manager each run gets that repository object (Django's known related
         # objects): no join of the repository, its project and organization per run, nor their model objects.
         return repository.sync_runs.select_related("actor").prefetch_related("ref_changes").defer(
-            *_HISTORY_DEFERRED)
+            *HISTORY_DEFERRED)
     runs = _sync_runs()
     if repository is not None:
         runs = runs.filter(repository=repository)

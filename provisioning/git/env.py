@@ -89,11 +89,12 @@ def git_environment(remote: GitRemote | None = None, *, base: dict[str, str] | N
         if scheme in {"http", "https"}:
             config += [(f"protocol.{scheme}.allow", "always")]
         config += connection_config(remote.url, remote.network)
-    if remote is not None and remote.has_credentials and origin_of(remote.url).startswith(("http://", "https://")):
+    origin = origin_of(remote.url) if remote is not None and remote.has_credentials else ""
+    if origin.startswith(("http://", "https://")):
         # Sent with the first request, scoped to the remote's own origin: without it every git process that
         # talks to an authenticated remote is refused once (401), then runs askpass twice (six processes),
         # then asks again. askpass stays for a server that still challenges.
-        config += [(f"http.{origin_of(remote.url)}/.extraHeader", f"Authorization: {basic_authorization(remote)}")]
+        config += [(f"http.{origin}/.extraHeader", f"Authorization: {basic_authorization(remote)}")]
     config += list((extra_config or {}).items())
     env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
                 "LC_ALL": "C", "GIT_CONFIG_COUNT": str(len(config))})

@@ -84,7 +84,8 @@ def list_refs(remote: GitRemote, *, timeout_seconds: float,
     connection = _PinnedConnection(parts.hostname, port, addresses=addresses, tls=parts.scheme == "https",
                                    timeout=timeout_seconds)
     try:
-        connection.request("POST", f"{parts.path.rstrip('/')}/git-upload-pack", body=_REQUEST, headers=headers)
+        endpoint = f"{parts.path.rstrip('/')}/git-upload-pack"
+        connection.request("POST", endpoint, body=_REQUEST, headers=headers)
         response = connection.getresponse()
         if response.status != 200 or response.getheader("Content-Type", "").split(";")[0].strip() != (
                 "application/x-git-upload-pack-result"):
@@ -158,7 +159,8 @@ class _PinnedConnection(http.client.HTTPConnection):
         error: OSError | None = None
         for address in candidates:
             try:
-                sock = socket.create_connection((address, self.port), min(self.timeout, _CONNECT_TIMEOUT_SECONDS))
+                connect_timeout = min(self.timeout, _CONNECT_TIMEOUT_SECONDS)
+                sock = socket.create_connection((address, self.port), connect_timeout)
                 break
             except OSError as exc:
                 error = exc

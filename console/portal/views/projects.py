@@ -22,6 +22,7 @@ from console.portal.views.common import (
 )
 from console.portal.views.images import project_redeploy_warnings
 from console.selectors import (
+    HISTORY_DEFERRED,
     project_activity_feed,
     project_members,
     projects_visible_to,
@@ -63,7 +64,7 @@ def project_repositories(project: Project) -> list:
     """The project's repositories, each with its latest sync run, in two queries."""
     latest = SyncRun.objects.filter(repository=OuterRef("pk")).order_by("-queued_at", "-id").values("pk")[:1]
     repositories = list(project.repositories.annotate(last_sync_id=Subquery(latest)))
-    runs = SyncRun.objects.defer("refs").in_bulk([r.last_sync_id for r in repositories if r.last_sync_id])
+    runs = SyncRun.objects.defer(*HISTORY_DEFERRED).in_bulk([r.last_sync_id for r in repositories if r.last_sync_id])
     for repository in repositories:
         repository.last_sync = runs.get(repository.last_sync_id)
     return repositories
