@@ -14,6 +14,7 @@ a quota never shows as drift only because it was spelled differently.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Context, Decimal, localcontext
 
@@ -33,11 +34,27 @@ _CONTEXT = Context(prec=120)
 _MAX_EXPONENT = 60
 
 
+# Quotas and limits repeat the same few spellings across every project ("2", "4Gi", "500m"): each is read,
+# checked and written back once per process (a fifth of a project's rendering before).
+_CACHE_SIZE = 4096
+
+
 def parse(value: str) -> Decimal:
     """The exact value of ``value`` in base units (cores, bytes, pods); ``ValueError`` when malformed."""
+    _check_type(value)
+    return _parse(value)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _parse(value: str) -> Decimal:
     with localcontext(_CONTEXT):
         number, _, _ = _split(value)
     return number
+
+
+def _check_type(value) -> None:
+    if not isinstance(value, str):  # before the caches, which would refuse an unhashable value otherwise
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
 
 
 def _split(value: str) -> tuple[Decimal, str, str]:
@@ -66,6 +83,15 @@ def problem(value: str, *, what: str = "quantity", unit: str = "1", minimum: str
     values up), "1" for bytes and objects.
     """
     try:
+        _check_type(value)
+    except ValueError as exc:
+        return f"{what}: {exc}"
+    return _problem(value, what=what, unit=unit, minimum=minimum, maximum=maximum)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _problem(value: str, *, what: str, unit: str, minimum: str | None, maximum: str | None) -> str | None:
+    try:
         amount = parse(value)
     except ValueError as exc:
         return f"{what}: {exc}"
@@ -91,6 +117,12 @@ def _bounds_problem(value: str, amount: Decimal, *, what: str, unit: str, minimu
 
 def canonical(value: str) -> str:
     """``value`` as the API server writes it back (its canonical form), keeping its family of suffixes."""
+    _check_type(value)
+    return _canonical_cached(value)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _canonical_cached(value: str) -> str:
     with localcontext(_CONTEXT):
         return _canonical(value)
 

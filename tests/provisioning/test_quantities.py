@@ -57,3 +57,19 @@ def test_problem_names_what_is_wrong():
 def test_hostile_amounts_get_a_reason_never_an_arithmetic_error(text):
     problem = quantities.problem(text, what="cpu", unit="1m", maximum="32")
     assert problem and problem.startswith("cpu")
+
+
+@pytest.mark.parametrize("value", [None, 4, ["4Gi"], {"cpu": "2"}])
+def test_a_value_that_is_not_a_string_is_refused_as_malformed_not_unhashable(value):
+    # The readers are cached by value: an unhashable one must still be a malformed quantity.
+    with pytest.raises(ValueError, match="is not a Kubernetes quantity"):
+        quantities.parse(value)
+    with pytest.raises(ValueError, match="is not a Kubernetes quantity"):
+        quantities.canonical(value)
+    assert "is not a Kubernetes quantity" in quantities.problem(value, what="cpu")
+
+
+def test_cached_readers_answer_as_the_first_time():
+    first = (quantities.parse("1536Mi"), quantities.canonical("1536Mi"), quantities.problem("0", what="pods"))
+    again = (quantities.parse("1536Mi"), quantities.canonical("1536Mi"), quantities.problem("0", what="pods"))
+    assert first == again == (1536 * 1024**2, "1536Mi", "pods '0' must be greater than zero")
