@@ -145,7 +145,8 @@ def rows(results: dict) -> list[tuple[str, float | None, float, str, str]]:
                     f"{b['queue_wait_p50']:.0f} / p95 {b['queue_wait_p95']:.0f} ms, sync itself p50 "
                     f"{b['sync_p50']:.0f} / p95 {b['sync_p95']:.0f} ms; {b['samples']} triggers over "
                     f"{b['rounds']} rounds; raw git alone, same 20 fetch + push at the same concurrency: p95 "
-                    f"{b['raw_git_floor']['p95']:.0f} / p50 {b['raw_git_floor']['p50']:.0f} ms; worker concurrency {b['worker_concurrency']}, gunicorn "
+                    f"{b['raw_git_floor']['p95']:.0f} / p50 {b['raw_git_floor']['p50']:.0f} ms; "
+                    f"worker concurrency {b['worker_concurrency']}, gunicorn "
                     f"{b['web_workers']} × {b['web_threads']} threads; CPU s per sync: "
                     + ", ".join(f"{name} {seconds:.3f}" for name, seconds in b.get("cpu_seconds_per_sync", {}).items())))
     else:

@@ -58,7 +58,7 @@ def _check_type(value) -> None:
 
 
 def _split(value: str) -> tuple[Decimal, str, str]:
-    if not isinstance(value, str) or len(value) > MAX_LENGTH:
+    if len(value) > MAX_LENGTH:  # a string: the public readers checked its type (_check_type)
         raise ValueError(f"{value!r} is not a Kubernetes quantity")
     match = _QUANTITY.match(value)
     if not match:
