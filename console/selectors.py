@@ -106,6 +106,49 @@ def sync_runs_visible_to(user) -> QuerySet[SyncRun]:
     return runs.filter(repository__project_id__in=_visible_project_ids(user))
 
 
+# Past this many visible repositories a member sees a large share of all runs, and walking the global
+# (queued_at, id) index finds a page sooner than probing each repository's history (~8 µs a repository).
+NARROWED_HISTORY_MAX_REPOSITORIES = 500
+
+
+def sync_run_history_visible_to(user, *, status: str | None = None, window=None) -> QuerySet[SyncRun]:
+    """The runs of a history page (``window``: an ``api.pagination.HistoryWindow``), newest first.
+
+    A member's runs joined through the visible projects are estimated from the average repository (20
+    runs); one repository with 20,000 makes PostgreSQL sort all of them for a page of 50 (43 ms). Read
+    instead, in one query, each visible repository's first ``window.limit`` runs within the window off its
+    own index, and page over those: the same page, from at most limit × repositories rows."""
+    runs = sync_runs_visible_to(user)
+    if status:
+        runs = runs.filter(status=status)
+    if user.is_staff or window is None or connection.vendor != "postgresql":
+        return runs
+    repository_ids = list(Repository.objects.filter(project_id__in=_visible_project_ids(user))
+                          .order_by().values_list("pk", flat=True)[:NARROWED_HISTORY_MAX_REPOSITORIES + 1])
+    if len(repository_ids) > NARROWED_HISTORY_MAX_REPOSITORIES:
+        return runs
+    bounds, params = [], [repository_ids]
+    if status:
+        bounds.append("run.status = %s")
+        params.append(status)
+    if window.position is not None:
+        bounds.append("run.queued_at < %s" if window.newest_first else "run.queued_at > %s")
+        params.append(window.position)
+    direction = "DESC" if window.newest_first else "ASC"
+    where = "".join(f" AND {bound}" for bound in bounds)
+    candidates = RawSQL(
+        "SELECT candidate.id FROM unnest(%s::bigint[]) AS repository(id) CROSS JOIN LATERAL ("
+        " SELECT run.id, run.queued_at FROM console_syncrun run WHERE run.repository_id = repository.id"
+        f"{where} ORDER BY run.queued_at {direction}, run.id {direction} LIMIT %s) candidate"
+        f" ORDER BY candidate.queued_at {direction}, candidate.id {direction} LIMIT %s",
+        [*params, window.limit, window.limit],
+    )
+    # The candidates come from visible repositories only: filtering the outer query by visibility again
+    # would make the planner walk the history index once more for each of them.
+    narrowed = _sync_runs().filter(pk__in=candidates)
+    return narrowed.filter(status=status) if status else narrowed
+
+
 def project_members(project: Project) -> QuerySet[Membership]:
     return (
         Membership.objects.select_related("user", "project", "organization")

@@ -271,7 +271,9 @@ class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return s.SyncRunDetailSerializer if self.action == "retrieve" else s.SyncRunSerializer
 
     def get_queryset(self):
-        runs = selectors.sync_runs_visible_to(self.request.user).order_by("-queued_at", "-id")
-        if status_filter := self.request.query_params.get("status"):
-            runs = runs.filter(status=status_filter)
-        return runs
+        if self.action == "retrieve":
+            return selectors.sync_runs_visible_to(self.request.user)
+        window = self.paginator.window(self.request) if self.paginator is not None else None
+        return selectors.sync_run_history_visible_to(
+            self.request.user, status=self.request.query_params.get("status") or None, window=window,
+        ).order_by("-queued_at", "-id")

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -49,7 +50,13 @@ class KeysetPage:
 
 
 def keyset_page(runs: QuerySet, params, per_page: int) -> KeysetPage:
-    """One page of ``runs`` (any filter; ordered here) from the request's query ``params``."""
+    """One page of ``runs`` (any filter; ordered here) from the request's query ``params``.
+
+    The edge is one row comparison, ``(queued_at, id) < (stamp, pk)``: PostgreSQL reads it as a range of the
+    (repository, queued_at, id) index and stops after a page. Spelled as ``queued_at <= stamp AND (queued_at <
+    stamp OR id < pk)`` it was estimated at a handful of rows (the OR's selectivity times the range's, which
+    assumes a history's times are spread like the whole table's), fetched through a bitmap and sorted: 12,000
+    runs for page 400 of a 20,000-run history, 13 ms instead of 0.1."""
     # Counting one repository's runs is an index-only scan; it keeps "Page 3 of 40" meaningful.
     total = runs.count()
     num_pages = max(1, math.ceil(total / per_page))
@@ -60,13 +67,13 @@ def keyset_page(runs: QuerySet, params, per_page: int) -> KeysetPage:
         number = 1
     if before:
         stamp, pk = before
-        rows = list(runs.filter(queued_at__lte=stamp).filter(Q(queued_at__lt=stamp) | Q(id__lt=pk))
+        rows = list(runs.filter(TupleLessThan((F("queued_at"), F("id")), (stamp, pk)))
                     .order_by("-queued_at", "-id")[:per_page + 1])
         more_older, more_newer = len(rows) > per_page, True
         rows = rows[:per_page]
     elif after:
         stamp, pk = after
-        rows = list(runs.filter(queued_at__gte=stamp).filter(Q(queued_at__gt=stamp) | Q(id__gt=pk))
+        rows = list(runs.filter(TupleGreaterThan((F("queued_at"), F("id")), (stamp, pk)))
                     .order_by("queued_at", "id")[:per_page + 1])
         more_newer, more_older = len(rows) > per_page, True
         rows = rows[:per_page][::-1]

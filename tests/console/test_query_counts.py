@@ -143,8 +143,9 @@ EXPECTED = {
     "api repository syncs": (3, 3),
     "api repository images": (2, 2),
     "api repository image tags": (2, 2),
-    "api syncs": (2, 2),
-    "api failed syncs": (2, 2),
+    # A member's: + the visible repositories, whose histories are read one by one (selectors).
+    "api syncs": (3, 2),
+    "api failed syncs": (3, 2),
     "api sync": (3, 3),  # its project's open releases (issue 12's sync detail); no pins without one
     "portal home": (5, 5),
     "portal home search": (5, 5),
@@ -158,7 +159,7 @@ EXPECTED = {
     "portal sync partial": (4, 4),
     "portal project registries": (9, 9),  # registries, images with tag counts, policies, last watches, infra
     "portal project notifications": (8, 7),  # targets, deliveries counted and one page of them
-    "api syncs next page": (2, 2),
+    "api syncs next page": (3, 2),
     "portal repository older page": (17, 16),
     "portal repository syncs": (7, 7),  # the history alone: session, user, repository, count, runs, refs
     "portal repository syncs older page": (6, 6),

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from console.models import ProvisioningRun, Role, SyncRun
+from console.models import Membership, ProvisioningRun, Role, SyncRun
 from tests.factories import make_member, make_project, make_repository, make_user
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +87,76 @@ def test_provisioning_runs_page_by_cursor_too(setup):
 
     assert [len(p) for p in pages] == [50, 10]
     assert len(set(sum(pages, []))) == 60
+
+
+@pytest.fixture
+def spread():
+    """A member of one project and of a whole organization, with one deep repository among shallow ones, runs
+    interleaved in time and sharing queued_at by threes; staff sees the same runs among others."""
+    member, staff = make_user(), make_user(staff=True)
+    project, other = make_project(), make_project()
+    make_member(member, project, Role.DEVELOPER)
+    Membership.objects.create(user=member, organization=other.organization, role=Role.DEVELOPER)
+    repositories = [make_repository(project), make_repository(project), make_repository(other)]
+    invisible = make_repository(make_project())
+    now = timezone.now()
+    plan = [(repositories[0], i) for i in range(150)] + [(repositories[1], 3 * i) for i in range(20)] + [
+        (repositories[2], 5 * i + 1) for i in range(15)] + [(invisible, i) for i in range(40)]
+    runs = SyncRun.objects.bulk_create(
+        SyncRun(repository=repository, trigger="schedule", status="failed" if i % 7 == 0 else "no_change")
+        for repository, i in plan)
+    for run, (_, i) in zip(runs, plan):
+        SyncRun.objects.filter(pk=run.pk).update(queued_at=now - timedelta(seconds=i // 3))
+    visible = sorted(SyncRun.objects.filter(repository__in=repositories), key=lambda r: (r.queued_at, r.pk),
+                     reverse=True)
+    clients = {}
+    for name, user in (("member", member), ("staff", staff)):
+        clients[name] = APIClient()
+        clients[name].force_authenticate(user)
+    return clients, visible, invisible
+
+
+def walk_back(client, url: str) -> list[int]:
+    """Every run from the last page back to the first, by the previous links."""
+    while (body := client.get(url).json())["next"]:
+        url = body["next"]
+    seen = []
+    while url:
+        body = client.get(url).json()
+        seen = [run["id"] for run in body["results"]] + seen
+        url = body["previous"]
+    return seen
+
+
+@pytest.mark.parametrize("narrowed_up_to", [500, 2])
+@pytest.mark.parametrize("query", ["", "?status=failed"])
+def test_a_members_history_read_repository_by_repository_is_the_same_history(spread, settings, monkeypatch,
+                                                                            narrowed_up_to, query):
+    """A member's history is read off each visible repository's own index (or, past a few hundred of them,
+    off the global one): either way the same runs, in the same order, both ways, filter included."""
+    from console import selectors
+
+    monkeypatch.setattr(selectors, "NARROWED_HISTORY_MAX_REPOSITORIES", narrowed_up_to)
+    clients, visible, invisible = spread
+    expected = [run.pk for run in visible if not query or run.status == "failed"]
+
+    forward = sum(walk(clients["member"], f"/api/v1/syncs/{query}"), [])
+    backward = walk_back(clients["member"], f"/api/v1/syncs/{query}")
+    staff = [pk for pk in sum(walk(clients["staff"], f"/api/v1/syncs/{query}"), []) if pk in set(expected)]
+
+    assert forward == expected
+    assert backward == expected
+    assert staff == expected
+    assert not set(forward) & set(invisible.sync_runs.values_list("pk", flat=True))
+
+
+def test_a_cursor_whose_position_is_no_time_is_a_clear_404(spread):
+    import base64
+
+    clients, _, _ = spread
+    for position in ("not-a-time", "2026-13-45 99:00:00"):
+        cursor = base64.b64encode(f"o=0&r=0&p={position}".encode()).decode()
+        for role in ("member", "staff"):
+            response = clients[role].get("/api/v1/syncs/", {"cursor": cursor})
+            assert response.status_code == 404, (role, position, response.content[:200])
+            assert response.json()["detail"] and response.json()["code"]
