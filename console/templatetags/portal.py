@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime
+from html import escape
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext as _
 
 register = template.Library()
+
+
+def format_html(format_string: str, *args) -> SafeString:
+    """Django's ``format_html`` for the rows a history page repeats: each argument escaped unless it is safe
+    (has ``__html__``), as Django does, without the lazy-string dispatch Django's ``escape`` goes through on
+    every call (a fifth of a 20-row page's rendering)."""
+    return SafeString(format_string.format(*(
+        arg.__html__() if hasattr(arg, "__html__") else escape(str(arg)) for arg in args)))
+
+
+def format_html_join(sep: str, format_string: str, args_generator) -> SafeString:
+    return SafeString(sep.join(format_html(format_string, *args) for args in args_generator))
 
 CONSOLE = "DSO Console"
 _CONSOLE_LABELS = {"dso-console", "dso console", "system"}

@@ -11,11 +11,10 @@ from __future__ import annotations
 from django import template
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext as _, ngettext
 
-from console.templatetags.portal import run_by, when
+from console.templatetags.portal import format_html, format_html_join, run_by, when
 
 register = template.Library()
 
