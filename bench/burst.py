@@ -113,7 +113,9 @@ class Stack:
                 continue  # ended meanwhile: its time is in its parent's
             own = int(fields[11]) + int(fields[12])  # utime, stime
             waited = int(fields[13]) + int(fields[14])  # cutime, cstime: children it waited for (git)
-            name = groups.get(int(fields[2])) or ("postgresql" if command.startswith("postgres") else None)
+            # The stack's own processes (the Celery main process, gunicorn's master) and their children.
+            name = (groups.get(int(entry)) or groups.get(int(fields[2]))
+                    or ("postgresql" if command.startswith("postgres") else None))
             if name:
                 used[name] += (own + waited) / _TICKS
                 if name != "postgresql":

@@ -36,7 +36,7 @@ def rendering(projects: int = 300) -> dict:
     return {"ms_per_project": per_project, "unchanged_ms": (time.perf_counter() - t0) / projects * 1000}
 
 
-def image_scan(commits: int = 1200, files: int = 50, samples: int = 3) -> dict:
+def image_scan(commits: int = 1200, files: int = 50, samples: int = 7) -> dict:
     import yaml
     from image_tags import build  # bench/image_tags.py
 
