@@ -7,7 +7,7 @@ generated chart repository. Pages are timed in-process (Django test client, no n
 ``--requests`` requests each after one warm-up, with the SQL query count of each page. Git rows run
 Mirror.sync and plain git interleaved A/B on the same source.
 
-    .venv/bin/python bench/run.py [--scale 1] [--requests 30] [--only db,sync,burst,render,scan]
+    .venv/bin/python bench/run.py [--scale 1] [--requests 60] [--only db,sync,burst,render,scan]
                                   [--save var/bench.json] [--before var/bench-main.json]
 
 ``burst`` starts the production processes (gunicorn, a Celery worker, the local forge) on a database of
@@ -190,7 +190,7 @@ def report(results: dict, before: dict | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's data sizes")
-    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--sync-samples", type=int, default=7)
     parser.add_argument("--commits", type=int, default=2000)
     parser.add_argument("--only", default="db,sync,burst,render,scan")
