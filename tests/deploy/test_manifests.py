@@ -62,7 +62,8 @@ def pod_specs(path: Path = OVERLAY) -> dict[str, dict]:
 
 def settings_read_by_the_code() -> set[str]:
     """Every DSO_* name the settings and the modules they import read, and the process scripts."""
-    sources = [ROOT / "console" / "settings.py", *sorted((ROOT / "console" / "ops").glob("*.py")),
+    sources = [*sorted((ROOT / "console" / "settings").glob("*.py")),
+               *sorted((ROOT / "console" / "ops").glob("*.py")),
                ROOT / "deploy" / "gunicorn.conf.py", ROOT / "deploy" / "entrypoint.sh"]
     names = set()
     for source in sources:
