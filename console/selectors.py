@@ -106,9 +106,10 @@ def sync_runs_visible_to(user) -> QuerySet[SyncRun]:
     return runs.filter(repository__project_id__in=_visible_project_ids(user))
 
 
-# Past this many visible repositories a member sees a large share of all runs, and walking the global
-# (queued_at, id) index finds a page sooner than probing each repository's history (~8 µs a repository).
-NARROWED_HISTORY_MAX_REPOSITORIES = 500
+# A narrowed page reads at most (its limit) runs of each visible repository. Past this many rows in all (500
+# repositories for a page of 50; fewer deep in a run of equal queued_at, where the cursor's offset grows) a
+# member sees a large share of all runs, and walking the global (queued_at, id) index finds a page sooner.
+NARROWED_HISTORY_MAX_ROWS = 25_500
 
 
 def sync_run_history_visible_to(user, *, status: str | None = None, window=None) -> QuerySet[SyncRun]:
@@ -123,9 +124,10 @@ def sync_run_history_visible_to(user, *, status: str | None = None, window=None)
         runs = runs.filter(status=status)
     if user.is_staff or window is None or connection.vendor != "postgresql":
         return runs
+    most = NARROWED_HISTORY_MAX_ROWS // window.limit
     repository_ids = list(Repository.objects.filter(project_id__in=_visible_project_ids(user))
-                          .order_by().values_list("pk", flat=True)[:NARROWED_HISTORY_MAX_REPOSITORIES + 1])
-    if len(repository_ids) > NARROWED_HISTORY_MAX_REPOSITORIES:
+                          .order_by().values_list("pk", flat=True)[:most + 1])
+    if len(repository_ids) > most:
         return runs
     bounds, params = [], [repository_ids]
     if status:

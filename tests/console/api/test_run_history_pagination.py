@@ -128,15 +128,16 @@ def walk_back(client, url: str) -> list[int]:
     return seen
 
 
-@pytest.mark.parametrize("narrowed_up_to", [500, 2])
+@pytest.mark.parametrize("narrowed_rows", [25_500, 2 * 51])
 @pytest.mark.parametrize("query", ["", "?status=failed"])
 def test_a_members_history_read_repository_by_repository_is_the_same_history(spread, settings, monkeypatch,
-                                                                            narrowed_up_to, query):
+                                                                            narrowed_rows, query):
     """A member's history is read off each visible repository's own index (or, past a few hundred of them,
-    off the global one): either way the same runs, in the same order, both ways, filter included."""
+    off the global one): either way the same runs, in the same order, both ways, filter included. With a
+    budget of two repositories' pages, three visible repositories take the global walk."""
     from console import selectors
 
-    monkeypatch.setattr(selectors, "NARROWED_HISTORY_MAX_REPOSITORIES", narrowed_up_to)
+    monkeypatch.setattr(selectors, "NARROWED_HISTORY_MAX_ROWS", narrowed_rows)
     clients, visible, invisible = spread
     expected = [run.pk for run in visible if not query or run.status == "failed"]
 
