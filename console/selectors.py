@@ -119,7 +119,8 @@ def sync_run_history_visible_to(user, *, status: str | None = None, window=None)
     runs); one repository with 20,000 makes PostgreSQL sort all of them for a page of 50 (43 ms). Read
     instead, in one query, each visible repository's first ``window.limit`` runs within the window off its
     own index, and page over those: the same page, from at most limit × repositories rows."""
-    runs = sync_runs_visible_to(user)
+    # A history row names its repository by id: no repository, project and organization per run.
+    runs = sync_runs_visible_to(user).select_related(None).select_related("actor")
     if status:
         runs = runs.filter(status=status)
     if user.is_staff or window is None or connection.vendor != "postgresql":
@@ -147,7 +148,7 @@ def sync_run_history_visible_to(user, *, status: str | None = None, window=None)
     )
     # The candidates come from visible repositories only: filtering the outer query by visibility again
     # would make the planner walk the history index once more for each of them.
-    narrowed = _sync_runs().filter(pk__in=candidates)
+    narrowed = _sync_runs().select_related(None).select_related("actor").filter(pk__in=candidates)
     return narrowed.filter(status=status) if status else narrowed
 
 
