@@ -47,10 +47,13 @@ def repositories_visible_to(user) -> QuerySet[Repository]:
 HISTORY_DEFERRED = ("refs",)
 
 
+def _history_rows(runs: QuerySet[SyncRun]) -> QuerySet[SyncRun]:
+    """Runs as a history row shows them: who asked, what refs changed; the repository by id only."""
+    return runs.select_related("actor").prefetch_related("ref_changes").defer(*HISTORY_DEFERRED)
+
+
 def _sync_runs() -> QuerySet[SyncRun]:
-    return SyncRun.objects.select_related("repository__project__organization", "actor").prefetch_related(
-        "ref_changes"
-    ).defer(*HISTORY_DEFERRED)
+    return _history_rows(SyncRun.objects.select_related("repository__project__organization"))
 
 
 def sync_runs_of(*, repository: Repository | None = None, project: Project | None = None) -> QuerySet[SyncRun]:
@@ -58,8 +61,7 @@ def sync_runs_of(*, repository: Repository | None = None, project: Project | Non
     if repository is not None and project is None:
         # Through the repository's own manager each run gets that repository object (Django's known related
         # objects): no join of the repository, its project and organization per run, nor their model objects.
-        return repository.sync_runs.select_related("actor").prefetch_related("ref_changes").defer(
-            *HISTORY_DEFERRED)
+        return _history_rows(repository.sync_runs.all())
     runs = _sync_runs()
     if repository is not None:
         runs = runs.filter(repository=repository)
@@ -99,7 +101,10 @@ def recent_sync_runs_of_project(project: Project, *, limit: int,
 
 
 def sync_runs_visible_to(user) -> QuerySet[SyncRun]:
-    runs = _sync_runs()
+    return _visible_runs(_sync_runs(), user)
+
+
+def _visible_runs(runs: QuerySet[SyncRun], user) -> QuerySet[SyncRun]:
     if user.is_staff:
         # No filter at all: a staff history is read straight off the (queued_at, id) index.
         return runs
@@ -120,7 +125,7 @@ def sync_run_history_visible_to(user, *, status: str | None = None, window=None)
     instead, in one query, each visible repository's first ``window.limit`` runs within the window off its
     own index, and page over those: the same page, from at most limit × repositories rows."""
     # A history row names its repository by id: no repository, project and organization per run.
-    runs = sync_runs_visible_to(user).select_related(None).select_related("actor")
+    runs = _visible_runs(_history_rows(SyncRun.objects.all()), user)
     if status:
         runs = runs.filter(status=status)
     if user.is_staff or window is None or connection.vendor != "postgresql":
@@ -146,10 +151,9 @@ def sync_run_history_visible_to(user, *, status: str | None = None, window=None)
         f" ORDER BY candidate.queued_at {direction}, candidate.id {direction} LIMIT %s",
         [*params, window.limit, window.limit],
     )
-    # The candidates come from visible repositories only: filtering the outer query by visibility again
-    # would make the planner walk the history index once more for each of them.
-    narrowed = _sync_runs().select_related(None).select_related("actor").filter(pk__in=candidates)
-    return narrowed.filter(status=status) if status else narrowed
+    # The candidates come from visible repositories only and already meet the status: filtering the outer
+    # query by either again would make the planner walk the history index once more for each of them.
+    return _history_rows(SyncRun.objects.filter(pk__in=candidates))
 
 
 def project_members(project: Project) -> QuerySet[Membership]:

@@ -33,6 +33,11 @@ class RunHistoryPagination(CursorPagination):
 
     def window(self, request) -> HistoryWindow | None:
         """The bounds ``paginate_queryset`` will apply for this request (None: not paginated)."""
+        if getattr(self, "_window_request", None) is not request:
+            self._window_request, self._window = request, self._read_window(request)
+        return self._window
+
+    def _read_window(self, request) -> HistoryWindow | None:
         page_size = self.get_page_size(request)
         if not page_size:
             return None

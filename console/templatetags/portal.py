@@ -26,6 +26,7 @@ def format_html(format_string: str, *args) -> SafeString:
 def format_html_join(sep: str, format_string: str, args_generator) -> SafeString:
     return SafeString(sep.join(format_html(format_string, *args) for args in args_generator))
 
+
 CONSOLE = "DSO Console"
 _CONSOLE_LABELS = {"dso-console", "dso console", "system"}
 

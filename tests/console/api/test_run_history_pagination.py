@@ -130,10 +130,10 @@ def walk_back(client, url: str) -> list[int]:
 
 @pytest.mark.parametrize("narrowed_rows", [25_500, 2 * 51])
 @pytest.mark.parametrize("query", ["", "?status=failed"])
-def test_a_members_history_read_repository_by_repository_is_the_same_history(spread, settings, monkeypatch,
-                                                                            narrowed_rows, query):
-    """A member's history is read off each visible repository's own index (or, past a few hundred of them,
-    off the global one): either way the same runs, in the same order, both ways, filter included. With a
+def test_a_members_history_read_repository_by_repository_is_the_same_history(spread, monkeypatch, narrowed_rows,
+                                                                            query):
+    """A member's history is read off each visible repository's own index (or, past a budget of rows, off
+    the global one): either way the same runs, in the same order, both ways, filter included. With a
     budget of two repositories' pages, three visible repositories take the global walk."""
     from console import selectors
 
