@@ -37,8 +37,10 @@ from provisioning.errors import (
     Unreachable,
 )
 from provisioning.forge.base import GitRemote
+from provisioning.git.cache_files import is_ancestor_by_loose_commits, is_maintenance_due, refs_from_files
 from provisioning.git.client import GitClient, GitResult, parse_refs
 from provisioning.git.ls_refs import list_refs
+from provisioning.git.receive_pack import RefUpdate, post_push
 
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 # Large pushes are otherwise sent in many small chunked requests; one buffer keeps them in one POST.
@@ -47,7 +49,6 @@ _CACHE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 # In the bare cache: the refs and HEAD the last sync left on the target, and when the target was last known
 # to equal them. Removed with the cache; rewritten atomically after each sync.
 _STATE_FILE = "dso-mirror-state.json"
-_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _PUSH_KINDS = {" ": "updated", "+": "forced", "*": "created", "-": "deleted"}
 
 
@@ -226,7 +227,7 @@ class Mirror:
         default_branch = default_branch if default_branch and f"refs/heads/{default_branch}" in new else None
         known_head = (state or {}).get("target_head")
         if set_default_branch is None or not default_branch or (known_head == default_branch and old is None):
-            return tuple(sorted(push("--prune"), key=lambda c: c.ref))
+            return tuple(sorted(self._push_everything(cache, target, before, new, push), key=lambda c: c.ref))
         # The default branch may move: creations and updates first, so that it exists on the target, then
         # the forge's HEAD, then deletions (a forge refuses to delete its current default branch).
         deletions = old is not None and any(ref not in new for ref in old)
@@ -235,6 +236,34 @@ class Mirror:
         if deletions or old is None:
             changes += push("--prune")
         return tuple(sorted(changes, key=lambda c: c.ref))
+
+    def _push_everything(self, cache: Path, target: GitRemote, before: dict[str, str], new: dict[str, str],
+                         push: Callable[..., list[RefChange]]) -> list[RefChange]:
+        """Every update and deletion in one request of the console's own (``receive_pack``), naming the SHA
+        each ref held at the last sync; ``git push --prune`` for whatever that did not apply."""
+        updates = [RefUpdate(ref, before.get(ref), sha) for ref, sha in sorted(new.items()) if before.get(ref) != sha]
+        updates += [RefUpdate(ref, sha, None) for ref, sha in sorted(before.items()) if ref not in new]
+        accepted = post_push(cache, target, updates, remote_holds=set(before.values()),
+                             timeout_seconds=self.timeout_seconds)
+        changes = [self._pushed_change(cache, u) for u in updates if u.ref in accepted]
+        if not updates or len(accepted) < len(updates):
+            # Nothing to update still pushes: the target may have drifted from the record. What was applied
+            # is up to date for git, which then pushes, and reports, only the rest.
+            changes += push("--prune")
+        return changes
+
+    def _pushed_change(self, cache: Path, update: RefUpdate) -> RefChange:
+        """The change as ``push --porcelain`` would have called it: a moved tag is always a forced update, a
+        moved branch one unless its old commit is an ancestor of the new one."""
+        if update.old_sha is None:
+            kind = "created"
+        elif update.new_sha is None:
+            kind = "deleted"
+        elif update.ref.startswith("refs/tags/") or not self._is_ancestor(cache, update.old_sha, update.new_sha):
+            kind = "forced"
+        else:
+            kind = "updated"
+        return RefChange(ref=update.ref, old_sha=update.old_sha, new_sha=update.new_sha, kind=kind)
 
     def remove_cache(self, cache_key: str) -> None:
         cache = self.cache_path(cache_key)
@@ -286,22 +315,33 @@ class Mirror:
         asking the cache. A deletion, a cache whose refs cannot be read from its files, or a source that
         refuses the wants (a protocol v0 server whose ref moved since the listing) takes the ordinary
         pruning fetch of every branch and tag instead."""
-        held = _loose_and_packed_refs(cache)
+        held = refs_from_files(cache)
         if held is not None and held.keys() <= advertised.keys():
             wanted = "".join(f"+{sha}:{ref}\n" for ref, sha in sorted(advertised.items()) if held.get(ref) != sha)
             try:
                 if wanted:
                     self._client(cache, source).run(
-                        "fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--stdin", source.url,
-                        input=wanted, remote=True)
+                        "fetch", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", "--quiet", "--stdin",
+                        source.url, input=wanted, remote=True)
+                    self._maintain_when_due(cache)
                 return dict(advertised)
             except ProvisioningError as exc:
                 if isinstance(exc, (AuthenticationFailed, PermissionDenied, Unreachable)):
                     raise
-        fetch = ["fetch", "--prune", "--prune-tags", "--no-write-fetch-head", "--quiet"]
+        fetch = ["fetch", "--prune", "--prune-tags", "--no-write-fetch-head", "--no-auto-maintenance", "--quiet"]
         self._client(cache, source).run(*fetch, source.url, *REFSPECS, remote=True)
-        refs = _loose_and_packed_refs(cache)
+        self._maintain_when_due(cache)
+        refs = refs_from_files(cache)
         return refs if refs is not None else self._local_refs(cache)
+
+    def _maintain_when_due(self, cache: Path) -> None:
+        """``git maintenance run --auto`` when git's own ``gc --auto`` estimate says it has work to do.
+
+        ``git fetch`` would start it after every fetch, a process that mostly finds nothing to do; the same
+        estimate (loose objects sampled in one of the 256 object folders, and the number of packs) read here
+        starts it only when it will repack."""
+        if is_maintenance_due(cache):
+            self._local(cache, "maintenance", "run", "--auto", "--quiet")
 
     def _local_refs(self, cache: Path) -> dict[str, str]:
         proc = self._local(cache, "for-each-ref", "--format=%(objectname) %(refname)",
@@ -330,50 +370,13 @@ class Mirror:
         return tuple(changes)
 
     def _is_ancestor(self, cache: Path, old_sha: str, new_sha: str) -> bool:
+        known = is_ancestor_by_loose_commits(cache, old_sha, new_sha)
+        if known is not None:
+            return known
         # Exit 1 means "not an ancestor"; 128 means the old object is unknown here (rewritten history the
         # cache never saw): both count as a forced update.
         proc = self._client(cache).run("merge-base", "--is-ancestor", old_sha, new_sha, check=False)
         return proc.returncode == 0
-
-
-def _loose_and_packed_refs(cache: Path) -> dict[str, str] | None:
-    """The cache's branches and tags read from its ref files, without starting ``for-each-ref``; None when
-    they are not plain files of SHAs (another ref storage, a symbolic ref) and git must be asked.
-
-    Loose refs are read before ``packed-refs`` and win over it: a ``pack-refs`` (from a background ``gc``)
-    writes the new ``packed-refs`` before it removes the loose files it packed, so a ref whose loose file
-    is gone by the time it is read is in the ``packed-refs`` read after it."""
-    if (cache / "reftable").exists():
-        return None
-    loose: dict[str, str] = {}
-    for top in ("refs/heads", "refs/tags"):
-        for folder, _, names in os.walk(cache / top):
-            for name in names:
-                if name.endswith(".lock"):
-                    continue
-                path = Path(folder, name)
-                try:
-                    value = path.read_text().strip()
-                except FileNotFoundError:
-                    continue
-                if not _SHA.match(value):
-                    return None
-                loose[path.relative_to(cache).as_posix()] = value
-    refs: dict[str, str] = {}
-    try:
-        packed = (cache / "packed-refs").read_text()
-    except FileNotFoundError:
-        packed = ""
-    for line in packed.splitlines():
-        if line.startswith(("#", "^")) or not line:
-            continue
-        sha, _, ref = line.partition(" ")
-        if not _SHA.match(sha):
-            return None
-        if ref.startswith(("refs/heads/", "refs/tags/")):
-            refs[ref] = sha
-    refs.update(loose)
-    return refs
 
 
 def _push_changes(output: str, before: dict[str, str], new: dict[str, str]) -> list[RefChange]:

@@ -200,8 +200,13 @@ class LocalForge(Forge):
         return (directory / "HEAD").is_file() and (directory / "objects").is_dir()
 
     def _describe(self, path: str, *, created: bool) -> ForgeRepository:
-        head = self._git("symbolic-ref", "--quiet", "HEAD", cwd=self.repository_dir(path), check=False)
-        branch = head.text.strip().removeprefix("refs/heads/") or None
+        # HEAD is a file holding "ref: refs/heads/<branch>" (gitrepository-layout); read on every sync, so
+        # read here rather than by a git process.
+        try:
+            head = (self.repository_dir(path) / "HEAD").read_text()
+        except OSError:
+            head = ""
+        branch = (head.strip().removeprefix("ref: refs/heads/") or None) if head.startswith("ref: refs/heads/") else None
         return ForgeRepository(path=path, clone_url=self.clone_url(path), created=created,
                                default_branch=branch)
 

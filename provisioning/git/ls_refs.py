@@ -16,29 +16,14 @@ sent only to the remote's own origin, in a header that never reaches a log.
 
 from __future__ import annotations
 
-import functools
-import http.client
 import re
-import socket
-import ssl
-import urllib.request
-from urllib.parse import urlsplit
 
 from provisioning.forge.base import GitRemote
-from provisioning.git.env import basic_authorization
-from provisioning.netguard import checked_addresses
+from provisioning.git.smart_http import endpoint_for, pkt_line
 
 _OID = re.compile(r"^[0-9a-f]{40}$")  # sha1 only: the request names no object format
 _PREFIXES = ("refs/heads/", "refs/tags/")
 _MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-# The attempt is an optimisation: an address that does not answer quickly is left to git (and its timeout).
-_CONNECT_TIMEOUT_SECONDS = 15.0
-
-
-def pkt_line(payload: bytes) -> bytes:
-    return b"%04x%s" % (len(payload) + 4, payload)
-
-
 _REQUEST = b"".join((
     pkt_line(b"command=ls-refs\n"),
     pkt_line(b"agent=git/dso-console\n"),
@@ -62,40 +47,12 @@ def list_refs(remote: GitRemote, *, timeout_seconds: float,
     """(default branch, sha HEAD points at, {ref: sha} of branches and tags), as ``ls-remote --symref`` gives
     them, or None when git must be asked instead. ``need_head``: a remote without a HEAD (an empty
     repository) is left to git, which reports its unborn default branch."""
-    try:
-        parts = urlsplit(remote.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None  # git reports what is wrong with the URL
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query:
+    endpoint = endpoint_for(remote)
+    if endpoint is None:
         return None
-    if _proxied(parts.scheme, parts.hostname):
-        return None  # git goes through the proxy; a direct connection might hang until the timeout
-    # Refused and unresolvable URLs raise here, with the same errors git's environment would raise.
-    addresses = checked_addresses(remote.url, remote.network)[1] if remote.network is not None else None
-    headers = {
-        "Content-Type": "application/x-git-upload-pack-request",
-        "Accept": "application/x-git-upload-pack-result",
-        "Git-Protocol": "version=2",
-        "User-Agent": "git/dso-console",
-    }
-    if remote.has_credentials:
-        headers["Authorization"] = basic_authorization(remote)
-    connection = _PinnedConnection(parts.hostname, port, addresses=addresses, tls=parts.scheme == "https",
-                                   timeout=timeout_seconds)
-    try:
-        endpoint = f"{parts.path.rstrip('/')}/git-upload-pack"
-        connection.request("POST", endpoint, body=_REQUEST, headers=headers)
-        response = connection.getresponse()
-        if response.status != 200 or response.getheader("Content-Type", "").split(";")[0].strip() != (
-                "application/x-git-upload-pack-result"):
-            return None
-        body = response.read(_MAX_RESPONSE_BYTES + 1)
-    except (OSError, http.client.HTTPException, ValueError):
-        return None
-    finally:
-        connection.close()
-    if len(body) > _MAX_RESPONSE_BYTES:
+    body = endpoint.post("git-upload-pack", _REQUEST, timeout=timeout_seconds,
+                         max_response_bytes=_MAX_RESPONSE_BYTES, headers={"Git-Protocol": "version=2"})
+    if body is None:
         return None
     listing = _parse(body)
     if listing is None or (need_head and listing.head_sha is None):
@@ -132,41 +89,3 @@ def _parse(body: bytes) -> _Listing | None:
             listing.refs[name] = oid
         else:
             return None  # a ref outside what was asked for: not the answer this was written for
-
-
-def _proxied(scheme: str, host: str) -> bool:
-    proxies = urllib.request.getproxies()
-    return bool(proxies.get(scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(host)
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """The system's CA store, as git's curl uses it; loaded once (a few ms each time)."""
-    return ssl.create_default_context()
-
-
-class _PinnedConnection(http.client.HTTPConnection):
-    """An HTTP(S) connection to ``host`` that connects only to ``addresses`` when given (the ones netguard
-    checked), while the Host header and the TLS certificate check still name ``host``."""
-
-    def __init__(self, host: str, port: int, *, addresses, tls: bool, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self._addresses = addresses
-        self._tls = tls
-
-    def connect(self) -> None:
-        candidates = [str(a) for a in self._addresses] if self._addresses is not None else [self.host]
-        error: OSError | None = None
-        for address in candidates:
-            try:
-                connect_timeout = min(self.timeout, _CONNECT_TIMEOUT_SECONDS)
-                sock = socket.create_connection((address, self.port), connect_timeout)
-                break
-            except OSError as exc:
-                error = exc
-        else:
-            raise error or OSError("no address to connect to")
-        sock.settimeout(self.timeout)
-        if self._tls:
-            sock = _tls_context().wrap_socket(sock, server_hostname=self.host)
-        self.sock = sock

@@ -1,15 +1,18 @@
 """The sync's short paths: nothing new upstream touches only the source until the target is due a check;
-a change is one fetch and one porcelain push, whose status lines give the same per-ref results."""
+a change is one fetch and one push posted by the console itself (``provisioning.git.receive_pack``), with
+``git push --porcelain`` for whatever that post did not apply: the same per-ref results either way."""
 
 from __future__ import annotations
 
 import pytest
 
 from provisioning import mirror as mirror_module
+from provisioning.errors import ProvisioningError
+from provisioning.git import receive_pack
 from provisioning.githttp import GitAccess
 from provisioning.mirror import RefChange
 from tests.provisioning.test_mirror import Setup, _kinds
-from tests.support.gitrepos import git, refs
+from tests.support.gitrepos import WorkRepo, git, refs
 
 
 @pytest.fixture
@@ -85,7 +88,7 @@ def test_a_drifted_target_is_repaired_once_it_is_due_a_check(setup):
     assert refs(setup.target_dir) == refs(setup.source_dir)
 
 
-def test_a_change_is_fetch_and_one_porcelain_push_without_merge_base(setup, git_calls):
+def test_a_change_is_a_fetch_and_one_posted_push_without_git_push_nor_merge_base(setup, git_calls):
     setup.mirror.verify_interval_seconds = 3600
     base = setup.upstream.commit("base")
     setup.upstream.branch("feature")
@@ -97,9 +100,12 @@ def test_a_change_is_fetch_and_one_porcelain_push_without_merge_base(setup, git_
     setup.publish()
     git_calls.clear()
 
+    asked = _recording_requests(setup.target_server)
+
     result = setup.sync()
 
-    assert [call[0] for call in git_calls] == ["fetch", "push"]
+    assert [call[0] for call in git_calls] == ["fetch", "pack-objects"]
+    assert asked == ["dso/app.git"]  # one request to the target: the push itself, no listing first
     assert result.changes == (
         RefChange("refs/heads/feature", base, None, "deleted"),
         RefChange("refs/heads/main", base, new, "updated"),
@@ -108,7 +114,7 @@ def test_a_change_is_fetch_and_one_porcelain_push_without_merge_base(setup, git_
     assert refs(setup.target_dir) == refs(setup.source_dir)
 
 
-def test_a_force_push_upstream_is_reported_forced_from_the_push_itself(setup, git_calls):
+def test_a_force_push_upstream_is_reported_forced_without_merge_base(setup, git_calls):
     base = setup.upstream.commit("base")
     doomed = setup.upstream.commit("doomed")
     setup.publish()
@@ -209,4 +215,64 @@ def test_a_source_that_refuses_the_listed_sha_gets_the_ordinary_fetch(setup, mon
 
     replacement = refs(setup.source_dir)["refs/heads/main"]
     assert result.changes == (RefChange("refs/heads/main", base, replacement, "updated"),)
+    assert refs(setup.target_dir) == refs(setup.source_dir)
+
+
+def test_a_target_that_moved_since_the_record_refuses_the_post_and_git_push_repairs_it(setup):
+    setup.mirror.verify_interval_seconds = 3600
+    base = setup.upstream.commit("base")
+    setup.publish()
+    setup.sync()
+    stray = WorkRepo.create(setup.tmp_path / "stray")
+    stray.git("fetch", "--quiet", str(setup.target_dir), "main")
+    stray.git("reset", "--quiet", "--hard", "FETCH_HEAD")
+    drifted = stray.commit("pushed to the mirror by someone")
+    stray.push(setup.target_dir, "HEAD:refs/heads/main")
+    new = setup.upstream.commit("new")
+    setup.publish()
+
+    result = setup.sync(recorded_refs={"refs/heads/main": base})
+
+    # The post named base as main's old SHA: the target refused it, and git push overwrote the drift.
+    assert result.changes == (RefChange("refs/heads/main", base, new, "updated"),)
+    assert refs(setup.target_dir) == refs(setup.source_dir)
+    assert drifted not in refs(setup.target_dir).values()
+
+
+def test_a_ref_the_target_declines_is_left_to_git_push_whose_error_is_raised_after_the_rest_landed(setup):
+    setup.upstream.commit("base")
+    setup.upstream.branch("locked")
+    setup.publish()
+    setup.sync()
+    hook = setup.target_dir / "hooks" / "update"
+    hook.write_text('#!/bin/sh\n[ "$1" = refs/heads/locked ] && { echo "locked is frozen" >&2; exit 1; }\nexit 0\n')
+    hook.chmod(0o755)
+    new = setup.upstream.commit("new")
+    setup.upstream.git("branch", "-f", "locked", "HEAD")
+    setup.publish()
+
+    with pytest.raises(ProvisioningError) as raised:
+        setup.sync()
+
+    assert "locked" in raised.value.message
+    assert refs(setup.target_dir)["refs/heads/main"] == new  # accepted by the post, not undone
+    assert refs(setup.target_dir)["refs/heads/locked"] != new
+
+
+def test_an_answer_lost_after_the_target_applied_the_post_still_reports_every_change(setup, monkeypatch):
+    base = setup.upstream.commit("base")
+    setup.publish()
+    setup.sync()
+    new = setup.upstream.commit("new")
+    setup.upstream.tag("v2")
+    setup.publish()
+    monkeypatch.setattr(receive_pack, "_accepted", lambda body, asked: set())  # the answer never arrived
+
+    result = setup.sync(recorded_refs={"refs/heads/main": base})
+
+    # git push found both refs up to date; the changes come from the record, as after a retried attempt.
+    assert result.changes == (
+        RefChange("refs/heads/main", base, new, "updated"),
+        RefChange("refs/tags/v2", None, new, "created"),
+    )
     assert refs(setup.target_dir) == refs(setup.source_dir)

@@ -1,0 +1,55 @@
+"""The console's own push request: what it sends, and which answers it takes as applied (anything else is
+left to git push, tests/provisioning/test_mirror_fast_path.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning.forge.base import GitRemote
+from provisioning.git import receive_pack
+from provisioning.git.receive_pack import RefUpdate, post_push
+from provisioning.git.smart_http import pkt_line
+
+_OLD, _NEW = "a" * 40, "b" * 40
+
+
+def test_the_first_command_carries_the_capabilities_and_deletions_and_creations_name_the_zero_sha():
+    body = receive_pack._commands([RefUpdate("refs/heads/main", _OLD, _NEW), RefUpdate("refs/tags/v1", None, _NEW),
+                                   RefUpdate("refs/heads/gone", _OLD, None)])
+
+    assert body == (
+        pkt_line(f"{_OLD} {_NEW} refs/heads/main\0report-status quiet agent=git/dso-console\n".encode())
+        + pkt_line(f"{'0' * 40} {_NEW} refs/tags/v1\n".encode())
+        + pkt_line(f"{_OLD} {'0' * 40} refs/heads/gone\n".encode())
+        + b"0000")
+
+
+@pytest.mark.parametrize("body, accepted", [
+    (pkt_line(b"unpack ok\n") + pkt_line(b"ok refs/heads/main\n") + b"0000", {"refs/heads/main"}),
+    (pkt_line(b"unpack ok\n") + pkt_line(b"ng refs/heads/main failed to update ref\n")
+     + pkt_line(b"ok refs/tags/v1\n") + b"0000", {"refs/tags/v1"}),
+    (pkt_line(b"unpack index-pack abnormal exit\n") + pkt_line(b"ok refs/heads/main\n") + b"0000", set()),
+    (pkt_line(b"unpack ok\n") + pkt_line(b"ok refs/heads/main\n"), set()),  # no flush: cut short
+    (pkt_line(b"unpack ok\n") + pkt_line(b"ok refs/heads/other\n") + b"0000", set()),  # not asked for
+    (b"<html>not a git server</html>", set()),
+    (b"", set()),
+])
+def test_only_refs_reported_ok_after_a_good_unpack_count_as_applied(body, accepted):
+    assert receive_pack._accepted(body, {"refs/heads/main", "refs/tags/v1"}) == accepted
+
+
+@pytest.mark.parametrize("update", [
+    RefUpdate("refs/heads/main", None, None),
+    RefUpdate("refs/heads/main", _OLD, "c" * 64),  # SHA-256: the request names no object format
+    RefUpdate("refs/pull/1/head", None, _NEW),
+    RefUpdate("refs/heads/a b", None, _NEW),
+])
+def test_an_update_it_was_not_written_for_is_never_sent(tmp_path, update):
+    remote = GitRemote("http://127.0.0.1:9/never-contacted.git")
+    assert post_push(tmp_path, remote, [update], remote_holds=set(), timeout_seconds=5) == set()
+
+
+def test_a_url_git_must_handle_is_left_to_git(tmp_path):
+    update = RefUpdate("refs/heads/main", None, _NEW)
+    for url in ("ssh://git@127.0.0.1/repo.git", "http://user@127.0.0.1:9/repo.git", "/srv/repo.git"):
+        assert post_push(tmp_path, GitRemote(url), [update], remote_holds=set(), timeout_seconds=5) == set()
