@@ -41,6 +41,7 @@ from provisioning.git.cache_files import is_ancestor_by_loose_commits, is_mainte
 from provisioning.git.client import GitClient, GitResult, parse_refs
 from provisioning.git.ls_refs import list_refs
 from provisioning.git.receive_pack import RefUpdate, post_push
+from provisioning.git.upload_pack import fetch_pack
 
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 # Large pushes are otherwise sent in many small chunked requests; one buffer keeps them in one POST.
@@ -317,7 +318,14 @@ class Mirror:
         pruning fetch of every branch and tag instead."""
         held = refs_from_files(cache)
         if held is not None and held.keys() <= advertised.keys():
-            wanted = "".join(f"+{sha}:{ref}\n" for ref, sha in sorted(advertised.items()) if held.get(ref) != sha)
+            moved = {ref: sha for ref, sha in advertised.items() if held.get(ref) != sha}
+            # A cache with history asks for the few new objects in one request of its own (upload_pack); an
+            # empty one (the first, full mirror) lets git stream the whole pack to disk.
+            if moved and held and fetch_pack(cache, source, moved, have=set(held.values()),
+                                             timeout_seconds=self.timeout_seconds):
+                self._maintain_when_due(cache)
+                return dict(advertised)
+            wanted = "".join(f"+{sha}:{ref}\n" for ref, sha in sorted(moved.items()))
             try:
                 if wanted:
                     self._client(cache, source).run(

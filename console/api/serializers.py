@@ -7,7 +7,9 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from console.api.fast_read import DirectColumns
-from console.models import Membership, Organization, Project, ProvisioningRun, RefChange, Repository, SyncRun
+from console.models import (
+    Membership, Organization, Project, ProvisioningRun, RefChange, Repository, RunStatus, SyncRun,
+)
 from console.models.validators import DESCRIPTION_MAX_LENGTH, validate_display_name
 
 
@@ -167,6 +169,8 @@ class RefChangesField(serializers.Field):
         super().__init__(read_only=True, **kwargs)
 
     def to_representation(self, changes):
+        if changes.instance.status == RunStatus.QUEUED:
+            return []  # recorded only by a running attempt: a queued run (every trigger's answer) has none
         return [{"ref": c.ref, "kind": c.kind, "old_sha": c.old_sha, "new_sha": c.new_sha} for c in changes.all()]
 
 

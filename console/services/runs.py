@@ -8,12 +8,13 @@ unique constraints in the database enforce this, so it holds across processes an
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -103,7 +104,9 @@ def claim_run(run_model: type[models.Model], *, run_id: int, task_id: str):
     """
     now = timezone.now()
     try:
-        with transaction.atomic():
+        # One UPDATE is atomic by itself: outside a transaction it needs no BEGIN/COMMIT round trips; inside
+        # one (a test, a caller's block) a savepoint keeps that transaction usable if the UPDATE fails.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             claimed = (
                 run_model.objects.filter(pk=run_id)
                 .filter(Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, task_id=task_id))

@@ -142,6 +142,8 @@ def sync_schedule_after_run(*, repository_id: int, failed: bool, finished_at: da
     """A sync of a scheduled repository ended (whatever asked for it): count the failure streak and set the
     next due time from now, backed off while it keeps failing. One query for an unscheduled repository."""
     finished_at = finished_at or timezone.now()
+    if not SyncSchedule.objects.filter(repository_id=repository_id).exists():
+        return  # most repositories: one query, outside a transaction (a BEGIN and a COMMIT fewer)
     with transaction.atomic():
         schedule = SyncSchedule.objects.select_for_update().filter(repository_id=repository_id).first()
         if schedule is None:

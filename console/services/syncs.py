@@ -70,7 +70,8 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
                                    "code": run.error_code, "message": run.error_message})
         run_kinds.enqueue_next("sync", repository)
         return
-    if not _record_ref_changes(run, result.changes):
+    # Nothing to write, and no earlier attempt wrote anything: the run's ownership is checked when it finishes.
+    if (result.changes or run.attempts > 1) and not _record_ref_changes(run, result.changes):
         return  # the sweeper gave this run to another worker, which records and finishes it
     if result.default_branch and result.default_branch != repository.default_branch:
         # One statement, atomic by itself: wrapped in a transaction it cost every sync an empty BEGIN/COMMIT.
@@ -80,12 +81,13 @@ def sync_execute(*, run_id: int, task_id: str) -> None:
     # The refs are kept when they differ from the last snapshot (or there is none yet), so the next sync
     # reports its changes against them.
     keep = {"refs": result.refs} if result.changed or snapshot is None else {}
-    finish_run(
+    if not finish_run(
         run,
         status=RunStatus.SUCCEEDED if result.changed else RunStatus.NO_CHANGE,
         head_sha=result.head_sha or "",
         **keep,
-    )
+    ):
+        return  # handed to another worker meanwhile: it finishes the run and starts the one behind it
     _after_run(repository, failed=False)
     run_kinds.enqueue_next("sync", repository)
 
@@ -134,7 +136,8 @@ def _record_ref_changes(run: SyncRun, changes) -> bool:
         if not owned:
             log.warning("%s was handed to another task before %s recorded its changes", run, run.task_id)
             return False
-        RefChange.objects.filter(sync_run=run).delete()
+        if run.attempts > 1:
+            RefChange.objects.filter(sync_run=run).delete()
         RefChange.objects.bulk_create(
             RefChange(sync_run=run, ref=c.ref, old_sha=c.old_sha or "", new_sha=c.new_sha or "", kind=c.kind)
             for c in changes
@@ -208,7 +211,10 @@ def _detect_images(repository: Repository, run: SyncRun) -> None:
                                  "team can see the worker log", "code": "internal_error"},
             image_scan_status=ImageScanStatus.FAILED,
         )
-    run.refresh_from_db(fields=["image_scan", "image_scan_status"])
+        run.refresh_from_db(fields=["image_scan", "image_scan_status"])
+        return
+    if repository.is_infra or repository.image_name:  # otherwise detection wrote nothing to the run
+        run.refresh_from_db(fields=["image_scan", "image_scan_status"])
 
 
 def mirror_cache_key(repository: Repository) -> str:

@@ -130,3 +130,36 @@ def is_maintenance_due(cache: Path) -> bool:
     except OSError:
         packs = 0
     return packs > _GC_AUTO_PACK_LIMIT
+
+
+# A conservative subset of git-check-ref-format: what it allows and this does not is written by git instead.
+_SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
+
+
+def write_refs(cache: Path, refs: dict[str, str]) -> bool:
+    """Point each branch or tag of ``refs`` at its SHA, as git's files backend does (a ``<ref>.lock`` file
+    created exclusively, then renamed over the ref); False, before writing anything, when a name is not one
+    it writes itself, or when a write fails (a ref may then be moved already: the caller's ``git fetch``
+    writes them all again). The caller holds the cache's lock, so no other writer races it."""
+    if (cache / "reftable").exists() or not all(_writable(ref) and _SHA.match(sha) for ref, sha in refs.items()):
+        return False
+    try:
+        for ref, sha in sorted(refs.items()):
+            path = cache / ref
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = path.with_name(path.name + ".lock")
+            with open(lock, "x") as handle:
+                handle.write(f"{sha}\n")
+            os.replace(lock, path)
+    except OSError:
+        return False
+    return True
+
+
+def _writable(ref: str) -> bool:
+    if not ref.startswith(("refs/heads/", "refs/tags/")):
+        return False
+    components = ref.split("/")[2:]
+    return bool(components) and all(
+        _SAFE_COMPONENT.match(part) and ".." not in part and not part.endswith((".", ".lock"))
+        for part in components)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from provisioning.git.cache_files import is_ancestor_by_loose_commits, is_maintenance_due
+import pytest
+
+from provisioning.git.cache_files import is_ancestor_by_loose_commits, is_maintenance_due, write_refs
 from tests.support.gitrepos import WorkRepo, git, init_bare
 
 
@@ -58,3 +60,29 @@ def test_maintenance_is_due_by_git_gc_auto_estimate(tmp_path):
     for index in range(51):
         (cache / "objects" / "pack" / f"pack-{index:040x}.pack").write_bytes(b"")
     assert is_maintenance_due(cache)
+
+
+def test_refs_are_written_as_git_writes_loose_refs_and_read_back_by_git(tmp_path):
+    work = WorkRepo.create(tmp_path / "work")
+    sha = work.commit("one")
+    cache = _cache_of(work, tmp_path)
+
+    assert write_refs(cache, {"refs/heads/feature/x-1.2": sha, "refs/tags/v1.0+build": sha})
+
+    assert git("rev-parse", "refs/heads/feature/x-1.2", "refs/tags/v1.0+build", cwd=cache).split() == [sha, sha]
+    assert not list(cache.rglob("*.lock"))
+
+
+@pytest.mark.parametrize("ref", [
+    "refs/heads/../../config", "refs/heads/a..b", "refs/heads/.hidden", "refs/heads/x.lock", "refs/heads/end.",
+    "refs/heads/", "refs/heads//double", "refs/heads/sp ace", "refs/heads/é", "refs/remotes/origin/main", "HEAD",
+])
+def test_a_ref_name_it_would_not_write_itself_leaves_every_ref_to_git(tmp_path, ref):
+    work = WorkRepo.create(tmp_path / "work")
+    sha = work.commit("one")
+    cache = _cache_of(work, tmp_path)
+    before = sorted(p.relative_to(cache) for p in cache.rglob("*"))
+
+    assert not write_refs(cache, {"refs/heads/fine": sha, ref: sha})
+
+    assert sorted(p.relative_to(cache) for p in cache.rglob("*")) == before

@@ -4,11 +4,13 @@ a change is one fetch and one push posted by the console itself (``provisioning.
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from provisioning import mirror as mirror_module
 from provisioning.errors import ProvisioningError
-from provisioning.git import receive_pack
+from provisioning.git import receive_pack, upload_pack
 from provisioning.githttp import GitAccess
 from provisioning.mirror import RefChange
 from tests.provisioning.test_mirror import Setup, _kinds
@@ -158,13 +160,33 @@ def test_a_lost_record_falls_back_to_listing_the_target(setup):
     assert not result.changed and not result.pushed
 
 
-def test_new_commits_are_fetched_by_sha_without_a_second_listing_of_the_source(setup, git_calls):
+def test_new_commits_are_fetched_by_sha_in_one_request_without_git_fetch(setup, git_calls):
     old = setup.upstream.commit("first")
     setup.publish()
     setup.sync()
     new = setup.upstream.commit("second")
     setup.publish()
     git_calls.clear()
+    asked = _recording_requests(setup.source_server)
+
+    result = setup.sync()
+
+    # The listing, then the fetch: its pack is unpacked and checked to connect before the ref moves.
+    assert asked == ["team/app.git", "team/app.git"]
+    assert [call[0] for call in git_calls] == ["unpack-objects", "rev-list", "pack-objects"]
+    assert result.changes == (RefChange("refs/heads/main", old, new, "updated"),)
+    assert refs(setup.mirror.cache_path("app")) == refs(setup.source_dir) == refs(setup.target_dir)
+
+
+def test_without_the_one_request_fetch_new_commits_are_fetched_by_sha_without_a_second_listing(
+        setup, git_calls, monkeypatch):
+    old = setup.upstream.commit("first")
+    setup.publish()
+    setup.sync()
+    new = setup.upstream.commit("second")
+    setup.publish()
+    git_calls.clear()
+    monkeypatch.setattr(mirror_module, "fetch_pack", lambda *args, **kwargs: False)  # e.g. a v0-only source
 
     result = setup.sync()
 
@@ -276,3 +298,29 @@ def test_an_answer_lost_after_the_target_applied_the_post_still_reports_every_ch
         RefChange("refs/tags/v2", None, new, "created"),
     )
     assert refs(setup.target_dir) == refs(setup.source_dir)
+
+
+def test_a_pack_that_leaves_a_hole_moves_no_ref_and_git_fetch_does_it_right(setup, git_calls, monkeypatch):
+    old = setup.upstream.commit("first")
+    setup.publish()
+    setup.sync()
+    new = setup.upstream.commit("second")
+    setup.publish()
+    received = []
+
+    def emptied(body):
+        pack = unpacked(body)
+        received.append(pack)
+        header = pack[:8] + (0).to_bytes(4, "big")
+        return header + hashlib.sha1(header).digest()  # a valid pack, of no objects: the new commit is missing
+
+    unpacked = upload_pack._packfile
+    monkeypatch.setattr(upload_pack, "_packfile", emptied)
+    git_calls.clear()
+
+    result = setup.sync()
+
+    assert received
+    assert [call[0] for call in git_calls][:3] == ["unpack-objects", "rev-list", "fetch"]  # checked, then git
+    assert result.changes == (RefChange("refs/heads/main", old, new, "updated"),)
+    assert refs(setup.mirror.cache_path("app")) == refs(setup.source_dir) == refs(setup.target_dir)

@@ -1,5 +1,5 @@
-"""The console's own push request: what it sends, and which answers it takes as applied (anything else is
-left to git push, tests/provisioning/test_mirror_fast_path.py)."""
+"""The console's own push and fetch requests: what they send, and which answers they take (anything else is
+left to git, tests/provisioning/test_mirror_fast_path.py)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,21 @@ def test_a_url_git_must_handle_is_left_to_git(tmp_path):
     update = RefUpdate("refs/heads/main", None, _NEW)
     for url in ("ssh://git@127.0.0.1/repo.git", "http://user@127.0.0.1:9/repo.git", "/srv/repo.git"):
         assert post_push(tmp_path, GitRemote(url), [update], remote_holds=set(), timeout_seconds=5) == set()
+
+
+_EMPTY_PACK = b"PACK\0\0\0\2\0\0\0\0" + bytes(20)
+
+
+@pytest.mark.parametrize("body, pack", [
+    (pkt_line(b"packfile\n") + pkt_line(b"\2progress\n") + pkt_line(b"\1" + _EMPTY_PACK[:10])
+     + pkt_line(b"\1" + _EMPTY_PACK[10:]) + b"0000", _EMPTY_PACK),
+    (pkt_line(b"packfile\n") + pkt_line(b"\1" + _EMPTY_PACK) + pkt_line(b"\3upload-pack: fatal\n") + b"0000", None),
+    (pkt_line(b"acknowledgments\n") + pkt_line(b"NAK\n") + b"0001", None),  # not the answer to "done"
+    (pkt_line(b"ERR upload-pack: not our ref\n") + b"0000", None),
+    (pkt_line(b"packfile\n") + pkt_line(b"\1" + _EMPTY_PACK), None),  # no flush: cut short
+    (pkt_line(b"packfile\n") + pkt_line(b"\1not a pack at all, but long enough to look like one") + b"0000", None),
+])
+def test_the_fetch_answer_gives_its_pack_only_when_whole_and_without_an_error_band(body, pack):
+    from provisioning.git import upload_pack
+
+    assert upload_pack._packfile(body) == pack
