@@ -52,12 +52,10 @@ def _enter_task(task_id=None, task=None, args=None, kwargs=None, **_):
 def _leave_task(task_id=None, task=None, args=None, kwargs=None, retval=None, **_):
     try:
         name = getattr(task, "name", None)
-        kind = _run_kind(name)
         from console.ops import metrics
 
-        if kind is not None and _run_id(args, kwargs) is not None:
-            metrics.observe_run_end(kind, _run_id(args, kwargs), task_id)
-        elif name == "dso.runs.sweep_stuck" and isinstance(retval, dict):
+        # A run's end is counted by the service that finished it (console.services.runs.finish_run).
+        if name == "dso.runs.sweep_stuck" and isinstance(retval, dict):
             metrics.observe_sweep(retval)
     except Exception:  # noqa: BLE001 - counting must never fail a task
         log.exception("metrics of task %s could not be recorded", task_id)

@@ -163,23 +163,21 @@ def observe_request(*, view: str, method: str, status: int, seconds: float) -> N
     REQUESTS.labels(view, method, f"{status // 100}xx").inc()
 
 
-def observe_run_end(kind_name: str, run_id: int, task_id: str) -> None:
-    """After a run's task returned: count it when this task finished it (not when it was retried, handed
-    over or already done), with its duration and how long it waited in the queue."""
-    from console.models import RunStatus
+def observe_run_end(run) -> None:
+    """A task finished ``run`` (its own conditional update ended it, so a retried, handed-over or already
+    finished run is never counted): its outcome, its duration and how long it waited in the queue, from the
+    values that update wrote (no query)."""
     from console.services.run_kinds import KINDS
 
-    kind = KINDS[kind_name]
-    row = (kind.model.objects.filter(pk=run_id, task_id=task_id)
-           .values("status", "queued_at", "started_at", "finished_at").first())
-    if row is None or row["status"] not in {RunStatus.SUCCEEDED, RunStatus.NO_CHANGE, RunStatus.FAILED}:
+    kind_name = next((kind.name for kind in KINDS.values() if isinstance(run, kind.model)), None)
+    if kind_name is None:
         return
-    outcome = str(row["status"])
+    outcome = str(run.status)
     RUNS_FINISHED.labels(kind_name, outcome).inc()
-    if row["started_at"] and row["finished_at"]:
-        RUN_DURATION.labels(kind_name, outcome).observe((row["finished_at"] - row["started_at"]).total_seconds())
-    if row["started_at"] and row["queued_at"]:
-        QUEUE_WAIT.labels(kind_name).observe(max(0.0, (row["started_at"] - row["queued_at"]).total_seconds()))
+    if run.started_at and run.finished_at:
+        RUN_DURATION.labels(kind_name, outcome).observe((run.finished_at - run.started_at).total_seconds())
+    if run.started_at and run.queued_at:
+        QUEUE_WAIT.labels(kind_name).observe(max(0.0, (run.started_at - run.queued_at).total_seconds()))
 
 
 def observe_sweep(report: dict) -> None:

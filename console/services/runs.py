@@ -137,7 +137,14 @@ def finish_run(run, *, status: str, error: ProvisioningError | Exception | None 
         setattr(run, name, value)
     if not owned:
         log.warning("%s was no longer owned by task %s when it finished; outcome %s dropped", run, run.task_id, status)
-    return bool(owned)
+        return False
+    from console.ops.metrics import observe_run_end
+
+    try:
+        observe_run_end(run)
+    except Exception:  # noqa: BLE001 - counting must never fail a run that has ended
+        log.exception("metrics of %s could not be recorded", run)
+    return True
 
 
 def handle_failure(run, error: Exception, *, secrets: tuple[str | None, ...] = ()) -> None:

@@ -17,6 +17,7 @@ from console.services.organizations import organization_create
 from console.services.projects import project_create
 from console.services.repositories import repository_register
 from console.services.syncs import sync_execute, sync_request
+from console.tasks import sync_execute_task
 from tests.factories import make_user
 from tests.support.enqueue import stand_in
 
@@ -51,9 +52,11 @@ def repository(forge_server, external_forge, monkeypatch):
 
 
 def _executed(repository, task_id: str) -> tuple[SyncRun, int]:
+    """Through the Celery task as a worker runs it (its lease, its signals: the end is counted without a
+    query), in this process."""
     run = sync_request(actor=repository.actor, repository=repository, trigger=Trigger.API).run
     with CaptureQueriesContext(connection) as queries:
-        sync_execute(run_id=run.pk, task_id=task_id)
+        sync_execute_task.apply(args=[run.pk], task_id=task_id)
     run.refresh_from_db()
     return run, len(queries)
 
