@@ -10,6 +10,8 @@ that talk to the remote (``remote=True``) get its credentials; everything git pr
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -53,8 +55,10 @@ class GitClient:
 
     def run(self, *args: str, remote: bool = False, input: bytes | str | None = None,
             env: dict[str, str] | None = None, config: dict[str, str] | None = None,
-            check: bool = True, operation: str | None = None) -> GitResult:
-        """Run ``git args``; raise the translated error on a non-zero exit unless ``check`` is false."""
+            check: bool = True, operation: str | None = None,
+            max_stdout_bytes: int | None = None) -> GitResult:
+        """Run ``git args``; raise the translated error on a non-zero exit unless ``check`` is false.
+        ``max_stdout_bytes``: stop git and raise ``OutputTooLarge`` once it has printed more than that."""
         operation = operation or args[0]
         talks = self.remote if remote else None
         full_env = git_environment(talks, extra_config=config)
@@ -62,9 +66,12 @@ class GitClient:
         argv = ["git", *(["--git-dir", str(self.git_dir)] if self.git_dir is not None else []), *args]
         data = input.encode("utf-8") if isinstance(input, str) else input
         try:
-            proc = subprocess.run(argv, cwd=self.cwd, env=full_env, input=data, capture_output=True,
-                                  timeout=self.timeout_seconds, check=False,
-                                  **({} if data is not None else {"stdin": subprocess.DEVNULL}))
+            if max_stdout_bytes is not None:
+                proc = self._bounded(argv, full_env, data, max_stdout_bytes, operation)
+            else:
+                proc = subprocess.run(argv, cwd=self.cwd, env=full_env, input=data, capture_output=True,
+                                      timeout=self.timeout_seconds, check=False,
+                                      **({} if data is not None else {"stdin": subprocess.DEVNULL}))
         except subprocess.TimeoutExpired:
             where = f" talking to {display_url(talks.url)}" if talks is not None else ""
             raise Unreachable(f"git {operation} timed out after {self.timeout_seconds:g}s{where}") from None
@@ -74,6 +81,34 @@ class GitClient:
         if check and proc.returncode != 0:
             raise self.error(result, operation=operation, remote=remote)
         return result
+
+    def _bounded(self, argv: list[str], env: dict[str, str], data: bytes | None, limit: int,
+                 operation: str) -> subprocess.CompletedProcess:
+        """``subprocess.run`` that reads at most ``limit`` bytes of stdout into memory (a pack, say)."""
+        with subprocess.Popen(argv, cwd=self.cwd, env=env, stdin=subprocess.PIPE if data is not None else
+                              subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            errors: list[bytes] = []
+            helpers = [threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)]
+            if data is not None:
+                helpers.append(threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True))
+            for helper in helpers:
+                helper.start()
+            deadline = time.monotonic() + self.timeout_seconds
+            timer = threading.Timer(self.timeout_seconds, proc.kill)
+            timer.start()
+            try:
+                output = proc.stdout.read(limit + 1)
+                if len(output) > limit:
+                    proc.kill()
+                    raise OutputTooLarge(f"git {operation} printed more than {limit} bytes")
+                proc.wait()
+            finally:
+                timer.cancel()
+                for helper in helpers:
+                    helper.join()
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(argv, self.timeout_seconds)
+            return subprocess.CompletedProcess(argv, proc.returncode, output, b"".join(errors))
 
     def out(self, *args: str, **kwargs) -> str:
         """stdout of a successful command, as text, stripped."""
@@ -92,6 +127,19 @@ class GitClient:
         return translate(self.output(result), returncode=result.returncode, operation=operation,
                          url=display_url(talks.url) if talks is not None else None,
                          untrusted=talks is not None and talks.network is not None)
+
+
+class OutputTooLarge(ProvisioningError):
+    def __init__(self, message: str):
+        super().__init__(message, code="git_output_too_large")
+
+
+def _feed(pipe, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.close()
+    except BrokenPipeError:
+        pass  # git stopped reading (it failed, or was stopped): its exit status says why
 
 
 def parse_refs(output: str) -> dict[str, str]:

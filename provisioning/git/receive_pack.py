@@ -95,10 +95,10 @@ def _pack(cache: Path, updates: list[RefUpdate], remote_holds: set[str], *,
     try:
         result = GitClient(cache, timeout_seconds=timeout_seconds).run(
             "pack-objects", "--all-progress-implied", "--revs", "--stdout", "--thin", "--delta-base-offset",
-            "-q", input=revisions, check=False)
+            "-q", input=revisions, check=False, max_stdout_bytes=MAX_PACK_BYTES)
     except ProvisioningError:
-        return None
-    if result.returncode != 0 or not result.stdout.startswith(b"PACK") or len(result.stdout) > MAX_PACK_BYTES:
+        return None  # too large to hold (git push streams it), or git could not run
+    if result.returncode != 0 or not result.stdout.startswith(b"PACK"):
         return None
     return result.stdout
 

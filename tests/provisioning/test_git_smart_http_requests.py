@@ -71,3 +71,18 @@ def test_the_fetch_answer_gives_its_pack_only_when_whole_and_without_an_error_ba
     from provisioning.git import upload_pack
 
     assert upload_pack._packfile(body) == pack
+
+
+def test_git_output_past_its_bound_stops_git_and_raises_instead_of_filling_memory(tmp_path):
+    from provisioning.git.client import GitClient, OutputTooLarge
+    from tests.support.gitrepos import WorkRepo
+
+    work = WorkRepo.create(tmp_path / "work")
+    work.commit("big", {"blob.bin": "x" * 200_000})
+    client = GitClient(work.path, timeout_seconds=30)
+
+    with pytest.raises(OutputTooLarge):
+        client.run("cat-file", "-p", "HEAD:blob.bin", max_stdout_bytes=100_000)
+    assert client.run("cat-file", "-p", "HEAD:blob.bin", max_stdout_bytes=300_000).stdout == b"x" * 200_000
+    revisions = client.run("rev-list", "--stdin", input="HEAD\n", max_stdout_bytes=1_000).text.split()
+    assert revisions == [work.git("rev-parse", "HEAD").strip()]

@@ -5,6 +5,7 @@ a change is one fetch and one push posted by the console itself (``provisioning.
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 
@@ -324,3 +325,19 @@ def test_a_pack_that_leaves_a_hole_moves_no_ref_and_git_fetch_does_it_right(setu
     assert [call[0] for call in git_calls][:3] == ["unpack-objects", "rev-list", "fetch"]  # checked, then git
     assert result.changes == (RefChange("refs/heads/main", old, new, "updated"),)
     assert refs(setup.mirror.cache_path("app")) == refs(setup.source_dir) == refs(setup.target_dir)
+
+
+def test_a_pack_too_large_to_hold_is_pushed_by_git_push_which_streams_it(setup, git_calls, monkeypatch):
+    base = setup.upstream.commit("base")
+    setup.publish()
+    setup.sync()
+    new = setup.upstream.commit("large", {"large.bin": os.urandom(50_000)})  # incompressible
+    setup.publish()
+    monkeypatch.setattr(receive_pack, "MAX_PACK_BYTES", 1_000)
+    git_calls.clear()
+
+    result = setup.sync()
+
+    assert [call[0] for call in git_calls][-2:] == ["pack-objects", "push"]
+    assert result.changes == (RefChange("refs/heads/main", base, new, "updated"),)
+    assert refs(setup.target_dir) == refs(setup.source_dir)
