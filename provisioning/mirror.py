@@ -7,13 +7,17 @@ A sync starts with one listing of the source (refs and HEAD in one ``ls-remote -
 request without git where the source speaks protocol v2) and compares it with what the cache recorded after
 the last sync. Equal: nothing is fetched nor pushed, and the target is
 only listed when its last check is older than ``verify_interval_seconds`` (it could have drifted: someone
-pushed to the mirror). Different: fetch, then one ``push --porcelain`` whose per-ref status lines (with full
-SHAs) say what changed and how (fast-forward, forced, created, deleted), without listing the target nor
-asking ``merge-base`` first. A cache without a record (first sync, or one that crashed) lists the target as
-before, so what it reports never rests on a guess.
+pushed to the mirror). Different: fetch the new objects, then push every changed ref at once, without
+listing the target first: each update names the SHA the record says the target holds, so the target
+refuses one that moved. Both are one HTTP request of the console's own where they can be
+(``provisioning.git.upload_pack``, ``provisioning.git.receive_pack``); otherwise, and for whatever those did
+not apply, ``git fetch`` and one ``git push --porcelain``, whose per-ref status lines (with full SHAs) say
+what changed and how (fast-forward, forced, created, deleted). A cache without a record (first sync, or one
+that crashed) lists the target as before, so what it reports never rests on a guess.
 
-Credentials reach git only through ``provisioning.git`` (askpass + environment). URLs given to git carry
-none, the cache's config never records a remote, and every git message is redacted before it is raised.
+Credentials reach git only through ``provisioning.git`` (askpass + environment), and the console's own
+requests carry them in a header sent only to the remote's origin. URLs given to git carry none, the cache's
+config never records a remote, and every git message is redacted before it is raised.
 """
 
 from __future__ import annotations
