@@ -341,3 +341,23 @@ def test_a_pack_too_large_to_hold_is_pushed_by_git_push_which_streams_it(setup, 
     assert [call[0] for call in git_calls][-2:] == ["pack-objects", "push"]
     assert result.changes == (RefChange("refs/heads/main", base, new, "updated"),)
     assert refs(setup.target_dir) == refs(setup.source_dir)
+
+
+def test_an_annotated_tag_and_a_new_branch_take_the_one_request_fetch_and_push(setup, git_calls):
+    setup.upstream.commit("base")
+    setup.publish()
+    setup.sync()
+    new = setup.upstream.commit("release")
+    setup.upstream.tag("v2.0.0", message="annotated")
+    setup.upstream.branch("hotfix")
+    setup.publish()
+    git_calls.clear()
+
+    result = setup.sync()
+
+    assert [call[0] for call in git_calls] == ["unpack-objects", "rev-list", "pack-objects"]
+    assert {(c.ref, c.kind) for c in result.changes} == {
+        ("refs/heads/main", "updated"), ("refs/heads/hotfix", "created"), ("refs/tags/v2.0.0", "created")}
+    assert refs(setup.target_dir) == refs(setup.source_dir) == refs(setup.mirror.cache_path("app"))
+    assert git("cat-file", "-t", "refs/tags/v2.0.0", cwd=setup.target_dir).strip() == "tag"
+    assert refs(setup.target_dir)["refs/heads/hotfix"] == new
