@@ -44,6 +44,7 @@ def images_after_sync(*, repository: Repository, run: SyncRun) -> None:
         status = (ImageScanStatus.FAILED if "error" in summary
                   else ImageScanStatus.UNCHANGED if summary.get("unchanged") else ImageScanStatus.SUCCEEDED)
         SyncRun.objects.filter(pk=run.pk).update(image_scan=summary, image_scan_status=status)
+        run.image_scan, run.image_scan_status = summary, status
     elif repository.image_name and run.ref_changes.exists():
         _release_from_app_commits(repository=repository, run=run)
 

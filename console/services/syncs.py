@@ -206,15 +206,10 @@ def _detect_images(repository: Repository, run: SyncRun) -> None:
         # Its transaction rolled back, so the repository's scanned-up-to marker did not move: the next sync
         # scans the same commits again.
         log.exception("image detection after sync run %s failed", run.pk)
-        SyncRun.objects.filter(pk=run.pk).update(
-            image_scan={"error": f"image detection failed unexpectedly ({type(error).__name__}); the platform "
-                                 "team can see the worker log", "code": "internal_error"},
-            image_scan_status=ImageScanStatus.FAILED,
-        )
-        run.refresh_from_db(fields=["image_scan", "image_scan_status"])
-        return
-    if repository.is_infra or repository.image_name:  # otherwise detection wrote nothing to the run
-        run.refresh_from_db(fields=["image_scan", "image_scan_status"])
+        run.image_scan = {"error": f"image detection failed unexpectedly ({type(error).__name__}); the platform "
+                                   "team can see the worker log", "code": "internal_error"}
+        run.image_scan_status = ImageScanStatus.FAILED
+        SyncRun.objects.filter(pk=run.pk).update(image_scan=run.image_scan, image_scan_status=run.image_scan_status)
 
 
 def mirror_cache_key(repository: Repository) -> str:

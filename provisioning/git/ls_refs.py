@@ -16,12 +16,9 @@ sent only to the remote's own origin, in a header that never reaches a log.
 
 from __future__ import annotations
 
-import re
-
 from provisioning.forge.base import GitRemote
-from provisioning.git.smart_http import endpoint_for, pkt_line
+from provisioning.git.smart_http import SHA1, endpoint_for, pkt_line
 
-_OID = re.compile(r"^[0-9a-f]{40}$")  # sha1 only: the request names no object format
 _PREFIXES = ("refs/heads/", "refs/tags/")
 _MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _REQUEST = b"".join((
@@ -77,7 +74,7 @@ def _parse(body: bytes) -> _Listing | None:
         line = body[position + 4:position + length].decode("utf-8", "strict").rstrip("\n")
         position += length
         oid, _, rest = line.partition(" ")
-        if not _OID.match(oid) or not rest:
+        if not SHA1.match(oid) or not rest:
             return None  # an ERR line, another object format, or not an ls-refs answer
         name, *attributes = rest.split(" ")
         if name == "HEAD":

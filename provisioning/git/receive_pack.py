@@ -17,17 +17,15 @@ the server accepted is reported, so the caller pushes only what is left.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.errors import ProvisioningError
 from provisioning.forge.base import GitRemote
 from provisioning.git.client import GitClient
-from provisioning.git.smart_http import endpoint_for, pkt_line
+from provisioning.git.smart_http import SHA1, endpoint_or_git, pkt_line
 
 ZERO_SHA = "0" * 40
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 # Larger packs go through git push, which streams them; this one is held in memory while it is posted.
 MAX_PACK_BYTES = 64 * 1024 * 1024
 _MAX_RESPONSE_BYTES = 1024 * 1024
@@ -53,10 +51,7 @@ def post_push(cache: Path, remote: GitRemote, updates: list[RefUpdate], *, remot
     date). Never raises for the server's or git's reasons: the caller's ``git push`` reports those."""
     if not updates or any(not _valid(u) for u in updates):
         return set()
-    try:
-        endpoint = endpoint_for(remote)
-    except ProvisioningError:
-        return set()  # refused or unresolvable: git raises the same error, in its own words
+    endpoint = endpoint_or_git(remote)
     if endpoint is None:
         return set()
     pack = b""
@@ -73,7 +68,7 @@ def post_push(cache: Path, remote: GitRemote, updates: list[RefUpdate], *, remot
 
 def _valid(update: RefUpdate) -> bool:
     shas = [sha for sha in (update.old_sha, update.new_sha) if sha is not None]
-    return bool(shas) and all(_SHA1.match(sha) for sha in shas) and update.ref.startswith(
+    return bool(shas) and all(SHA1.match(sha) for sha in shas) and update.ref.startswith(
         ("refs/heads/", "refs/tags/")) and not any(c in update.ref for c in " \0\n")
 
 
@@ -90,7 +85,7 @@ def _pack(cache: Path, updates: list[RefUpdate], remote_holds: set[str], *,
     """The objects the new SHAs need that the server's refs do not already reach, as send-pack asks
     pack-objects for them: thin, with offset deltas. A SHA the cache lacks fails it (and git push runs)."""
     wanted = {u.new_sha for u in updates if u.new_sha is not None}
-    held = {sha for sha in remote_holds if _SHA1.match(sha)} | {u.old_sha for u in updates if u.old_sha}
+    held = {sha for sha in remote_holds if SHA1.match(sha)} | {u.old_sha for u in updates if u.old_sha}
     revisions = "".join(f"{sha}\n" for sha in sorted(wanted)) + "".join(f"^{sha}\n" for sha in sorted(held))
     try:
         result = GitClient(cache, timeout_seconds=timeout_seconds).run(

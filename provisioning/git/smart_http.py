@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import functools
 import http.client
+import re
 import socket
 import ssl
 import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from provisioning.errors import ProvisioningError
 from provisioning.forge.base import GitRemote
 from provisioning.git.env import basic_authorization
 from provisioning.netguard import checked_addresses
 
+# The requests name no object format, so they speak of SHA-1 objects only (a SHA-256 repository is git's).
+SHA1 = re.compile(r"^[0-9a-f]{40}$")
 # A fast path is an optimisation: an address that does not answer quickly is left to git (and its timeout).
 _CONNECT_TIMEOUT_SECONDS = 15.0
 
@@ -84,6 +88,15 @@ def endpoint_for(remote: GitRemote) -> Endpoint | None:
     return Endpoint(host=parts.hostname, port=port, tls=parts.scheme == "https", path=parts.path.rstrip("/"),
                     addresses=tuple(addresses) if addresses is not None else None,
                     authorization=basic_authorization(remote) if remote.has_credentials else None)
+
+
+def endpoint_or_git(remote: GitRemote) -> Endpoint | None:
+    """``endpoint_for`` for a fast path whose caller runs git when it gets nothing: a refused or unresolvable
+    URL is None too, so that git raises that error, in its own words."""
+    try:
+        return endpoint_for(remote)
+    except ProvisioningError:
+        return None
 
 
 def _proxied(scheme: str, host: str) -> bool:

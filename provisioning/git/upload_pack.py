@@ -16,16 +16,14 @@ False and the caller runs ``git fetch``, which then succeeds or fails exactly as
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from provisioning.errors import ProvisioningError
 from provisioning.forge.base import GitRemote
 from provisioning.git.cache_files import write_refs
 from provisioning.git.client import GitClient
-from provisioning.git.smart_http import endpoint_for, pkt_line
+from provisioning.git.smart_http import SHA1, endpoint_or_git, pkt_line
 
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 # Larger fetches go through git fetch, which streams the pack to disk; this one is held in memory.
 MAX_PACK_BYTES = 64 * 1024 * 1024
 # git's fetch.unpackLimit: fewer objects are written loose, more are kept as a pack.
@@ -36,12 +34,9 @@ def fetch_pack(cache: Path, remote: GitRemote, wanted: dict[str, str], *, have: 
                timeout_seconds: float) -> bool:
     """Fetch the objects of ``wanted`` ({ref: sha}) into ``cache`` and point those refs at them; True when
     done, False when ``git fetch`` must do it (nothing was changed that it would not redo)."""
-    if not wanted or not all(_SHA1.match(sha) for sha in (*wanted.values(), *have)):
+    if not wanted or not all(SHA1.match(sha) for sha in (*wanted.values(), *have)):
         return False
-    try:
-        endpoint = endpoint_for(remote)
-    except ProvisioningError:
-        return False  # refused or unresolvable: git raises the same error, in its own words
+    endpoint = endpoint_or_git(remote)
     if endpoint is None:
         return False
     body = endpoint.post("git-upload-pack", _request(set(wanted.values()), have), timeout=timeout_seconds,

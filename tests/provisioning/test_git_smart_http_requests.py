@@ -8,7 +8,7 @@ import pytest
 from provisioning.forge.base import GitRemote
 from provisioning.git import receive_pack
 from provisioning.git.receive_pack import RefUpdate, post_push
-from provisioning.git.smart_http import pkt_line
+from provisioning.git.smart_http import endpoint_for, pkt_line
 
 _OLD, _NEW = "a" * 40, "b" * 40
 
@@ -44,15 +44,27 @@ def test_only_refs_reported_ok_after_a_good_unpack_count_as_applied(body, accept
     RefUpdate("refs/pull/1/head", None, _NEW),
     RefUpdate("refs/heads/a b", None, _NEW),
 ])
-def test_an_update_it_was_not_written_for_is_never_sent(tmp_path, update):
+def test_an_update_it_was_not_written_for_is_never_sent(tmp_path, update, monkeypatch):
+    def never(remote):
+        raise AssertionError("an update it was not written for reached the request")
+
+    monkeypatch.setattr(receive_pack, "endpoint_or_git", never)
     remote = GitRemote("http://127.0.0.1:9/never-contacted.git")
     assert post_push(tmp_path, remote, [update], remote_holds=set(), timeout_seconds=5) == set()
 
 
-def test_a_url_git_must_handle_is_left_to_git(tmp_path):
+@pytest.mark.parametrize("url", ["ssh://git@127.0.0.1/repo.git", "http://user@127.0.0.1:9/repo.git", "/srv/repo.git",
+                                 "http://127.0.0.1:9/repo.git?x=1", "ftp://127.0.0.1/repo.git"])
+def test_a_url_git_must_handle_has_no_endpoint_and_is_left_to_git(tmp_path, url):
+    assert endpoint_for(GitRemote(url)) is None
     update = RefUpdate("refs/heads/main", None, _NEW)
-    for url in ("ssh://git@127.0.0.1/repo.git", "http://user@127.0.0.1:9/repo.git", "/srv/repo.git"):
-        assert post_push(tmp_path, GitRemote(url), [update], remote_holds=set(), timeout_seconds=5) == set()
+    assert post_push(tmp_path, GitRemote(url), [update], remote_holds=set(), timeout_seconds=5) == set()
+
+
+def test_a_plain_http_url_has_an_endpoint_with_the_credentials_for_its_origin_only():
+    endpoint = endpoint_for(GitRemote("http://127.0.0.1:9/team/app.git/", "bot", "s3cret"))
+    assert (endpoint.host, endpoint.port, endpoint.tls, endpoint.path) == ("127.0.0.1", 9, False, "/team/app.git")
+    assert endpoint.authorization.startswith("Basic ") and "s3cret" not in endpoint.authorization
 
 
 _EMPTY_PACK = b"PACK\0\0\0\2\0\0\0\0" + bytes(20)

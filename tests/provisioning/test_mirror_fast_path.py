@@ -161,13 +161,19 @@ def test_a_lost_record_falls_back_to_listing_the_target(setup):
     assert not result.changed and not result.pushed
 
 
-def test_new_commits_are_fetched_by_sha_in_one_request_without_git_fetch(setup, git_calls):
+def _mirrored_then_one_commit_more(setup, git_calls) -> tuple[str, str]:
+    """A first sync, then one new commit upstream: (the mirrored head, the new one); git calls cleared."""
     old = setup.upstream.commit("first")
     setup.publish()
     setup.sync()
     new = setup.upstream.commit("second")
     setup.publish()
     git_calls.clear()
+    return old, new
+
+
+def test_new_commits_are_fetched_by_sha_in_one_request_without_git_fetch(setup, git_calls):
+    old, new = _mirrored_then_one_commit_more(setup, git_calls)
     asked = _recording_requests(setup.source_server)
 
     result = setup.sync()
@@ -181,12 +187,7 @@ def test_new_commits_are_fetched_by_sha_in_one_request_without_git_fetch(setup, 
 
 def test_without_the_one_request_fetch_new_commits_are_fetched_by_sha_without_a_second_listing(
         setup, git_calls, monkeypatch):
-    old = setup.upstream.commit("first")
-    setup.publish()
-    setup.sync()
-    new = setup.upstream.commit("second")
-    setup.publish()
-    git_calls.clear()
+    old, new = _mirrored_then_one_commit_more(setup, git_calls)
     monkeypatch.setattr(mirror_module, "fetch_pack", lambda *args, **kwargs: False)  # e.g. a v0-only source
 
     result = setup.sync()
